@@ -60,7 +60,8 @@ func EncodeSize(f Framing, size int64) ([]byte, error) {
 }
 
 // EncodeError returns the error reply "ERR CODE TEXT", followed by LF in the
-// line framing. Bytes of code outside [a-z0-9-] become '-'; control bytes
+// line framing. Bytes of code outside [a-z0-9-] become '-' and code is cut
+// to MaxCodeLen bytes; control bytes
 // in text become spaces, and text is cut to MaxErrorTextLen bytes, so the
 // result always parses as an error reply.
 func EncodeError(f Framing, code, text string) []byte {
@@ -68,6 +69,9 @@ func EncodeError(f Framing, code, text string) []byte {
 	b = append(b, ErrorPrefix...)
 	if code == "" {
 		code = CodeBadRequest
+	}
+	if len(code) > MaxCodeLen {
+		code = code[:MaxCodeLen]
 	}
 	for i := 0; i < len(code); i++ {
 		c := code[i]
@@ -78,7 +82,12 @@ func EncodeError(f Framing, code, text string) []byte {
 	}
 	if text != "" {
 		if len(text) > MaxErrorTextLen {
-			text = text[:MaxErrorTextLen]
+			// Cut on a character boundary.
+			cut := MaxErrorTextLen
+			for cut > 0 && !utf8.RuneStart(text[cut]) {
+				cut--
+			}
+			text = text[:cut]
 		}
 		b = append(b, ' ')
 		for i := 0; i < len(text); i++ {

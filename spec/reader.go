@@ -192,9 +192,15 @@ func (r *Reader) readLine() ([]byte, error) {
 			}
 			return line, nil
 		}
-		line = append(line, buf...)
+		// Take no more than one byte past what a line may hold (+1 for a
+		// CR that may still precede the LF), so an endless line costs
+		// at most MaxControlLen+2 bytes before it is refused.
+		if room := MaxControlLen + 2 - len(line); n > room {
+			n = room
+		}
+		line = append(line, buf[:n]...)
 		r.br.Discard(n)
-		if len(line) > MaxControlLen+1 { // +1: a CR may still precede the LF
+		if len(line) > MaxControlLen+1 {
 			return nil, ErrTooLong
 		}
 	}

@@ -72,6 +72,9 @@ const (
 	// MaxSizeDigits bounds the size field: every int64 fits in 19 digits.
 	MaxSizeDigits = 19
 
+	// MaxCodeLen bounds the code of an error reply.
+	MaxCodeLen = 32
+
 	// MaxErrorTextLen bounds the human-readable text of an error reply.
 	MaxErrorTextLen = 200
 
