@@ -1,0 +1,57 @@
+// Package ref is the reference server and client of the stickykit exchange
+// (see package spec and SPEC.md): the implementation every other one is
+// measured against.
+//
+// A [Server] serves the regular files under one root directory, confined by
+// [os.Root], one goroutine per connection, several requests per connection,
+// in either framing. It streams each file through a bounded buffer while
+// hashing it, so memory stays flat whatever the file size, and it never
+// sends data before it has read the client's acknowledgement.
+//
+// A [Client] downloads files. [Session.Fetch] reads exactly SIZE bytes of
+// data and then exactly 32 bytes of digest from one buffered reader per
+// connection, so it is immune to the sticky-packet problem; [Session.Get]
+// writes to a temporary file and renames it into place only when the digest
+// matches, so a failed download never leaves a file behind.
+//
+// The errors a client returns can be told apart:
+//
+//	*spec.ErrorReply          the server refused the request (errors.As)
+//	*spec.ProtocolError       the server sent bytes outside the grammar
+//	io.ErrUnexpectedEOF       the data or digest was cut short (errors.Is;
+//	                          also *spec.TruncatedError)
+//	*DigestError              the data does not hash to the server's digest
+//	net.Error with Timeout()  the server went silent
+//	ErrSessionBroken          an earlier error left the session unusable
+package ref
+
+import (
+	"errors"
+	"time"
+)
+
+// Defaults for the zero values of the Server and Client fields.
+const (
+	DefaultIdleTimeout  = 60 * time.Second // Server.IdleTimeout
+	DefaultAckTimeout   = 30 * time.Second // Server.AckTimeout
+	DefaultWriteTimeout = 30 * time.Second // Server.WriteTimeout
+	DefaultMaxConns     = 256              // Server.MaxConns
+	DefaultTimeout      = 30 * time.Second // Client.Timeout
+)
+
+// ErrSessionBroken is returned by a Session after an earlier error other
+// than an error reply: the stream may be out of step, so the session
+// refuses further requests.
+var ErrSessionBroken = errors.New("ref: session unusable after an earlier error")
+
+// DigestError reports data that does not hash to the digest the server sent.
+type DigestError struct {
+	Name   string // the requested name
+	Server string // the digest the server sent
+	Local  string // the MD5 of the data received
+}
+
+// Error returns "digest mismatch: server sent X, data hashes to Y".
+func (e *DigestError) Error() string {
+	return "digest mismatch: server sent " + e.Server + ", data hashes to " + e.Local
+}
