@@ -154,6 +154,12 @@ var encodeErrorTests = []encodeErrorTest{
 	{spec.Lockstep, "x", "  spaced  ", "ERR x   spaced  "},
 	{spec.Lockstep, "x", strings.Repeat("t", 500), "ERR x " + strings.Repeat("t", spec.MaxErrorTextLen)},
 	{spec.Line, "x", strings.Repeat("t", spec.MaxErrorTextLen), "ERR x " + strings.Repeat("t", spec.MaxErrorTextLen) + "\n"},
+	// The text is cut on a character boundary: "视" is 3 bytes.
+	{spec.Lockstep, "x", strings.Repeat("t", spec.MaxErrorTextLen-1) + "视", "ERR x " + strings.Repeat("t", spec.MaxErrorTextLen-1)},
+	{spec.Lockstep, "x", strings.Repeat("t", spec.MaxErrorTextLen-3) + "视视", "ERR x " + strings.Repeat("t", spec.MaxErrorTextLen-3) + "视"},
+	{spec.Lockstep, strings.Repeat("c", spec.MaxCodeLen), "", "ERR " + strings.Repeat("c", spec.MaxCodeLen)},
+	{spec.Lockstep, strings.Repeat("c", spec.MaxCodeLen+1), "", "ERR " + strings.Repeat("c", spec.MaxCodeLen)},
+	{spec.Line, strings.Repeat("C", 5000), "t", "ERR " + strings.Repeat("-", spec.MaxCodeLen) + " t\n"},
 }
 
 func TestEncodeError(t *testing.T) {

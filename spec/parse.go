@@ -70,6 +70,9 @@ func ParseErrorReply(b []byte) (*ErrorReply, error) {
 	if len(code) == 0 {
 		return nil, protoErr(PhaseReply, "error reply has no code", b)
 	}
+	if len(code) > MaxCodeLen {
+		return nil, protoErr(PhaseReply, fmt.Sprintf("error code is %d bytes, at most %d allowed", len(code), MaxCodeLen), b)
+	}
 	for _, c := range code {
 		if !isCodeByte(c) {
 			return nil, protoErr(PhaseReply, "error code is not [a-z0-9-]+", b)
@@ -94,6 +97,11 @@ func ParseDigest(b []byte) (string, error) {
 
 // TrimLine removes one trailing LF or CRLF from b, if present.
 func TrimLine(b []byte) []byte {
-	b = bytes.TrimSuffix(b, []byte("\n"))
-	return bytes.TrimSuffix(b, []byte("\r"))
+	if n := len(b); n > 0 && b[n-1] == '\n' {
+		b = b[:n-1]
+		if n := len(b); n > 0 && b[n-1] == '\r' {
+			b = b[:n-1]
+		}
+	}
+	return b
 }

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"pgregory.net/rapid"
 
@@ -33,7 +34,10 @@ var nameGen = rapid.OneOf(
 	}),
 )
 
-var codeGen = rapid.OneOf(rapid.SampledFrom(spec.Codes), rapid.StringMatching(`[a-z0-9-]{1,24}`))
+var codeGen = rapid.OneOf(rapid.SampledFrom(spec.Codes), rapid.StringMatching(`[a-z0-9-]{1,40}`))
+
+// anyCodeGen also draws codes EncodeError must clean: empty, other bytes.
+var anyCodeGen = rapid.OneOf(codeGen, rapid.Just(""), rapid.StringN(0, 40, -1))
 
 var textGen = rapid.OneOf(
 	rapid.Just(""),
@@ -42,15 +46,36 @@ var textGen = rapid.OneOf(
 )
 
 // wantText is what a decoder returns for a text given to EncodeError: cut
-// to MaxErrorTextLen bytes, control bytes as spaces.
+// to at most MaxErrorTextLen bytes on a character boundary, control bytes
+// as spaces.
 func wantText(text string) string {
 	if len(text) > spec.MaxErrorTextLen {
-		text = text[:spec.MaxErrorTextLen]
+		n := spec.MaxErrorTextLen
+		for n > 0 && !utf8.RuneStart(text[n]) {
+			n--
+		}
+		text = text[:n]
 	}
-	b := []byte(text) // bytewise: the cut may split a rune
+	b := []byte(text) // bytewise: text may not be valid UTF-8
 	for i, c := range b {
 		if c < 0x20 || c == 0x7f {
 			b[i] = ' '
+		}
+	}
+	return string(b)
+}
+
+// wantCode is the code a decoder returns for a code given to EncodeError:
+// bad-request for none, cut to MaxCodeLen bytes, bytes outside [a-z0-9-]
+// as '-'.
+func wantCode(code string) string {
+	if code == "" {
+		return spec.CodeBadRequest
+	}
+	b := []byte(code[:min(len(code), spec.MaxCodeLen)])
+	for i, c := range b {
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
+			b[i] = '-'
 		}
 	}
 	return string(b)
@@ -184,8 +209,8 @@ func TestRoundTripExchange(t *testing.T) {
 			size, err := r.ReadReply()
 			if x.refused {
 				var er *spec.ErrorReply
-				if !errors.As(err, &er) || er.Code != x.code || er.Text != wantText(x.text) {
-					t.Fatalf("exchange %d: ReadReply = %d, %v, want *ErrorReply{%q, %q}", i, size, err, x.code, wantText(x.text))
+				if !errors.As(err, &er) || er.Code != wantCode(x.code) || er.Text != wantText(x.text) {
+					t.Fatalf("exchange %d: ReadReply = %d, %v, want *ErrorReply{%q, %q}", i, size, err, wantCode(x.code), wantText(x.text))
 				}
 				continue
 			}
@@ -201,7 +226,7 @@ func TestRoundTripExchange(t *testing.T) {
 				t.Fatalf("exchange %d: ReadDigest = %q, %v, want %x, nil", i, d, err, sum)
 			}
 		}
-		if r.Buffered() != 0 || src.remaining() != "" {
+		if r.Buffered() != 0 || src.left != 0 {
 			t.Fatalf("after the last exchange: %d bytes buffered, %q undelivered, want none", r.Buffered(), src.remaining())
 		}
 	})
@@ -259,7 +284,7 @@ func TestRoundTripSize(t *testing.T) {
 		if got, err := r.ReadReply(); err != nil || got != size {
 			t.Fatalf("ReadReply(%q) = %d, %v, want %d, nil", b, got, err, size)
 		}
-		if rest := r.Buffered() + len(src.remaining()); rest != len("FOLLOWING") {
+		if rest := r.Buffered() + src.left; rest != len("FOLLOWING") {
 			t.Fatalf("after ReadReply %d bytes are unread, want %d", rest, len("FOLLOWING"))
 		}
 	})
@@ -288,7 +313,7 @@ func TestParseSizeCanonical(t *testing.T) {
 func TestRoundTripErrorReply(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		f := drawFraming(t)
-		code := codeGen.Draw(t, "code")
+		code := anyCodeGen.Draw(t, "code")
 		text := textGen.Draw(t, "text")
 		b := spec.EncodeError(f, code, text)
 		content := b
@@ -296,8 +321,8 @@ func TestRoundTripErrorReply(t *testing.T) {
 			content = spec.TrimLine(b)
 		}
 		e, err := spec.ParseErrorReply(content)
-		if err != nil || e.Code != code || e.Text != wantText(text) {
-			t.Fatalf("ParseErrorReply(%q) = %+v, %v, want {%q %q}", content, e, err, code, wantText(text))
+		if err != nil || e.Code != wantCode(code) || e.Text != wantText(text) {
+			t.Fatalf("ParseErrorReply(%q) = %+v, %v, want {%q %q}", content, e, err, wantCode(code), wantText(text))
 		}
 		s := &stream{f: f}
 		zero, _ := spec.EncodeSize(f, 0)

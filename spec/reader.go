@@ -200,7 +200,8 @@ func (r *Reader) readLine() ([]byte, error) {
 		}
 		line = append(line, buf[:n]...)
 		r.br.Discard(n)
-		if len(line) > MaxControlLen+1 {
+		// Past MaxControlLen only a CR (then LF) may still come.
+		if len(line) > MaxControlLen+1 || len(line) == MaxControlLen+1 && line[MaxControlLen] != '\r' {
 			return nil, ErrTooLong
 		}
 	}
