@@ -1,0 +1,321 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/stickykit/stickykit/conformance"
+	"github.com/stickykit/stickykit/ref"
+	"github.com/stickykit/stickykit/spec"
+)
+
+// runCmd runs the command line in-process and returns its exit code and
+// output.
+func runCmd(args ...string) (code int, stdout, stderr string) {
+	var out, errb bytes.Buffer
+	e := &env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb}
+	code = e.main(args)
+	return code, out.String(), errb.String()
+}
+
+// refusedAddr returns a loopback address nothing listens on.
+func refusedAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+func TestCheckUsageErrors(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	refused := refusedAddr(t)
+	missing := filepath.Join(dir, "missing")
+	var checkUsageTests = []struct {
+		args []string
+		want string // in stderr
+	}{
+		{[]string{"check"}, "say what to check"},
+		{[]string{"check", "bogus"}, `want "server" or "client"`},
+		{[]string{"check", "server", "client"}, "unexpected argument"},
+		{[]string{"check", "server"}, "needs --addr ADDR and --root DIR"},
+		{[]string{"check", "server", "--addr", refused}, "needs --addr ADDR and --root DIR"},
+		{[]string{"check", "server", "--root", dir}, "needs --addr ADDR and --root DIR"},
+		{[]string{"check", "server", "--addr", refused, "--root", file}, "is not a directory"},
+		{[]string{"check", "server", "--addr", refused, "--root", missing}, "--root"},
+		{[]string{"check", "server", "--addr", refused, "--root", dir}, "cannot reach the server"},
+		{[]string{"check", "server", "--addr", refused, "--root", dir, "--", "true"}, "takes no command"},
+		{[]string{"check", "server", "--run", "(", "--addr", refused, "--root", dir}, "bad --run regexp"},
+		{[]string{"check", "server", "--addr", refused, "--root", dir, "--expect", missing}, "--expect"},
+		{[]string{"check", "--framing", "bogus", "server"}, "unknown framing"},
+		{[]string{"check", "server", "--timeout", "0s", "--addr", refused, "--root", dir}, "--timeout must be positive"},
+		{[]string{"check", "client"}, "needs the client's command"},
+		{[]string{"check", "client", "--"}, "needs the client's command"},
+		{[]string{"check", "client", "--", ""}, "needs the client's command"},
+		{[]string{"check", "client", "--addr", refused, "--", "true"}, "are for check server"},
+		{[]string{"check", "client", "--root", dir, "--", "true"}, "are for check server"},
+	}
+	for _, tt := range checkUsageTests {
+		code, _, stderr := runCmd(tt.args...)
+		if code != exitUsage || !strings.Contains(stderr, tt.want) {
+			t.Errorf("%q: exit %d, stderr %q; want exit %d, stderr containing %q", tt.args, code, stderr, exitUsage, tt.want)
+		}
+	}
+}
+
+func TestCheckBadExpectFile(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.txt")
+	if err := os.WriteFile(bad, []byte("server/sizes PERHAPS\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runCmd("check", "server", "--addr", refusedAddr(t), "--root", dir, "--expect", bad)
+	if code != exitUsage || !strings.Contains(stderr, "PERHAPS") {
+		t.Errorf("bad baseline: exit %d, stderr %q; want exit 2 naming the bad verdict", code, stderr)
+	}
+}
+
+func TestCheckHelp(t *testing.T) {
+	code, stdout, _ := runCmd("check", "--help")
+	if code != exitOK {
+		t.Errorf("check --help: exit %d, want 0", code)
+	}
+	for _, want := range []string{"PASS", "FAIL", "HAZARD", "INCONCLUSIVE", "SKIP",
+		"{host}", "{port}", "{addr}", "{name}", "{out}", "127", "empty stdin", "removes them", "-- CMD ARG..."} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("check --help lacks %q", want)
+		}
+	}
+	if code, stdout, _ := runCmd("help"); code != exitOK || !strings.Contains(stdout, "check a server or client against SPEC.md") {
+		t.Errorf("stickykit help: exit %d, does not list check:\n%s", code, stdout)
+	}
+}
+
+func TestCheckList(t *testing.T) {
+	// --list needs no server, no root and no command.
+	code, stdout, stderr := runCmd("check", "--list")
+	if code != exitOK {
+		t.Fatalf("check --list: exit %d, stderr %q, want 0", code, stderr)
+	}
+	if !strings.HasPrefix(stdout, "CASE") || !strings.Contains(stdout, "REQUIREMENTS") {
+		t.Errorf("check --list output lacks its header:\n%s", stdout)
+	}
+	all := conformance.AllCases()
+	if len(all) == 0 {
+		t.Logf("no case registered yet; only the header was checked")
+	}
+	for _, c := range all {
+		line := ""
+		for _, l := range strings.Split(stdout, "\n") {
+			if strings.HasPrefix(l, c.ID+" ") {
+				line = l
+			}
+		}
+		if line == "" {
+			t.Errorf("check --list lacks case %s", c.ID)
+			continue
+		}
+		for _, want := range append([]string{string(c.Severity)}, c.Requirements...) {
+			if !strings.Contains(line, want) {
+				t.Errorf("check --list row for %s lacks %q: %q", c.ID, want, line)
+			}
+		}
+	}
+	if !strings.Contains(stdout, "\n"+strconv.Itoa(len(all))+" cases\n") {
+		t.Errorf("check --list does not end with the count %d:\n%s", len(all), stdout)
+	}
+
+	// A role and --run narrow the list.
+	_, stdout, _ = runCmd("check", "client", "--list", "--run", "^client/")
+	for _, c := range conformance.Cases(conformance.RoleServer) {
+		if strings.Contains(stdout, c.ID+" ") {
+			t.Errorf("check client --list shows server case %s", c.ID)
+		}
+	}
+	if want := strconv.Itoa(len(conformance.Cases(conformance.RoleClient))) + " cases"; !strings.Contains(stdout, want) {
+		t.Errorf("check client --list: want %q in\n%s", want, stdout)
+	}
+}
+
+// verifyNoLeaks checks, after the test and all its cleanups, that every
+// goroutine it started has ended (signal.Notify's watcher lives on).
+func verifyNoLeaks(t *testing.T) {
+	t.Helper()
+	opts := []goleak.Option{goleak.IgnoreCurrent(), goleak.IgnoreAnyFunction("os/signal.loop")}
+	t.Cleanup(func() { goleak.VerifyNone(t, opts...) })
+}
+
+// startRef serves root with the reference server on a loopback port until
+// the test ends.
+func startRef(t *testing.T, root string, f spec.Framing) string {
+	t.Helper()
+	srv, err := ref.NewServer(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Framing = f
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve = %v, want nil after cancel", err)
+		}
+		srv.Close()
+	})
+	return ln.Addr().String()
+}
+
+// The JUnit fields the end-to-end test reads.
+type junitCounts struct {
+	Suites []struct {
+		Name     string `xml:"name,attr"`
+		Tests    int    `xml:"tests,attr"`
+		Failures int    `xml:"failures,attr"`
+		Cases    []struct {
+			Name string `xml:"name,attr"`
+		} `xml:"testcase"`
+	} `xml:"testsuite"`
+}
+
+func TestCheckServerReference(t *testing.T) {
+	cases := conformance.Cases(conformance.RoleServer)
+	if len(cases) == 0 {
+		t.Skip("no server case is registered")
+	}
+	verifyNoLeaks(t)
+	for _, f := range spec.Framings {
+		t.Run(f.String(), func(t *testing.T) {
+			root := t.TempDir()
+			addr := startRef(t, root, f)
+			out := t.TempDir()
+			jsonFile, junitFile := filepath.Join(out, "report.json"), filepath.Join(out, "report.xml")
+			code, stdout, stderr := runCmd("check", "server", "--addr", addr, "--root", root, "--framing", f.String(),
+				"--json", jsonFile, "--junit", junitFile)
+			if code != exitOK {
+				t.Fatalf("check server against the reference server (%s): exit %d, want 0\nstdout:\n%s\nstderr:\n%s", f, code, stdout, stderr)
+			}
+			if !strings.Contains(stdout, "no MUST case failed") {
+				t.Errorf("table lacks the summary:\n%s", stdout)
+			}
+			if left, err := os.ReadDir(root); err != nil || len(left) != 0 {
+				t.Errorf("the kit left %d entries in --root (%v), want none", len(left), err)
+			}
+
+			b, err := os.ReadFile(jsonFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var rep conformance.JSONReport
+			if err := json.Unmarshal(b, &rep); err != nil {
+				t.Fatalf("--json file does not parse: %v", err)
+			}
+			if rep.Target != addr || rep.Framing != f.String() || len(rep.Cases) != len(cases) || rep.Summary.Fail != 0 {
+				t.Errorf("JSON report target %q framing %q, %d cases, %d FAIL; want %q %q %d 0",
+					rep.Target, rep.Framing, len(rep.Cases), rep.Summary.Fail, addr, f, len(cases))
+			}
+
+			b, err = os.ReadFile(junitFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var doc junitCounts
+			if err := xml.Unmarshal(b, &doc); err != nil {
+				t.Fatalf("--junit file does not parse: %v", err)
+			}
+			if len(doc.Suites) != 1 || doc.Suites[0].Name != "stickykit check server" ||
+				doc.Suites[0].Tests != len(cases) || doc.Suites[0].Failures != 0 || len(doc.Suites[0].Cases) != len(cases) {
+				t.Errorf("JUnit report = %+v, want one suite \"stickykit check server\" of %d cases, 0 failures", doc, len(cases))
+			}
+
+			// The JSON report is a baseline the same run matches.
+			code, stdout, stderr = runCmd("check", "server", "--addr", addr, "--root", root, "--framing", f.String(), "--expect", jsonFile)
+			if code != exitOK || !strings.Contains(stdout, "every verdict matches the baseline") {
+				t.Errorf("--expect own report: exit %d, want 0\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+			}
+		})
+	}
+}
+
+func TestCheckServerExpectDiffers(t *testing.T) {
+	cases := conformance.Cases(conformance.RoleServer)
+	if len(cases) == 0 {
+		t.Skip("no server case is registered")
+	}
+	verifyNoLeaks(t)
+	root := t.TempDir()
+	addr := startRef(t, root, spec.Lockstep)
+	c := cases[0]
+	base := filepath.Join(t.TempDir(), "baseline.txt")
+	text := "# a wrong baseline\n" + c.ID + " FAIL\nserver/no-such-case PASS\nclient/anything PASS\n"
+	if err := os.WriteFile(base, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runCmd("check", "server", "--addr", addr, "--root", root, "--run", "^"+c.ID+"$", "--expect", base)
+	if code != exitFail {
+		t.Errorf("--expect with a differing verdict: exit %d, want 1\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	for _, want := range []string{c.ID + ": got PASS, want FAIL", "server/no-such-case: in the baseline (PASS) but not run"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, stdout)
+		}
+	}
+	// client/anything names no known case of either role, so it is a
+	// difference too; a known client case would have been ignored here.
+	if !strings.Contains(stdout, "client/anything") {
+		t.Errorf("stdout does not report the unknown baseline entry client/anything:\n%s", stdout)
+	}
+}
+
+func TestCheckClientUnsupported(t *testing.T) {
+	cases := conformance.Cases(conformance.RoleClient)
+	if len(cases) == 0 {
+		t.Skip("no client case is registered")
+	}
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh to stand in for a client")
+	}
+	verifyNoLeaks(t)
+	// A client that declares every case unsupported: every verdict is SKIP
+	// and the check passes.
+	jsonFile := filepath.Join(t.TempDir(), "r.json")
+	code, stdout, stderr := runCmd("check", "client", "--json", jsonFile, "--", sh, "-c", "exit 127", "{addr}", "{name}", "{out}")
+	if code != exitOK {
+		t.Fatalf("check client with an all-unsupported client: exit %d, want 0\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	b, err := os.ReadFile(jsonFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep conformance.JSONReport
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Summary.Skip != len(cases) || !strings.HasPrefix(rep.Target, sh+` -c "exit 127"`) {
+		t.Errorf("JSON summary %+v target %q, want %d SKIP and target beginning %q", rep.Summary, rep.Target, len(cases), sh+` -c "exit 127"`)
+	}
+}

@@ -1,0 +1,95 @@
+// Command stickykit serves, fetches and checks files over the stickykit
+// exchange, and shows the sticky-packet bug on demand.
+//
+// Usage:
+//
+//	stickykit serve     [--addr 127.0.0.1:8888] [--root DIR] [--framing lockstep|line]
+//	stickykit get       [--addr ADDR] [--framing F] [-o OUT] NAME
+//	stickykit naive-get [--variant naive|article] [--addr ADDR] [--framing F] [-o OUT] NAME
+//
+// Run "stickykit help" for the full list and "stickykit CMD --help" for the
+// flags of one command.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+func main() { os.Exit(Main()) }
+
+// Exit codes shared by every subcommand.
+const (
+	exitOK    = 0 // success
+	exitFail  = 1 // the operation ran and failed (transfer, digest, check)
+	exitUsage = 2 // bad usage or setup
+)
+
+// env is what a subcommand may touch of the process: its streams and
+// arguments. Only main calls os.Exit.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+}
+
+type command struct {
+	name    string
+	summary string
+	run     func(e *env, args []string) int
+}
+
+var commands []command
+
+func init() {
+	commands = []command{
+		{"serve", "serve the files under a directory", runServe},
+		{"get", "download a file and verify its digest", runGet},
+		{"naive-get", "download a file the tutorial's way (shows the bug)", runNaiveGet},
+		{"proxy", "relay TCP, cutting and joining the byte stream", runProxy},
+		{"check", "check a server or client against SPEC.md", runCheck},
+		{"demo", "show the sticky-packet bug and its fix, with a byte timeline", runDemo},
+	}
+}
+
+// Main runs the command line in os.Args and returns the exit code.
+func Main() int {
+	e := &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}
+	return e.main(os.Args[1:])
+}
+
+func (e *env) main(args []string) int {
+	if len(args) == 0 {
+		e.usage(e.stderr)
+		return exitUsage
+	}
+	switch args[0] {
+	case "help", "-h", "-help", "--help":
+		if len(args) > 1 {
+			return e.main([]string{args[1], "--help"})
+		}
+		e.usage(e.stdout)
+		return exitOK
+	}
+	for _, c := range commands {
+		if c.name == args[0] {
+			return c.run(e, args[1:])
+		}
+	}
+	fmt.Fprintf(e.stderr, "stickykit: unknown command %q\n", args[0])
+	e.usage(e.stderr)
+	return exitUsage
+}
+
+func (e *env) usage(w io.Writer) {
+	fmt.Fprintf(w, "stickykit: a conformance kit for a tiny file-transfer exchange, and the sticky-packet lesson.\n\nUsage:\n\n  stickykit <command> [flags] [args]\n\nCommands:\n\n")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintf(w, "\nRun \"stickykit <command> --help\" for a command's flags. SPEC.md defines the exchange.\n")
+}
+
+// errorf prints one error line, "stickykit: ...", to stderr.
+func (e *env) errorf(format string, args ...any) {
+	fmt.Fprintf(e.stderr, "stickykit: "+format+"\n", args...)
+}

@@ -1,0 +1,181 @@
+package main
+
+import (
+	"bytes"
+	"crypto/md5"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+var updateScripts = flag.Bool("update-scripts", false, "rewrite the scripts' golden files with the actual output")
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"stickykit": func() { os.Exit(Main()) },
+	})
+}
+
+// TestScripts runs the lessons in ../../scripts: each is a scenario that
+// reads as a lesson and runs as a test.
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir:                 "../../scripts",
+		RequireExplicitExec: true,
+		RequireUniqueNames:  true,
+		UpdateScripts:       *updateScripts,
+		Setup: func(e *testscript.Env) error {
+			e.Setenv("REPO", repoRoot())
+			return nil
+		},
+		Condition: func(cond string) (bool, error) {
+			switch cond {
+			case "python3":
+				_, err := exec.LookPath("python3")
+				return err == nil, nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
+		},
+		Cmds: scriptCmds,
+	})
+}
+
+func repoRoot() string {
+	wd, _ := os.Getwd()
+	return filepath.Clean(filepath.Join(wd, "..", ".."))
+}
+
+// scriptCmds are the custom commands the lessons use.
+var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){
+	// waitaddr FILE VAR: wait (up to 20s) until FILE holds an address that
+	// accepts a TCP connection, then set $VAR to it. Servers started with
+	// --addr 127.0.0.1:0 --addr-file FILE write the port they bound, so
+	// parallel scripts never collide.
+	"waitaddr": func(ts *testscript.TestScript, neg bool, args []string) {
+		if neg || len(args) != 2 {
+			ts.Fatalf("usage: waitaddr FILE VAR")
+		}
+		file := ts.MkAbs(args[0])
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			b, err := os.ReadFile(file)
+			if err == nil {
+				addr := strings.TrimSpace(string(b))
+				c, err := net.DialTimeout("tcp", addr, time.Second)
+				if err == nil {
+					c.Close()
+					ts.Setenv(args[1], addr)
+					return
+				}
+			}
+			if time.Now().After(deadline) {
+				ts.Fatalf("waitaddr: no address in %s after 20s", args[0])
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	},
+
+	// status CODE PROG ARGS...: run PROG like exec and fail unless its exit
+	// status is exactly CODE. Its stdout and stderr are kept for the
+	// stdout/stderr commands that follow.
+	"status": func(ts *testscript.TestScript, neg bool, args []string) {
+		if neg || len(args) < 2 {
+			ts.Fatalf("usage: status CODE PROG ARGS...")
+		}
+		want, err := strconv.Atoi(args[0])
+		if err != nil {
+			ts.Fatalf("status: bad CODE %q", args[0])
+		}
+		err = ts.Exec(args[1], args[2:]...)
+		got := 0
+		if err != nil {
+			ee, ok := err.(*exec.ExitError)
+			if !ok {
+				ts.Fatalf("status: %v", err)
+			}
+			got = ee.ExitCode()
+		}
+		if got != want {
+			ts.Logf("stdout:\n%s\nstderr:\n%s", ts.ReadFile("stdout"), ts.ReadFile("stderr"))
+			ts.Fatalf("%s exited with status %d, want %d", args[1], got, want)
+		}
+	},
+
+	// mkfile FILE SIZE [SEED]: write SIZE bytes of seeded pseudo-random data
+	// (seed 1 by default), the same bytes for the same seed on every run.
+	"mkfile": func(ts *testscript.TestScript, neg bool, args []string) {
+		if neg || len(args) < 2 || len(args) > 3 {
+			ts.Fatalf("usage: mkfile FILE SIZE [SEED]")
+		}
+		size, err := strconv.ParseInt(args[1], 10, 64)
+		if err != nil || size < 0 {
+			ts.Fatalf("mkfile: bad SIZE %q", args[1])
+		}
+		seed := uint64(1)
+		if len(args) == 3 {
+			if seed, err = strconv.ParseUint(args[2], 10, 64); err != nil {
+				ts.Fatalf("mkfile: bad SEED %q", args[2])
+			}
+		}
+		r := rand.New(rand.NewPCG(seed, seed))
+		b := make([]byte, size)
+		for i := range b {
+			b[i] = byte(r.Uint32())
+		}
+		ts.Check(os.MkdirAll(filepath.Dir(ts.MkAbs(args[0])), 0o755))
+		ts.Check(os.WriteFile(ts.MkAbs(args[0]), b, 0o644))
+	},
+
+	// size FILE N: fail unless FILE is exactly N bytes long.
+	"size": func(ts *testscript.TestScript, neg bool, args []string) {
+		if len(args) != 2 {
+			ts.Fatalf("usage: size FILE N")
+		}
+		fi, err := os.Stat(ts.MkAbs(args[0]))
+		ts.Check(err)
+		want, err := strconv.ParseInt(args[1], 10, 64)
+		ts.Check(err)
+		if (fi.Size() == want) == neg {
+			ts.Fatalf("%s is %d bytes; want %s%d", args[0], fi.Size(), map[bool]string{true: "not ", false: ""}[neg], want)
+		}
+	},
+
+	// sticky OUT ORIG: fail unless OUT is ORIG followed by the first bytes
+	// of ORIG's MD5 hex digest: the signature of the sticky-packet bug. It
+	// prints how many digest bytes were swallowed.
+	"sticky": func(ts *testscript.TestScript, neg bool, args []string) {
+		if neg || len(args) != 2 {
+			ts.Fatalf("usage: sticky OUT ORIG")
+		}
+		out, orig := ts.ReadFile(args[0]), ts.ReadFile(args[1])
+		sum := md5.Sum([]byte(orig))
+		digest := hex.EncodeToString(sum[:])
+		extra := len(out) - len(orig)
+		if extra <= 0 || !strings.HasPrefix(out, orig) || !strings.HasPrefix(digest, out[len(orig):]) {
+			ts.Fatalf("%s is not %s followed by digest bytes (%d vs %d bytes)", args[0], args[1], len(out), len(orig))
+		}
+		fmt.Fprintf(ts.Stdout(), "%s = %s + %d bytes of its digest %q\n", args[0], args[1], extra, out[len(orig):])
+	},
+
+	// md5 FILE: print FILE's MD5 hex digest.
+	"md5": func(ts *testscript.TestScript, neg bool, args []string) {
+		if neg || len(args) != 1 {
+			ts.Fatalf("usage: md5 FILE")
+		}
+		sum := md5.Sum([]byte(ts.ReadFile(args[0])))
+		fmt.Fprintln(ts.Stdout(), hex.EncodeToString(sum[:]))
+	},
+}
+
+var _ = bytes.Equal

@@ -1,0 +1,155 @@
+package conformance_test
+
+import (
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/stickykit/stickykit/conformance"
+)
+
+// specPath is the specification the cases trace to.
+const specPath = "../SPEC.md"
+
+// reqDef matches a requirement's definition in SPEC.md:
+//
+//	**REQ-SRV-3** (MUST) After an exchange ends ...
+var reqDef = regexp.MustCompile(`\*\*(REQ-[A-Z]+-[0-9]+)\*\*\s*\((MUST|SHOULD|MAY)\b[^)]*\)`)
+
+// untestable lists the MUST requirements no case can check by talking to an
+// implementation over the wire, each with the reason. Keep it short: a
+// requirement belongs here only if no observable behaviour decides it.
+var untestable = map[string]string{
+	"REQ-GEN-3":  "a deployment and configuration rule: the kit is told the framing to use and cannot see an implementation's default",
+	"REQ-SEC-6":  "a default listening address: the kit is given the address and cannot see the default",
+	"REQ-SEC-8":  "how an implementation presents a matching digest to its users is not on the wire",
+	"REQ-SEC-10": "what an implementation logs or prints is not on the wire: the kit judges replies, files and exit statuses, not messages",
+}
+
+// specRequirements returns every requirement SPEC.md defines, with its level.
+func specRequirements(t *testing.T) map[string]string {
+	t.Helper()
+	b, err := os.ReadFile(specPath)
+	if err != nil {
+		t.Fatalf("reading the specification: %v", err)
+	}
+	reqs := map[string]string{}
+	for _, m := range reqDef.FindAllStringSubmatch(string(b), -1) {
+		if old, dup := reqs[m[1]]; dup {
+			t.Errorf("%s: %s defined twice (%s and %s)", specPath, m[1], old, m[2])
+		}
+		reqs[m[1]] = m[2]
+	}
+	if len(reqs) == 0 {
+		t.Fatalf("%s defines no requirement matching %v", specPath, reqDef)
+	}
+	return reqs
+}
+
+// TestTraceRequirements checks the traceability between SPEC.md and the
+// cases: every MUST requirement is cited by a case (or exempted, with a
+// reason), and every ID a case cites exists.
+func TestTraceRequirements(t *testing.T) {
+	reqs := specRequirements(t)
+	cited := map[string][]string{}
+	for _, c := range conformance.AllCases() {
+		for _, id := range c.Requirements {
+			cited[id] = append(cited[id], c.ID)
+			if _, ok := reqs[id]; !ok {
+				t.Errorf("case %s cites %s, which %s does not define", c.ID, id, specPath)
+			}
+		}
+	}
+	var uncovered []string
+	for id, level := range reqs {
+		if level == "MUST" && len(cited[id]) == 0 && untestable[id] == "" {
+			uncovered = append(uncovered, id)
+		}
+	}
+	if len(uncovered) > 0 {
+		sortIDs(uncovered)
+		t.Errorf("%d MUST requirements have no case citing them (add a case, or an exemption with its reason to untestable): %s",
+			len(uncovered), strings.Join(uncovered, " "))
+	}
+	for id, why := range untestable {
+		switch {
+		case strings.TrimSpace(why) == "":
+			t.Errorf("untestable[%s] has no reason", id)
+		case reqs[id] == "":
+			t.Errorf("untestable lists %s, which %s does not define", id, specPath)
+		case reqs[id] != "MUST":
+			t.Errorf("untestable lists %s, a %s requirement: only MUST requirements need an exemption", id, reqs[id])
+		case len(cited[id]) > 0:
+			t.Errorf("untestable lists %s, yet %v cite it: remove the exemption", id, cited[id])
+		}
+	}
+}
+
+// TestTraceSeverity checks that each case's severity is the strongest level
+// of the requirements it cites, so a SHOULD case never hides a MUST.
+func TestTraceSeverity(t *testing.T) {
+	reqs := specRequirements(t)
+	for _, c := range conformance.AllCases() {
+		want := conformance.Should
+		for _, id := range c.Requirements {
+			if reqs[id] == "MUST" {
+				want = conformance.Must
+			}
+		}
+		if c.Severity != want {
+			t.Errorf("case %s has severity %s, want %s (the strongest level of %v)", c.ID, c.Severity, want, c.Requirements)
+		}
+	}
+}
+
+// caseID is the form of a case ID: role, slash, lowercase words.
+var caseID = regexp.MustCompile(`^(server|client)/[a-z0-9]+([-/][a-z0-9]+)*$`)
+
+// TestTraceCases checks the registry itself: IDs well-formed, unique and
+// led by their role; every case has a title and cites a requirement.
+func TestTraceCases(t *testing.T) {
+	seen := map[string]bool{}
+	for _, c := range conformance.AllCases() {
+		if !caseID.MatchString(c.ID) || !strings.HasPrefix(c.ID, string(c.Role)+"/") {
+			t.Errorf("case ID %q is not of the form %s/words", c.ID, c.Role)
+		}
+		if seen[c.ID] {
+			t.Errorf("case ID %q registered twice", c.ID)
+		}
+		seen[c.ID] = true
+		if c.Title == "" {
+			t.Errorf("case %s has no title", c.ID)
+		}
+		if len(c.Requirements) == 0 {
+			t.Errorf("case %s cites no requirement", c.ID)
+		}
+		if c.Severity != conformance.Must && c.Severity != conformance.Should {
+			t.Errorf("case %s has severity %q, want MUST or SHOULD", c.ID, c.Severity)
+		}
+		if conformance.Lookup(c.ID) != c {
+			t.Errorf("Lookup(%q) does not return the case", c.ID)
+		}
+	}
+}
+
+// sortIDs sorts requirement IDs by family, then number.
+func sortIDs(ids []string) {
+	key := func(id string) (string, int) {
+		i := strings.LastIndexByte(id, '-')
+		n := 0
+		for _, r := range id[i+1:] {
+			n = n*10 + int(r-'0')
+		}
+		return id[:i], n
+	}
+	sort.Slice(ids, func(i, j int) bool {
+		fi, ni := key(ids[i])
+		fj, nj := key(ids[j])
+		if fi != fj {
+			return fi < fj
+		}
+		return ni < nj
+	})
+}
