@@ -1,0 +1,182 @@
+package conformance_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/stickykit/stickykit/conformance"
+	"github.com/stickykit/stickykit/ref"
+	"github.com/stickykit/stickykit/spec"
+)
+
+// clientHelperMark follows "--" in the arguments of this test binary when
+// a command test runs it as the client under test (see
+// TestClientHelperProcess).
+const clientHelperMark = "stickykit-client-helper"
+
+// clientHelperCommand is the argv that runs this test binary as a client in
+// the given mode, with every placeholder.
+func clientHelperCommand(mode string) []string {
+	return []string{os.Args[0], "-test.run=^TestClientHelperProcess$", "--", clientHelperMark, mode, "{host}", "{port}", "{addr}", "{name}", "{out}"}
+}
+
+// TestClientHelperProcess is not a test: it is the client command of the
+// command tests, run as a child process with clientHelperEnv set. It checks what
+// the kit promises a command (placeholders replaced, a fresh temporary
+// directory as its working directory holding {out}, empty stdin) and exits
+// 3 if any promise is broken. Then, by the mode after clientHelperMark:
+//
+//	ref    fetch the file with the reference client (lockstep)
+//	wrong  fetch it, then write a fixed wrong file at {out} and exit 0
+//	hang   send the request and wait forever
+func TestClientHelperProcess(t *testing.T) {
+	var args []string
+	for i, a := range os.Args {
+		if a == "--" {
+			args = os.Args[i+1:]
+			break
+		}
+	}
+	if len(args) < 2 || args[0] != clientHelperMark {
+		t.Skip("the client command of the command tests; runs only as a child process")
+	}
+	os.Exit(clientHelperMain(args[1], args[2:]))
+}
+
+func clientHelperMain(mode string, args []string) int {
+	if len(args) != 5 {
+		fmt.Fprintf(os.Stderr, "helper: got arguments %q, want host port addr name out\n", args)
+		return 3
+	}
+	host, port, addr, name, out := args[0], args[1], args[2], args[3], args[4]
+	if strings.Contains(strings.Join(args, " "), "{") {
+		fmt.Fprintf(os.Stderr, "helper: placeholders left in %q\n", args)
+		return 3
+	}
+	if net.JoinHostPort(host, port) != addr {
+		fmt.Fprintf(os.Stderr, "helper: {host}:{port} = %s:%s, {addr} = %s\n", host, port, addr)
+		return 3
+	}
+	in, err := io.ReadAll(os.Stdin)
+	if err != nil || len(in) != 0 {
+		fmt.Fprintf(os.Stderr, "helper: stdin gave %d bytes, %v; want empty\n", len(in), err)
+		return 3
+	}
+	wd, err := os.Getwd()
+	if err != nil || filepath.Dir(out) != wd {
+		fmt.Fprintf(os.Stderr, "helper: working directory %s (%v), {out} %s: want {out} inside it\n", wd, err, out)
+		return 3
+	}
+	if !strings.HasPrefix(wd, filepath.Clean(os.TempDir())) {
+		fmt.Fprintf(os.Stderr, "helper: working directory %s is not under %s\n", wd, os.TempDir())
+		return 3
+	}
+	switch mode {
+	case "ref", "wrong":
+		c := &ref.Client{Framing: spec.Lockstep, Timeout: 5 * time.Second}
+		if _, err := c.Get(context.Background(), addr, name, out); err != nil {
+			fmt.Fprintf(os.Stderr, "helper: %v\n", err)
+			return 1
+		}
+		if mode == "wrong" {
+			if err := os.WriteFile(out, []byte("not the file you asked for\n"), 0o644); err != nil {
+				fmt.Fprintf(os.Stderr, "helper: %v\n", err)
+				return 1
+			}
+		}
+		fmt.Println("helper: done")
+		return 0
+	case "hang":
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "helper: %v\n", err)
+			return 1
+		}
+		req, _ := spec.EncodeRequest(spec.Lockstep, name)
+		conn.Write(req)
+		time.Sleep(time.Hour) // killed by the kit long before
+		return 1
+	}
+	fmt.Fprintf(os.Stderr, "helper: unknown mode %q\n", mode)
+	return 3
+}
+
+// runClientCommand runs the client cases matching re against argv in lockstep.
+func runClientCommand(t *testing.T, argv []string, re string, timeout time.Duration) []conformance.Result {
+	t.Helper()
+	o := conformance.Options{Run: regexp.MustCompile(re), Timeout: timeout}
+	return conformance.RunClient(t.Context(), conformance.ClientTarget{Framing: spec.Lockstep, Command: argv}, o)
+}
+
+func TestClientCommand(t *testing.T) {
+	ignore := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
+	if _, err := exec.LookPath("sh"); err != nil {
+		t.Skip("no sh:", err)
+	}
+	tests := []struct {
+		name    string
+		argv    []string
+		run     string
+		timeout time.Duration
+		want    conformance.Verdict
+		detail  string
+	}{
+		{"exit 127 is SKIP", []string{"sh", "-c", "exit 127"}, "^client/", 0, conformance.Skip, "does not support this case"},
+		{"placeholders, directory, stdin", clientHelperCommand("ref"), "^client/(plain|wrong-digest)$", 0, conformance.Pass, ""},
+		{"wrong file written", clientHelperCommand("wrong"), "^client/plain$", 0, conformance.Fail,
+			"reported success but the output is 27 bytes, the file 100000"},
+		{"no connection", []string{"sh", "-c", `printf 'not the file\n' > "$1"`, "sh", "{out}"}, "^client/plain$", 0, conformance.Fail,
+			"exited without connecting"},
+		{"hang is killed", clientHelperCommand("hang"), "^client/plain$", 500 * time.Millisecond, conformance.Fail,
+			"never acknowledged the size"},
+		{"not startable", []string{filepath.Join(t.TempDir(), "no-such-client")}, "^client/plain$", 0, conformance.Inconclusive,
+			"could not be started"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.ReplaceAll(tt.name, " ", "_"), func(t *testing.T) {
+			t.Parallel()
+			results := runClientCommand(t, tt.argv, tt.run, tt.timeout)
+			if len(results) == 0 {
+				t.Fatalf("no case matched %q", tt.run)
+			}
+			for _, r := range results {
+				if !r.Case.AppliesTo(spec.Lockstep) {
+					continue // SKIP for its framing, whatever the client
+				}
+				if r.Outcome.Verdict != tt.want {
+					t.Errorf("%s = %s: %s, want %s", r.Case.ID, r.Outcome.Verdict, r.Outcome.Detail, tt.want)
+					logClientResult(t, r)
+					continue
+				}
+				if !strings.Contains(r.Outcome.Detail, tt.detail) {
+					t.Errorf("%s detail = %q, want it to say %q", r.Case.ID, r.Outcome.Detail, tt.detail)
+				}
+			}
+		})
+	}
+}
+
+// TestClientFuncUnsupported checks that a ClientFunc declares a case
+// unsupported with ErrClientUnsupported, as a command does with status 127.
+func TestClientFuncUnsupported(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	fn := func(ctx context.Context, addr, name, out string) error {
+		return fmt.Errorf("no lockstep here: %w", conformance.ErrClientUnsupported)
+	}
+	r := runClientCase(t, "client/plain", spec.Lockstep, fn)
+	if r.Outcome.Verdict != conformance.Skip {
+		t.Errorf("client/plain = %s: %s, want SKIP", r.Outcome.Verdict, r.Outcome.Detail)
+	}
+}

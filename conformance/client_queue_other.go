@@ -1,0 +1,17 @@
+//go:build !linux
+
+package conformance
+
+import (
+	"errors"
+	"net"
+)
+
+var errNoQueue = errors.New("the send queue cannot be observed on this system (SIOCOUTQ is Linux-only)")
+
+// sendQueue cannot observe the send queue here: the cases that need a
+// drain report their condition unconfirmed.
+func sendQueue(c *net.TCPConn) (int, error) { return 0, errNoQueue }
+
+// unsentQueue cannot observe the send queue here.
+func unsentQueue(c *net.TCPConn) (int, error) { return 0, errNoQueue }

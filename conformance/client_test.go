@@ -1,0 +1,128 @@
+package conformance_test
+
+import (
+	"context"
+	"regexp"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/stickykit/stickykit/conformance"
+	"github.com/stickykit/stickykit/ref"
+	"github.com/stickykit/stickykit/spec"
+)
+
+// refClientFunc runs the reference client as a client under test.
+func refClientFunc(f spec.Framing) conformance.ClientFunc {
+	return func(ctx context.Context, addr, name, out string) error {
+		c := &ref.Client{Framing: f, Timeout: 5 * time.Second}
+		_, err := c.Get(ctx, addr, name, out)
+		return err
+	}
+}
+
+// clientCaseIDs are the client cases this package promises.
+var clientCaseIDs = []string{
+	"client/bad-digest",
+	"client/bad-name",
+	"client/bad-size",
+	"client/crlf",
+	"client/empty-file",
+	"client/error-reply",
+	"client/large-file",
+	"client/plain",
+	"client/split-body",
+	"client/split-digest",
+	"client/split-size",
+	"client/sticky",
+	"client/truncated",
+	"client/unknown-error",
+	"client/wrong-digest",
+}
+
+// wantRefClient is the verdict the reference client must get for a case.
+func wantRefClient(id string, f spec.Framing) conformance.Verdict {
+	switch {
+	case id == "client/split-size" && f == spec.Lockstep:
+		return conformance.Hazard
+	case id == "client/crlf" && f == spec.Lockstep:
+		return conformance.Skip // a line-framing case
+	}
+	return conformance.Pass
+}
+
+// lineOnly lists the client cases that apply to the line framing only.
+var lineOnly = map[string]bool{"client/crlf": true}
+
+func TestClientCasesRegistered(t *testing.T) {
+	cases := conformance.Cases(conformance.RoleClient)
+	var got []string
+	for _, c := range cases {
+		got = append(got, c.ID)
+		if len(c.Requirements) == 0 || c.Severity != conformance.Must || c.Title == "" {
+			t.Errorf("%s: Requirements %v, Severity %q, Title %q: want requirements, MUST and a title", c.ID, c.Requirements, c.Severity, c.Title)
+		}
+		for _, f := range spec.Framings {
+			want := f == spec.Line || !lineOnly[c.ID]
+			if got := c.AppliesTo(f); got != want {
+				t.Errorf("%s.AppliesTo(%v) = %v, want %v", c.ID, f, got, want)
+			}
+		}
+	}
+	if len(got) != len(clientCaseIDs) {
+		t.Fatalf("client cases = %q, want %q", got, clientCaseIDs)
+	}
+	for i := range got {
+		if got[i] != clientCaseIDs[i] {
+			t.Errorf("client case %d = %q, want %q", i, got[i], clientCaseIDs[i])
+		}
+	}
+}
+
+// TestClientRef runs the kit against the reference client through the
+// testing entry point: no MUST case may fail.
+func TestClientRef(t *testing.T) {
+	ignore := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
+	for _, f := range spec.Framings {
+		t.Run(f.String(), func(t *testing.T) {
+			t.Parallel()
+			conformance.TestClient(t, conformance.ClientTarget{Framing: f, Func: refClientFunc(f)})
+		})
+	}
+}
+
+// TestClientRefVerdicts checks the exact verdict of every case for the
+// reference client: PASS everywhere, HAZARD for the split size in lockstep.
+func TestClientRefVerdicts(t *testing.T) {
+	ignore := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
+	for _, f := range spec.Framings {
+		t.Run(f.String(), func(t *testing.T) {
+			t.Parallel()
+			results := conformance.RunClient(t.Context(), conformance.ClientTarget{Framing: f, Func: refClientFunc(f)}, conformance.Options{})
+			if len(results) != len(clientCaseIDs) {
+				t.Errorf("%d results, want %d", len(results), len(clientCaseIDs))
+			}
+			for _, r := range results {
+				if want := wantRefClient(r.Case.ID, f); r.Outcome.Verdict != want {
+					t.Errorf("%s = %s: %s, want %s", r.Case.ID, r.Outcome.Verdict, r.Outcome.Detail, want)
+					logClientResult(t, r)
+				}
+				t.Logf("%-20s %-6s %7v  %s", r.Case.ID, r.Outcome.Verdict, r.Duration.Round(time.Millisecond), r.Outcome.Detail)
+			}
+		})
+	}
+}
+
+// runClientCase runs the client case id against fn in framing f.
+func runClientCase(t *testing.T, id string, f spec.Framing, fn conformance.ClientFunc) conformance.Result {
+	t.Helper()
+	o := conformance.Options{Run: regexp.MustCompile("^" + regexp.QuoteMeta(id) + "$")}
+	results := conformance.RunClient(t.Context(), conformance.ClientTarget{Framing: f, Func: fn}, o)
+	if len(results) != 1 {
+		t.Fatalf("RunClient(%s) gave %d results, want 1", id, len(results))
+	}
+	return results[0]
+}
