@@ -24,10 +24,12 @@ type Flusher interface {
 //
 //   - by a Write, whenever the held bytes reach the current segment's plan
 //     size: that segment is written to c, and so on while enough is held;
-//   - on a turn change: a Read on the wrapper first writes everything held
-//     as one (short) segment, so a lockstep exchange (write a message, then
-//     wait for the answer) cannot deadlock. While a Read is in progress on
-//     another goroutine, every Write releases everything it leaves held;
+//   - on a turn change: a Read on the wrapper starts writing everything
+//     held as one (short) segment, so a lockstep exchange (write a message,
+//     then wait for the answer) cannot deadlock. The Read does not wait for
+//     that write: it runs on a goroutine of its own, which ends when the
+//     write to c returns. While a Read is in progress, every Write also
+//     releases everything it would leave held;
 //   - by Flush, which writes everything held as one segment;
 //   - by Close, which flushes and then closes c.
 //
@@ -36,12 +38,12 @@ type Flusher interface {
 // everything written between two turns as one segment.
 //
 // Releases are writes to c, so the deadlines set with SetDeadline and
-// SetWriteDeadline apply to them, including the release that a Read or Close
-// performs: a Read that must release held bytes first waits under the write
-// deadline. A Write that only holds bytes never blocks and never times out.
-// When a release fails, the Write reports how many of its own bytes reached
-// c and drops the rest of them; bytes held from earlier Writes stay held for
-// the next release. If a Read's release fails, the Read returns that error.
+// SetWriteDeadline apply to them, including the releases that a Read or
+// Close starts. A Write that only holds bytes never blocks and never times
+// out. When a release fails, the Write reports how many of its own bytes
+// reached c and drops the rest of them; bytes held from earlier Writes stay
+// held for the next release. A failed release started by a Read leaves the
+// bytes held, and the next Write or Flush reports the error if it persists.
 // Close does not wait for a Write in progress on another goroutine: it
 // closes c at once, and the bytes that Write held are lost. A Close that
 // flushes to a peer that does not read blocks until the write deadline, as
@@ -170,11 +172,13 @@ func (c *coalesceConn) Read(p []byte) (int, error) {
 	c.readers.Add(1)
 	defer c.readers.Add(-1)
 	if c.held.Load() > 0 && !c.cl.closed() && c.wmu.TryLock() {
-		err := c.flushLocked()
-		c.unlock()
-		if err != nil {
-			return 0, err
-		}
+		// Release on a goroutine of its own: a Read must not wait for a
+		// write, or two peers each flushing before reading would deadlock.
+		// The goroutine ends when the write to Conn returns.
+		go func() {
+			_ = c.flushLocked() // on failure the bytes stay held; the next Write or Flush reports it
+			c.unlock()
+		}()
 	}
 	return c.Conn.Read(p)
 }

@@ -25,9 +25,12 @@
 //   - [Cut], [Reset] and [Stall] inject faults after a byte count.
 //   - [Record] keeps the size and offset of every Read and Write.
 //
+// Plans ([Fixed], [Sizes], [Random]) have a text form that [ParsePlan]
+// reads, for command-line flags: "fixed:3", "sizes:5,1", "random:7:1:64".
+//
 // Every wrapper behaves as a net.Conn: deadlines and addresses are
 // delegated, Close is idempotent and safe to call concurrently with Read and
 // Write, and Read and Write may be called from different goroutines.
-// Concurrent Writes are serialized, so the segments of two Writes never
-// interleave.
+// The shaping and fault wrappers serialize concurrent Writes, so the
+// segments of two Writes never interleave.
 package shape

@@ -9,7 +9,8 @@ import (
 // Fragment returns a net.Conn that delivers every Write to c as several
 // Writes whose sizes p gives. The last piece of a Write may be shorter than
 // its plan size; no byte is held from one Write to the next, and the plan
-// continues where the previous Write left it. Reads pass through.
+// continues where the previous Write left it. A Write of no bytes writes
+// nothing to c. Reads pass through.
 //
 // Over net.Pipe the peer's reads (with a buffer at least as large as a
 // segment) are exactly the plan's segments. Over TCP see [FragmentPaced].
@@ -48,8 +49,11 @@ type fragmentConn struct {
 }
 
 func (c *fragmentConn) Write(p []byte) (int, error) {
+	if c.cl.closed() {
+		return 0, errClosed("write")
+	}
 	if len(p) == 0 {
-		return c.Conn.Write(p)
+		return 0, nil // zero segments; net.Pipe would block on an empty Write
 	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
