@@ -48,6 +48,7 @@ func init() {
 		{"naive-get", "download a file the tutorial's way (shows the bug)", runNaiveGet},
 		{"proxy", "relay TCP, cutting and joining the byte stream", runProxy},
 		{"check", "check a server or client against SPEC.md", runCheck},
+		{"bench", "measure transfer speed against the MD5 baseline", runBench},
 		{"demo", "show the sticky-packet bug and its fix, with a byte timeline", runDemo},
 	}
 }

@@ -168,6 +168,21 @@ var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []str
 		fmt.Fprintf(ts.Stdout(), "%s = %s + %d bytes of its digest %q\n", args[0], args[1], extra, out[len(orig):])
 	},
 
+	// mayfail PROG ARGS...: run PROG like exec and accept any exit status,
+	// for a step whose outcome over real TCP depends on timing (a naive
+	// client may or may not meet the sticky packet). It fails only when
+	// PROG cannot be run. Its stdout and stderr are kept as exec keeps them.
+	"mayfail": func(ts *testscript.TestScript, neg bool, args []string) {
+		if neg || len(args) < 1 {
+			ts.Fatalf("usage: mayfail PROG ARGS...")
+		}
+		if err := ts.Exec(args[0], args[1:]...); err != nil {
+			if _, ok := err.(*exec.ExitError); !ok {
+				ts.Fatalf("mayfail: %v", err)
+			}
+		}
+	},
+
 	// md5 FILE: print FILE's MD5 hex digest.
 	"md5": func(ts *testscript.TestScript, neg bool, args []string) {
 		if neg || len(args) != 1 {

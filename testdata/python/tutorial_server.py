@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """A server that speaks the tutorial's lockstep exchange, warts and all.
 
-usage: tutorial_server.py PORT ROOT
+usage: tutorial_server.py PORT ROOT [ADDR_FILE]
 
 It behaves as the tutorial's server does: one client at a time, one
 recv(1024) per request, `cmd, filename = data.decode().split()` (so a name
 with a space is fatal), nothing at all sent for a missing file, and no
 confinement of names to ROOT. It binds 127.0.0.1 and prints
-"listening PORT" once bound (PORT 0 picks a free port).
+"listening PORT" once bound (PORT 0 picks a free port); with ADDR_FILE it
+also writes "127.0.0.1:PORT" there, for scripts that wait for the file.
 """
 import hashlib
 import os
@@ -39,14 +40,19 @@ def serve_client(conn, root):
 
 
 def main():
-    if len(sys.argv) != 3:
-        sys.exit("usage: tutorial_server.py PORT ROOT")
+    if len(sys.argv) not in (3, 4):
+        sys.exit("usage: tutorial_server.py PORT ROOT [ADDR_FILE]")
     port, root = int(sys.argv[1]), sys.argv[2]
     server = socket.socket()
     server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     server.bind(("127.0.0.1", port))
     server.listen()
     print("listening", server.getsockname()[1], flush=True)
+    if len(sys.argv) == 4:
+        tmp = sys.argv[3] + ".tmp"
+        with open(tmp, "w") as f:
+            f.write("127.0.0.1:%d\n" % server.getsockname()[1])
+        os.rename(tmp, sys.argv[3])
     while True:
         conn, _ = server.accept()
         with conn:

@@ -1,0 +1,686 @@
+package demo
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/stickykit/stickykit/spec"
+)
+
+// Report is everything the lesson shows: the outcome of every case and one
+// timeline.
+type Report struct {
+	Config   Config
+	Lang     Lang
+	Outcomes []*Outcome
+	Timeline *Timeline // nil: no timeline
+	// TimelineOutcome is the outcome whose trace Timeline draws; it need
+	// not be one of Outcomes.
+	TimelineOutcome *Outcome
+}
+
+// Widths of the text drawing, in columns.
+const (
+	textPiece = 7 // a piece, inside its boundary bars
+	textGap   = 5 // an elided run of pieces
+	textWrap  = 78
+)
+
+// Styles of the text output; shown as ANSI colours only when asked.
+type style uint8
+
+const (
+	plain style = iota
+	styleSize
+	styleData
+	styleDigest
+	styleMark
+	styleOK
+	styleBad
+	styleBold
+	styleDim
+)
+
+var ansi = map[style]string{
+	styleSize:   "\x1b[33m",
+	styleData:   "\x1b[34m",
+	styleDigest: "\x1b[32m",
+	styleMark:   "\x1b[1;31m",
+	styleOK:     "\x1b[32m",
+	styleBad:    "\x1b[1;31m",
+	styleBold:   "\x1b[1m",
+	styleDim:    "\x1b[2m",
+}
+
+func regionStyle(name string) style {
+	switch name {
+	case RegionSize:
+		return styleSize
+	case RegionData:
+		return styleData
+	case RegionDigest:
+		return styleDigest
+	}
+	return plain
+}
+
+// textOut writes text with optional colour.
+type textOut struct {
+	w     *bufio.Writer
+	color bool
+}
+
+func (o *textOut) paint(s string, st style) string {
+	if !o.color || st == plain || s == "" {
+		return s
+	}
+	return ansi[st] + s + "\x1b[0m"
+}
+
+func (o *textOut) line(s string) { o.w.WriteString(strings.TrimRight(s, " ") + "\n") }
+
+// para writes s wrapped at textWrap columns, every line indented by
+// indent.
+func (o *textOut) para(s, indent string) {
+	for _, l := range wrap(s, textWrap-width(indent)) {
+		o.line(indent + l)
+	}
+}
+
+// item writes s after a head of fixed width, wrapped, with the lines after
+// the first indented to the same column.
+func (o *textOut) item(head, s string) {
+	ind := strings.Repeat(" ", width(head))
+	for i, l := range wrap(s, textWrap-width(head)) {
+		if i == 0 {
+			o.line(head + l)
+		} else {
+			o.line(ind + l)
+		}
+	}
+}
+
+// WriteText writes the lesson as plain text; with color, ANSI colours mark
+// the regions, the verdicts and the marked read.
+func (r *Report) WriteText(w io.Writer, color bool) error {
+	o := &textOut{w: bufio.NewWriter(w), color: color}
+	t := r.Lang.t()
+	o.line(o.paint(t.title, styleBold))
+	o.line("")
+	for _, p := range t.intro {
+		o.para(p, "")
+		o.line("")
+	}
+	o.para(fmt.Sprintf(t.setup, FileName, commas(r.Config.Size), r.Config.Seed), "")
+	o.line("")
+	for _, d := range r.deliveries() {
+		o.item(fmt.Sprintf("  %-11s ", d), t.deliveries[d]+r.deliveryDetail(d))
+	}
+	o.line("")
+	for _, c := range r.clients() {
+		o.item(fmt.Sprintf("  %-11s ", c), t.clients[c])
+	}
+	for _, d := range r.deliveries() {
+		o.line("")
+		var f spec.Framing
+		for _, oc := range r.Outcomes {
+			if oc.Delivery == d {
+				f = oc.Framing
+				break
+			}
+		}
+		o.line(o.paint(fmt.Sprintf("%s, %s%s%s", d, fmt.Sprintf(t.framing, f), t.colon, t.deliveries[d]+r.deliveryDetail(d)), styleBold))
+		r.writeOutcomeHeader(o)
+		for _, oc := range r.Outcomes {
+			if oc.Delivery != d {
+				continue
+			}
+			r.writeOutcome(o, oc)
+		}
+	}
+	if r.Timeline != nil {
+		o.line("")
+		r.writeTimeline(o, r.Timeline)
+	}
+	o.line("")
+	for _, p := range t.lessons {
+		o.para(p, "")
+		o.line("")
+	}
+	o.para(t.next, "")
+	return o.w.Flush()
+}
+
+// deliveries returns the deliveries of the outcomes, in lesson order.
+func (r *Report) deliveries() []Delivery {
+	var ds []Delivery
+	for _, d := range Deliveries {
+		for _, oc := range r.Outcomes {
+			if oc.Delivery == d {
+				ds = append(ds, d)
+				break
+			}
+		}
+	}
+	return ds
+}
+
+// clients returns the clients of the outcomes, in lesson order.
+func (r *Report) clients() []ClientKind {
+	var cs []ClientKind
+	for _, c := range Clients {
+		for _, oc := range r.Outcomes {
+			if oc.Client == c {
+				cs = append(cs, c)
+				break
+			}
+		}
+	}
+	return cs
+}
+
+// deliveryDetail returns the exact pieces of a split size, e.g.
+// `: "100" + "000\n"`.
+func (r *Report) deliveryDetail(d Delivery) string {
+	if d != SplitSize {
+		return ""
+	}
+	for _, oc := range r.Outcomes {
+		if oc.Delivery != d {
+			continue
+		}
+		msg, _ := spec.EncodeSize(oc.Framing, r.Config.Size)
+		cut := (len(spec.TrimLine(msg)) + 1) / 2
+		if cut >= len(msg) {
+			return ""
+		}
+		return fmt.Sprintf("%s%q + %q", r.Lang.t().colon, msg[:cut], msg[cut:])
+	}
+	return ""
+}
+
+// Columns of an outcome line.
+var outcomeCols = []int{9, 9, 21, 18}
+
+func (r *Report) writeOutcomeHeader(o *textOut) {
+	t := r.Lang.t()
+	var b strings.Builder
+	b.WriteString("  ")
+	for i, h := range t.columns[:5] {
+		if i < len(outcomeCols) {
+			h = pad(h, outcomeCols[i])
+		}
+		b.WriteString(h)
+	}
+	o.line(o.paint(strings.TrimRight(b.String(), " "), styleDim))
+}
+
+func (r *Report) writeOutcome(o *textOut, oc *Outcome) {
+	t := r.Lang.t()
+	st := styleOK
+	if oc.Verdict != VerdictOK {
+		st = styleBad
+	}
+	cells := []string{
+		string(oc.Client),
+		t.verdicts[oc.Verdict],
+		commas(oc.Written) + " / " + commas(oc.Size),
+		shortDigest(oc.Server, t),
+		shortDigest(oc.Local, t),
+	}
+	var b strings.Builder
+	b.WriteString("  ")
+	for i, c := range cells {
+		if i < len(outcomeCols) {
+			c = pad(c, outcomeCols[i])
+		}
+		if i == 1 {
+			c = o.paint(c, st)
+		}
+		b.WriteString(c)
+	}
+	o.line(b.String())
+	o.item("           ", r.Lang.why(oc))
+}
+
+// shortDigest shows the first 8 digits of a digest, and how many of the 32
+// arrived when fewer did. Bytes that are not a digest are not shown.
+func shortDigest(d string, t *texts) string {
+	switch {
+	case d == "":
+		return t.none
+	case !isHex(d) || len(d) > spec.DigestLen:
+		return t.notDigest
+	case len(d) < spec.DigestLen:
+		return fmt.Sprintf("%.8s…(%d/32)", d, len(d))
+	}
+	return d[:8] + "…"
+}
+
+// isHex reports whether d is lowercase hex digits only.
+func isHex(d string) bool {
+	for i := 0; i < len(d); i++ {
+		if c := d[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// column is one cell of a drawn row.
+type cell struct {
+	r  rune
+	st style
+}
+
+// grid is one row of the drawing.
+type grid []cell
+
+func newGrid(n int) grid {
+	g := make(grid, n)
+	for i := range g {
+		g[i] = cell{' ', plain}
+	}
+	return g
+}
+
+// put writes s from column x; wide runes take two columns (the second
+// holds rune 0, skipped when printed).
+func (g grid) put(x int, s string, st style) {
+	for _, r := range s {
+		if x >= len(g) {
+			return
+		}
+		if x >= 0 {
+			g[x] = cell{r, st}
+			if runeWidth(r) == 2 && x+1 < len(g) {
+				g[x+1] = cell{0, st}
+				x++
+			}
+		}
+		x++
+	}
+}
+
+func (g grid) render(o *textOut) string {
+	var b strings.Builder
+	for i := 0; i < len(g); {
+		j := i
+		for j < len(g) && g[j].st == g[i].st {
+			j++
+		}
+		var s strings.Builder
+		for _, c := range g[i:j] {
+			if c.r != 0 {
+				s.WriteRune(c.r)
+			}
+		}
+		b.WriteString(o.paint(s.String(), g[i].st))
+		i = j
+	}
+	return b.String()
+}
+
+// textLayout maps the pieces of a timeline to columns.
+type textLayout struct {
+	tl *Timeline
+	x  []int // x[i]: column of the left bar of piece i; x[len]: the last bar
+}
+
+func newTextLayout(tl *Timeline) *textLayout {
+	l := &textLayout{tl: tl}
+	x := 0
+	for _, p := range tl.Pieces {
+		l.x = append(l.x, x)
+		if p.Gap {
+			x += textGap + 1
+		} else {
+			x += textPiece + 1
+		}
+	}
+	l.x = append(l.x, x)
+	return l
+}
+
+func (l *textLayout) width() int { return l.x[len(l.x)-1] + 1 }
+
+// col returns the column of stream offset off: the bar of the piece
+// boundary it falls on (exact), or the middle of the gap it falls in.
+func (l *textLayout) col(off int64) (x int, exact bool) {
+	ps := l.tl.Pieces
+	for i, p := range ps {
+		if off == p.Off {
+			return l.x[i], true
+		}
+		if off > p.Off && off < p.End {
+			return l.x[i] + (l.x[i+1]-l.x[i])/2, false
+		}
+	}
+	return l.x[len(ps)], true
+}
+
+// gapCols reports which columns belong to the inside of a gap.
+func (l *textLayout) gapCols() []bool {
+	g := make([]bool, l.width())
+	for i, p := range l.tl.Pieces {
+		if p.Gap {
+			for x := l.x[i] + 1; x < l.x[i+1]; x++ {
+				g[x] = true
+			}
+		}
+	}
+	return g
+}
+
+// row draws spans: a bar at every exact boundary, and a label in the
+// widest run of columns inside the span that is not a gap.
+func (l *textLayout) row(spans []Span, label func(Span) string, fillOf func(Span) rune, st func(Span) style) grid {
+	g := newGrid(l.width())
+	gaps := l.gapCols()
+	for _, s := range spans {
+		a, ea := l.col(s.Off)
+		b, eb := l.col(s.End)
+		sst := st(s)
+		fill := fillOf(s)
+		for x := a + 1; x < b; x++ {
+			if !gaps[x] {
+				g[x] = cell{fill, sst}
+			}
+		}
+		if ea {
+			g[a] = cell{'|', plain}
+		}
+		if eb {
+			g[b] = cell{'|', plain}
+		}
+		// The widest run of non-gap columns strictly inside.
+		bestA, bestN := 0, 0
+		for x := a + 1; x < b; {
+			if gaps[x] {
+				x++
+				continue
+			}
+			y := x
+			for y < b && !gaps[y] {
+				y++
+			}
+			if y-x > bestN {
+				bestA, bestN = x, y-x
+			}
+			x = y
+		}
+		for _, txt := range labelForms(label(s)) {
+			if w := width(txt); w <= bestN {
+				if fill != ' ' && w+4 <= bestN {
+					txt = " " + txt + " "
+					w += 2
+				}
+				g.put(bestA+(bestN-w)/2, txt, sst)
+				break
+			}
+		}
+	}
+	for i, p := range l.tl.Pieces {
+		if p.Gap {
+			g.put(l.x[i]+1+(textGap-3)/2, "...", styleDim)
+		}
+	}
+	return g
+}
+
+// labelForms returns a label and shorter forms of it to try when it does
+// not fit: 1,024 -> 1024 -> 1.0K.
+func labelForms(s string) []string {
+	forms := []string{s}
+	if strings.Contains(s, ",") {
+		digits := strings.ReplaceAll(s, ",", "")
+		forms = append(forms, digits)
+		var n int64
+		if _, err := fmt.Sscan(digits, &n); err == nil {
+			switch {
+			case n >= 1e6:
+				forms = append(forms, fmt.Sprintf("%.1fM", float64(n)/1e6))
+			case n >= 1e3:
+				forms = append(forms, fmt.Sprintf("%dK", n/1000))
+			}
+		}
+	}
+	return forms
+}
+
+func spanLen(s Span) string {
+	l := commas(s.Len())
+	if s.Err != "" {
+		l += "!"
+	}
+	return l
+}
+
+func (r *Report) writeTimeline(o *textOut, tl *Timeline) {
+	t := r.Lang.t()
+	tr := tl.Trace
+	o.line(o.paint(fmt.Sprintf(t.timeline, tr.Client, tr.Delivery, tr.Framing), styleBold))
+	o.para(t.offsetsNote, "")
+	switch len(tl.Sent) {
+	case 0:
+	case 1:
+		o.para(fmt.Sprintf(t.sentNoAck, tl.Sent[0].Text, commas(tl.Sent[0].Len)), "")
+	default:
+		o.para(fmt.Sprintf(t.sent, tl.Sent[0].Text, commas(tl.Sent[0].Len), tl.Sent[1].Text, commas(tl.Sent[1].Len)), "")
+	}
+	o.line("")
+	l := newTextLayout(tl)
+	lw := 0
+	for _, s := range t.rows {
+		lw = max(lw, width(s))
+	}
+	lw += 2
+	head := func(s string) string { return "  " + pad(s, lw) }
+	noStyle := func(Span) style { return plain }
+	blank := func(Span) rune { return ' ' }
+	bar := func(s Span) rune {
+		if s.Name == RegionData {
+			return '='
+		}
+		return ' '
+	}
+
+	o.line(head(t.rows[0]) + l.row(tl.Wrote, spanLen, blank, noStyle).render(o))
+	o.line(head(t.rows[1]) + l.row(tl.Delivered, spanLen, blank, noStyle).render(o))
+	regionLabel := func(s Span) string { return t.regions[s.Name] }
+	regionSt := func(s Span) style { return regionStyle(s.Name) }
+	o.line(head(t.rows[2]) + l.row(tl.Regions, regionLabel, bar, regionSt).render(o))
+	markSt := func(s Span) style {
+		if tl.Mark != nil && s.Off == tl.Mark.Off && s.End == tl.Mark.End {
+			return styleMark
+		}
+		return plain
+	}
+	o.line(head(t.rows[3]) + l.row(tl.Read, spanLen, blank, markSt).render(o))
+	if m := tl.Mark; m != nil {
+		g := newGrid(l.width() + textWrap)
+		a, _ := l.col(m.Off)
+		b, _ := l.col(m.End)
+		for x := a; x <= b; x++ {
+			g[x] = cell{'^', styleMark}
+		}
+		short := r.Lang.markShort(tl)
+		// Under the mark if it fits before the right edge, else ending there.
+		x := a
+		if x+width(short) > l.width() {
+			x = max(0, b+1-width(short))
+		}
+		o.line(head("") + strings.TrimRight(g.render(o), " "))
+		g = newGrid(l.width() + textWrap)
+		g.put(x, short, styleMark)
+		o.line(head("") + g.render(o))
+	}
+	o.line(head(t.rows[4]) + l.offsets().render(o))
+	if note := r.elidedNote(tl); note != "" {
+		o.para(note, "  ")
+	}
+	o.line("")
+	for _, l := range wrap(r.Lang.markSentence(tl), textWrap) {
+		o.line(o.paint(l, styleMark))
+	}
+}
+
+// offsets draws the data-relative offsets of the region boundaries and the
+// mark's edges, skipping any that would overlap one already placed.
+func (l *textLayout) offsets() grid {
+	tl := l.tl
+	g := newGrid(l.width() + 8)
+	taken := make([]bool, len(g))
+	place := func(off int64) {
+		x, exact := l.col(off)
+		if !exact || off < tl.Base {
+			return
+		}
+		s := commas(off - tl.Base)
+		a := x - width(s)/2
+		if a < 0 {
+			a = 0
+		}
+		for i := max(0, a-1); i < min(len(g), a+width(s)+1); i++ {
+			if taken[i] {
+				return
+			}
+		}
+		g.put(a, s, plain)
+		for i := a; i < min(len(g), a+width(s)); i++ {
+			taken[i] = true
+		}
+	}
+	for _, r := range tl.Regions {
+		place(r.Off)
+	}
+	for _, r := range tl.Regions {
+		place(r.End)
+	}
+	if m := tl.Mark; m != nil {
+		place(m.Off)
+		place(m.End)
+	}
+	return g
+}
+
+// elidedNote says what the gaps of the read row hide.
+func (r *Report) elidedNote(tl *Timeline) string {
+	t := r.Lang.t()
+	n := 0
+	sizes := map[int64]bool{}
+	for _, p := range tl.Pieces {
+		if !p.Gap {
+			continue
+		}
+		for _, s := range tl.Read {
+			if s.Off >= p.Off && s.End <= p.End {
+				n++
+				sizes[s.Len()] = true
+			}
+		}
+	}
+	if n == 0 {
+		return ""
+	}
+	what := fmt.Sprintf(t.elidedReads, commas(int64(n)))
+	if len(sizes) == 1 {
+		for sz := range sizes {
+			if r.Lang == Chinese {
+				what = fmt.Sprintf("%s 次各 %s 字节的读取", commas(int64(n)), commas(sz))
+			} else {
+				what = fmt.Sprintf("%s reads of %s bytes", commas(int64(n)), commas(sz))
+			}
+		}
+	}
+	return fmt.Sprintf(t.elided, what)
+}
+
+// pad pads s with spaces to n columns.
+func pad(s string, n int) string {
+	return s + strings.Repeat(" ", max(0, n-width(s)))
+}
+
+// width returns the columns s takes in a terminal.
+func width(s string) int {
+	n := 0
+	for _, r := range s {
+		n += runeWidth(r)
+	}
+	return n
+}
+
+// runeWidth is 2 for the wide East Asian runes the lesson uses (CJK
+// ideographs and full-width punctuation), else 1.
+func runeWidth(r rune) int {
+	switch {
+	case r >= 0x1100 && r <= 0x115f,
+		r >= 0x2e80 && r <= 0xa4cf && r != 0x303f,
+		r >= 0xac00 && r <= 0xd7a3,
+		r >= 0xf900 && r <= 0xfaff,
+		r >= 0xfe30 && r <= 0xfe4f,
+		r >= 0xff00 && r <= 0xff60,
+		r >= 0xffe0 && r <= 0xffe6:
+		return 2
+	}
+	return 1
+}
+
+// wrap breaks s into lines of at most n columns, at spaces, or anywhere
+// between wide runes (Chinese has no spaces between words).
+func wrap(s string, n int) []string {
+	var lines []string
+	var cur strings.Builder
+	cw := 0
+	flush := func() {
+		lines = append(lines, strings.TrimRight(cur.String(), " "))
+		cur.Reset()
+		cw = 0
+	}
+	for _, word := range splitWords(s) {
+		w := width(word)
+		if cw > 0 && cw+w > n {
+			flush()
+			word = strings.TrimLeft(word, " ")
+			w = width(word)
+		}
+		cur.WriteString(word)
+		cw += w
+	}
+	if cur.Len() > 0 {
+		flush()
+	}
+	return lines
+}
+
+// closers are the punctuation marks that must not begin a line.
+const closers = "，。：；）、！？"
+
+// splitWords splits s into the units that wrap keeps whole: any leading
+// spaces, then a word of narrow runes or one wide rune, then any closing
+// punctuation.
+func splitWords(s string) []string {
+	var words []string
+	rs := []rune(s)
+	for i := 0; i < len(rs); {
+		j := i
+		for j < len(rs) && rs[j] == ' ' {
+			j++
+		}
+		if j < len(rs) && runeWidth(rs[j]) == 2 {
+			j++
+		} else {
+			for j < len(rs) && rs[j] != ' ' && runeWidth(rs[j]) != 2 {
+				j++
+			}
+		}
+		for j < len(rs) && strings.ContainsRune(closers, rs[j]) {
+			j++
+		}
+		words = append(words, string(rs[i:j]))
+		i = j
+	}
+	return words
+}
