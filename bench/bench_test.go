@@ -1,0 +1,198 @@
+package bench_test
+
+import (
+	"context"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stickykit/stickykit/bench"
+	"github.com/stickykit/stickykit/ref"
+)
+
+// The benchmarks run over loopback TCP in the lockstep framing. Compare
+// runs with benchstat; the 1GiB size runs only with STICKYKIT_BENCH_1G=1:
+//
+//	go test -run '^$' -bench . -benchtime 3x ./bench/
+//	STICKYKIT_BENCH_1G=1 go test -run '^$' -bench 'MD5|Transfer' -benchtime 3x ./bench/
+
+var benchSizes = []int64{bench.KiB, bench.MiB, 64 * bench.MiB}
+
+func sizes() []int64 {
+	if os.Getenv("STICKYKIT_BENCH_1G") == "1" {
+		return append(benchSizes, bench.GiB)
+	}
+	return benchSizes
+}
+
+func newLab(b *testing.B, opts bench.Options) *bench.Lab {
+	b.Helper()
+	if opts.TempDir == "" {
+		opts.TempDir = os.TempDir()
+	}
+	l, err := bench.NewLab(opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		if err := l.Close(); err != nil {
+			b.Errorf("Lab.Close: %v", err)
+		}
+	})
+	return l
+}
+
+func file(b *testing.B, l *bench.Lab, size int64) string {
+	b.Helper()
+	name, err := l.File(size)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return name
+}
+
+// reportRatio reports the benchmark's rate over the MD5 rate of the same
+// file measured now, as the metric "x-md5".
+func reportRatio(b *testing.B, l *bench.Lab, size int64, elapsed time.Duration) {
+	b.Helper()
+	m, err := l.MD5(size)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rate := float64(size) * float64(b.N) / elapsed.Seconds()
+	b.ReportMetric(rate/m.Rate(), "x-md5")
+}
+
+// BenchmarkMD5 is the baseline: hashing the bytes of each file on one
+// goroutine (large files in 1MiB chunks read with the timer stopped).
+func BenchmarkMD5(b *testing.B) {
+	l := newLab(b, bench.Options{})
+	for _, size := range sizes() {
+		b.Run("size="+bench.FormatSize(size), func(b *testing.B) {
+			path := filepath.Join(l.Root(), file(b, l, size))
+			b.SetBytes(size)
+			if size <= 64*bench.MiB {
+				data, err := os.ReadFile(path)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for b.Loop() {
+					bench.Sum(data)
+				}
+				return
+			}
+			var hashing time.Duration
+			for b.Loop() {
+				b.StopTimer()
+				d, _, err := bench.HashFile(path)
+				if err != nil {
+					b.Fatal(err)
+				}
+				hashing += d
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(hashing.Nanoseconds())/float64(b.N), "ns/op")
+		})
+	}
+}
+
+// BenchmarkTransfer downloads each file from the reference server with the
+// reference client, one connection per download, as "stickykit get" does:
+// temporary file, fsync, rename.
+func BenchmarkTransfer(b *testing.B) {
+	l := newLab(b, bench.Options{MinTime: 200 * time.Millisecond})
+	ctx := context.Background()
+	for _, size := range sizes() {
+		b.Run("size="+bench.FormatSize(size), func(b *testing.B) {
+			name := file(b, l, size)
+			b.SetBytes(size)
+			var elapsed time.Duration
+			for b.Loop() {
+				start := time.Now()
+				dst, err := l.GetRef(ctx, name)
+				elapsed += time.Since(start)
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				os.Remove(dst)
+				b.StartTimer()
+			}
+			reportRatio(b, l, size, elapsed)
+		})
+	}
+}
+
+// BenchmarkFetch is Transfer without the disk: the reference client
+// verifies the data and discards it.
+func BenchmarkFetch(b *testing.B) {
+	l := newLab(b, bench.Options{MinTime: 200 * time.Millisecond})
+	c := &ref.Client{Framing: l.Framing()}
+	for _, size := range sizes() {
+		b.Run("size="+bench.FormatSize(size), func(b *testing.B) {
+			name := file(b, l, size)
+			b.SetBytes(size)
+			start := time.Now()
+			for b.Loop() {
+				nc, err := net.Dial("tcp", l.Addr())
+				if err != nil {
+					b.Fatal(err)
+				}
+				s := c.NewSession(nc)
+				_, err = s.Fetch(name, io.Discard)
+				s.Close()
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			reportRatio(b, l, size, time.Since(start))
+		})
+	}
+}
+
+// BenchmarkNaive downloads each file with the naive client (the article's
+// variant: recv of at most 1024 bytes) into a plain file, for comparison.
+func BenchmarkNaive(b *testing.B) {
+	l := newLab(b, bench.Options{})
+	ctx := context.Background()
+	for _, size := range sizes() {
+		b.Run("size="+bench.FormatSize(size), func(b *testing.B) {
+			name := file(b, l, size)
+			b.SetBytes(size)
+			for b.Loop() {
+				if err := l.GetNaive(ctx, name); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkConcurrent starts 1,000 clients at once, each fetching a 4KiB
+// file on its own connection, and reports the latency of one client (dial
+// to verified digest) at the 50th and 99th percentiles.
+func BenchmarkConcurrent(b *testing.B) {
+	const clients, size = 1000, 4 * bench.KiB
+	l := newLab(b, bench.Options{MaxConns: clients})
+	b.Run("clients="+strconv.Itoa(clients)+"/size="+bench.FormatSize(size), func(b *testing.B) {
+		b.SetBytes(clients * size)
+		var p50, p99 time.Duration
+		for b.Loop() {
+			res, err := l.Scale(context.Background(), clients, size, 0)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if res.Failed > 0 {
+				b.Fatalf("%d fetches failed: %v", res.Failed, res.Errors)
+			}
+			p50 += res.P50
+			p99 += res.P99
+		}
+		b.ReportMetric(float64(p50.Microseconds())/1000/float64(b.N), "p50-ms")
+		b.ReportMetric(float64(p99.Microseconds())/1000/float64(b.N), "p99-ms")
+	})
+}

@@ -1,0 +1,55 @@
+package main
+
+import (
+	"encoding/xml"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestBenchCommand runs a small "stickykit bench" and checks its table, its
+// concurrency line and its SVG. Figures are not checked: they depend on the
+// machine.
+func TestBenchCommand(t *testing.T) {
+	svg := filepath.Join(t.TempDir(), "perf.svg")
+	code, stdout, stderr := runCmd("bench", "--sizes", "1KiB,64KiB", "--time", "1ms", "--concurrency", "20", "--rss=false", "--svg", svg)
+	if code != exitOK {
+		t.Fatalf("bench exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, exitOK, stdout, stderr)
+	}
+	for _, want := range []string{"md5 MB/s", "ref MB/s", "ref/md5", "naive MB/s", "\n   1KiB ", "\n  64KiB ", "concurrency: 20 clients x 4KiB: 20 ok, 0 failed", "10 of 10 refused with ERR busy"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, stdout)
+		}
+	}
+	f, err := os.Open(svg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	d := xml.NewDecoder(f)
+	for {
+		if _, err := d.Token(); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatalf("%s is not well-formed XML: %v", svg, err)
+		}
+	}
+}
+
+var benchUsageTests = [][]string{
+	{"bench", "--sizes", "1XB"},
+	{"bench", "--sizes", ","},
+	{"bench", "--concurrency", "-1"},
+	{"bench", "--framing", "line", "--python", "x.py"},
+	{"bench", "extra"},
+}
+
+func TestBenchUsageErrors(t *testing.T) {
+	for _, args := range benchUsageTests {
+		if code, _, stderr := runCmd(args...); code != exitUsage || !strings.Contains(stderr, "stickykit: bench: ") {
+			t.Errorf("%q: exit %d, stderr %q; want exit %d and a bench usage error", args, code, stderr, exitUsage)
+		}
+	}
+}
