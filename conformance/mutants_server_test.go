@@ -2,7 +2,11 @@ package conformance_test
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/md5"
+	"errors"
+	"io"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -41,6 +45,22 @@ const (
 	keepsPipelinedAck        // line framing: does not skip an ack line after a refusal
 	stopsOnVanish            // stops accepting when a client vanishes mid-transfer
 	impatientWriter          // gives a client 250 ms for the whole data
+
+	silentOnBadRequest       // sends nothing for a malformed request and reads on
+	staysOpenAfterBadRequest // answers ERR bad-request and reads on
+	rawErrorText             // puts the raw request, control bytes and all, in the error text
+	tooLongAsBadRequest      // answers an over-long request with ERR bad-request
+	waitsForLF               // line framing: reads a request line to its LF, however long
+	servesDirListing         // serves a directory's listing as if it were a file
+	blocksOnFIFO             // opens a FIFO without O_NONBLOCK (blocks until a writer comes)
+	closesOnUnreadable       // drops the connection on a file it may not read
+	digestAfterShortBody     // sends a shrunk file's bytes and their digest
+	sendsGrownBytes          // sends SIZE+1 bytes of a grown file
+	rejectsCRLF              // line framing: keeps the CR of CRLF as part of the line
+	lfAfterDigest            // line framing: sends LF after the digest
+	eofIsAck                 // takes an end of stream as the ack (the tutorial's recv() == b"")
+	sizeWithLF               // lockstep: sends the size with an LF behind it
+	queuesOverLimit          // stops accepting at its connection limit: the rest wait unanswered
 )
 
 var defectNames = map[defect]string{
@@ -49,6 +69,12 @@ var defectNames = map[defect]string{
 	servesOutsideRoot: "serves-outside-root", closesOnSpace: "closes-on-space", oneAtATime: "one-at-a-time",
 	oneRequestPerConn: "one-request-per-conn", readsLineOnce: "reads-line-once",
 	keepsPipelinedAck: "keeps-pipelined-ack", stopsOnVanish: "stops-on-vanish", impatientWriter: "impatient-writer",
+	silentOnBadRequest: "silent-on-bad-request", staysOpenAfterBadRequest: "stays-open-after-bad-request",
+	rawErrorText: "raw-error-text", tooLongAsBadRequest: "too-long-as-bad-request", waitsForLF: "waits-for-lf",
+	servesDirListing: "serves-dir-listing", blocksOnFIFO: "blocks-on-fifo", closesOnUnreadable: "closes-on-unreadable",
+	digestAfterShortBody: "digest-after-short-body", sendsGrownBytes: "sends-grown-bytes", rejectsCRLF: "rejects-crlf",
+	lfAfterDigest: "lf-after-digest", eofIsAck: "eof-is-ack", sizeWithLF: "size-with-lf",
+	queuesOverLimit: "queues-over-limit",
 }
 
 func (d defect) String() string { return defectNames[d] }
@@ -56,6 +82,9 @@ func (d defect) String() string { return defectNames[d] }
 // mutantTimeout bounds every read and write of a mutant, so every one of
 // its goroutines ends even if a test forgets a connection.
 const mutantTimeout = 10 * time.Second
+
+// mutantMaxConns is a mutant's connection limit, the default of SPEC.md.
+const mutantMaxConns = 256
 
 type mutant struct {
 	root    string
@@ -67,6 +96,9 @@ type mutant struct {
 	closed bool
 	conns  map[net.Conn]struct{}
 	wg     sync.WaitGroup
+
+	done  chan struct{} // closed by close
+	slots chan struct{} // queuesOverLimit: one token per connection served
 }
 
 // startMutant serves a fresh root with a mutant until the test ends.
@@ -80,7 +112,8 @@ func startMutant(t *testing.T, f spec.Framing, d defect) conformance.ServerTarge
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := &mutant{root: root, framing: f, defect: d, ln: ln, conns: make(map[net.Conn]struct{})}
+	m := &mutant{root: root, framing: f, defect: d, ln: ln, conns: make(map[net.Conn]struct{}),
+		done: make(chan struct{}), slots: make(chan struct{}, mutantMaxConns)}
 	m.wg.Add(1)
 	go m.serve()
 	t.Cleanup(m.close)
@@ -90,13 +123,31 @@ func startMutant(t *testing.T, f spec.Framing, d defect) conformance.ServerTarge
 func (m *mutant) serve() {
 	defer m.wg.Done()
 	for {
+		if m.defect == queuesOverLimit {
+			// A slot before each accept: at the limit the server stops
+			// accepting, and new connections wait in the listen queue.
+			select {
+			case m.slots <- struct{}{}:
+			case <-m.done:
+				return
+			}
+		}
 		c, err := m.ln.Accept()
 		if err != nil {
 			return
 		}
-		if !m.track(c) {
+		ok, over := m.track(c)
+		if !ok {
 			c.Close()
 			return
+		}
+		if over && m.defect != queuesOverLimit {
+			m.wg.Add(1)
+			go func() {
+				defer m.wg.Done()
+				m.refuseBusy(c)
+			}()
+			continue
 		}
 		if m.defect == oneAtATime {
 			m.handle(c)
@@ -110,18 +161,42 @@ func (m *mutant) serve() {
 	}
 }
 
-func (m *mutant) track(c net.Conn) bool {
+// track records c as open; over says it is past the connection limit.
+func (m *mutant) track(c net.Conn) (ok, over bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
-		return false
+		return false, false
 	}
 	m.conns[c] = struct{}{}
-	return true
+	return true, len(m.conns) > mutantMaxConns
+}
+
+// untrack closes c and forgets it.
+func (m *mutant) untrack(c net.Conn) {
+	c.Close()
+	m.mu.Lock()
+	delete(m.conns, c)
+	m.mu.Unlock()
+}
+
+// refuseBusy answers a connection over the limit with ERR busy,
+// half-closes it and drains it briefly, then closes it.
+func (m *mutant) refuseBusy(c net.Conn) {
+	defer m.untrack(c)
+	c.SetWriteDeadline(time.Now().Add(mutantTimeout))
+	if _, err := c.Write(spec.EncodeError(m.framing, spec.CodeBusy, "too many connections")); err != nil {
+		return
+	}
+	if tc, ok := c.(*net.TCPConn); ok && tc.CloseWrite() == nil {
+		c.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+		io.Copy(io.Discard, io.LimitReader(c, 1<<20))
+	}
 }
 
 // close stops the mutant and waits for all its goroutines.
 func (m *mutant) close() {
+	close(m.done)
 	m.ln.Close()
 	m.mu.Lock()
 	m.closed = true
@@ -132,15 +207,18 @@ func (m *mutant) close() {
 	m.wg.Wait()
 }
 
+// errLineTooLong is the mutant's over-long request line.
+var errLineTooLong = errors.New("request line too long")
+
 // handle serves one connection, with the mutant's defect.
 func (m *mutant) handle(c net.Conn) {
-	defer func() {
-		c.Close()
-		m.mu.Lock()
-		delete(m.conns, c)
-		m.mu.Unlock()
-	}()
-	br := bufio.NewReaderSize(c, 4096)
+	defer m.untrack(c)
+	if m.defect == queuesOverLimit {
+		defer func() { <-m.slots }()
+	}
+	// Room for the longest line (1024 octets and CRLF): a longer one
+	// fills the buffer and is refused without waiting for its LF.
+	br := bufio.NewReaderSize(c, spec.MaxControlLen+2)
 	write := func(b []byte) error {
 		c.SetWriteDeadline(time.Now().Add(mutantTimeout))
 		_, err := c.Write(b)
@@ -150,17 +228,43 @@ func (m *mutant) handle(c net.Conn) {
 	// for readsLineOnce, in line framing too), else one line.
 	readControl := func() (string, error) {
 		c.SetReadDeadline(time.Now().Add(mutantTimeout))
-		if m.framing == spec.Lockstep || m.defect == readsLineOnce {
+		switch {
+		case m.framing == spec.Lockstep || m.defect == readsLineOnce:
 			b := make([]byte, spec.MaxControlLen+1)
 			n, err := br.Read(b)
 			return string(spec.TrimLine(b[:n])), err
+		case m.defect == waitsForLF:
+			line, err := br.ReadBytes('\n')
+			return string(spec.TrimLine(line)), err
 		}
 		line, err := br.ReadSlice('\n')
+		switch {
+		case err == bufio.ErrBufferFull:
+			return "", errLineTooLong
+		case m.defect == rejectsCRLF:
+			return string(bytes.TrimSuffix(line, []byte("\n"))), err
+		}
 		return string(spec.TrimLine(line)), err
+	}
+	// refuseAndClose answers a request that leaves the stream out of step,
+	// then half-closes and drains briefly so the reply is not lost to a
+	// reset (REQ-ERR-5).
+	refuseAndClose := func(reply []byte) {
+		if write(reply) != nil {
+			return
+		}
+		if tc, ok := c.(*net.TCPConn); ok && tc.CloseWrite() == nil {
+			c.SetReadDeadline(time.Now().Add(time.Second))
+			io.Copy(io.Discard, io.LimitReader(c, 1<<20))
+		}
 	}
 	refused := false
 	for {
 		msg, err := readControl()
+		if errors.Is(err, errLineTooLong) {
+			refuseAndClose(spec.EncodeError(m.framing, spec.CodeTooLong, "request too long"))
+			return
+		}
 		if err != nil {
 			return
 		}
@@ -170,7 +274,25 @@ func (m *mutant) handle(c net.Conn) {
 		refused = false
 		name, err := spec.ParseRequest([]byte(msg))
 		if err != nil {
-			write(spec.EncodeError(m.framing, spec.CodeBadRequest, "malformed request"))
+			code, text := spec.CodeBadRequest, "malformed request"
+			if errors.Is(err, spec.ErrTooLong) && m.defect != tooLongAsBadRequest {
+				code, text = spec.CodeTooLong, "request too long"
+			}
+			reply := spec.EncodeError(m.framing, code, text)
+			switch {
+			case code == spec.CodeBadRequest && m.defect == silentOnBadRequest:
+				continue
+			case code == spec.CodeBadRequest && m.defect == rawErrorText:
+				// Not through spec.EncodeError, which would clean it.
+				reply = []byte("ERR bad-request cannot parse " + msg)
+				if m.framing == spec.Line {
+					reply = append(reply, '\n')
+				}
+			case code == spec.CodeBadRequest && m.defect == staysOpenAfterBadRequest:
+				write(reply)
+				continue
+			}
+			refuseAndClose(reply)
 			return
 		}
 		if m.defect == closesOnSpace && strings.Contains(name, " ") {
@@ -185,7 +307,8 @@ func (m *mutant) handle(c net.Conn) {
 			refused = true
 			continue
 		}
-		data, err := os.ReadFile(path)
+		// Stat first: it neither blocks on a FIFO nor reads a device.
+		fi, err := os.Stat(path)
 		if err != nil {
 			if m.defect == silentOnMissing {
 				continue
@@ -194,17 +317,62 @@ func (m *mutant) handle(c net.Conn) {
 			refused = true
 			continue
 		}
+		var data []byte
+		switch {
+		case fi.IsDir() && m.defect == servesDirListing:
+			entries, _ := os.ReadDir(path)
+			for _, e := range entries {
+				data = append(data, e.Name()+"\n"...)
+			}
+		case fi.Mode()&fs.ModeNamedPipe != 0 && m.defect == blocksOnFIFO:
+			data, err = os.ReadFile(path) // blocks in open until a writer comes
+		case !fi.Mode().IsRegular():
+			write(spec.EncodeError(m.framing, spec.CodeNotRegular, "not a regular file"))
+			refused = true
+			continue
+		case fi.Mode().Perm()&0o444 == 0:
+			// What an unprivileged server finds, even when the tests
+			// run as root.
+			if m.defect == closesOnUnreadable {
+				return // an unhandled PermissionError
+			}
+			write(spec.EncodeError(m.framing, spec.CodeUnreadable, "permission denied"))
+			refused = true
+			continue
+		default:
+			data, err = os.ReadFile(path)
+		}
+		if err != nil {
+			write(spec.EncodeError(m.framing, spec.CodeUnreadable, "cannot read file"))
+			refused = true
+			continue
+		}
 		size := int64(len(data))
 		if m.defect == sizeOffByOne {
 			size++
 		}
 		b, _ := spec.EncodeSize(m.framing, size)
+		if m.defect == sizeWithLF {
+			b = append(b, '\n')
+		}
 		if write(b) != nil {
 			return
 		}
 		if m.defect != dataBeforeAck {
-			if _, err := readControl(); err != nil {
+			if _, err := readControl(); err != nil && !(m.defect == eofIsAck && err == io.EOF) {
 				return
+			}
+		}
+		// The healthy mutant read the file before the ack; these two read
+		// it again after the ack and mishandle a change of size.
+		if m.defect == digestAfterShortBody || m.defect == sendsGrownBytes {
+			if now, err := os.ReadFile(path); err == nil {
+				switch {
+				case m.defect == digestAfterShortBody && len(now) < len(data):
+					data = now
+				case m.defect == sendsGrownBytes && len(now) > len(data):
+					data = now[:len(data)+1]
+				}
 			}
 		}
 		if m.defect == truncatedBody {
@@ -229,6 +397,9 @@ func (m *mutant) handle(c net.Conn) {
 		d, _ := spec.EncodeDigest(sum[:])
 		if m.defect == wrongDigest {
 			d[31] = "10"[boolInt(d[31] == '1')]
+		}
+		if m.defect == lfAfterDigest {
+			d = append(d, '\n')
 		}
 		if write(d) != nil {
 			return
@@ -272,6 +443,21 @@ var mutantTests = []struct {
 	{keepsPipelinedAck, "server/pipelined-ack", []spec.Framing{spec.Line}, "skip the ack line"},
 	{stopsOnVanish, "server/abandoned-transfer", nil, "vanished mid-transfer"},
 	{impatientWriter, "server/slow-reader", nil, "reading slowly"},
+	{silentOnBadRequest, "server/bad-request", nil, "sent nothing"},
+	{staysOpenAfterBadRequest, "server/bad-request", nil, "kept the connection open"},
+	{rawErrorText, "server/bad-request", nil, "control byte 0x00"},
+	{tooLongAsBadRequest, "server/too-long", nil, "want ERR too-long"},
+	{waitsForLF, "server/too-long", []spec.Framing{spec.Line}, "without its LF"},
+	{servesDirListing, "server/special-files", nil, "for a directory"},
+	{blocksOnFIFO, "server/special-files", nil, "a FIFO: it blocked"},
+	{closesOnUnreadable, "server/unreadable", nil, "closed the connection"},
+	{digestAfterShortBody, "server/file-changes", nil, "a digest, the MD5"},
+	{sendsGrownBytes, "server/file-changes", nil, "past the announced size"},
+	{rejectsCRLF, "server/line-endings", []spec.Framing{spec.Line}, "CRLF"},
+	{lfAfterDigest, "server/line-endings", []spec.Framing{spec.Line}, "REQ-LINE-5"},
+	{eofIsAck, "server/end-of-stream", nil, "as an ack"},
+	{sizeWithLF, "server/sizes", []spec.Framing{spec.Lockstep}, "REQ-LOCK-1"},
+	{queuesOverLimit, "server/conn-limit", nil, "listen queue"},
 }
 
 // mutantOptions keep the mutant runs short: a silent mutant costs one
@@ -319,7 +505,11 @@ func TestServerMutantHealthy(t *testing.T) {
 		t.Run(f.String(), func(t *testing.T) {
 			target := startMutant(t, f, healthy)
 			for _, r := range conformance.RunServer(t.Context(), target, mutantOptions) {
-				if want := wantRefVerdict(r.Case.ID, f); r.Outcome.Verdict != want {
+				want := wantRefVerdict(r.Case.ID, f)
+				if r.Case.ID == "server/unreadable" {
+					want = conformance.Pass // the mutant refuses mode 000 even as root
+				}
+				if r.Outcome.Verdict != want {
 					t.Errorf("%s against the healthy mutant (%s): verdict %s, want %s: %s\n%s",
 						r.Case.ID, f, r.Outcome.Verdict, want, r.Outcome.Detail, strings.Join(r.Log, "\n"))
 				}

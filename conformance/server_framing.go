@@ -27,7 +27,7 @@ func init() {
 			ID: "server/split-request",
 			Title: "the request arrives one byte per segment: line framing must serve it; " +
 				"in lockstep it is HAZARD-FRAG-CONTROL and the kit reports what the server did",
-			Requirements: []string{"REQ-SRV-11", "REQ-LINE-6"},
+			Requirements: []string{"REQ-SRV-11", "REQ-LINE-6", "REQ-GEN-1"},
 			Severity:     Must,
 			Role:         RoleServer,
 			run:          runServerSplitRequest,
@@ -137,11 +137,11 @@ func runServerSplitRequest(ctx context.Context, x *checker) Outcome {
 				said += "; " + err.Error()
 			}
 			return fail("the request was sent one byte per segment and the server stopped reading after %d of its %d bytes: %s (%s: a line ends only at its LF)",
-				sent, len(req), said, reqs("REQ-SRV-11", "REQ-LINE-6"))
+				sent, len(req), said, reqs("REQ-SRV-11", "REQ-LINE-6", "REQ-GEN-1"))
 		}
 		if err := k.finish(name, data); err != nil {
 			return fail("the request was sent one byte per segment: %v (%s: a line-framing server reads up to the LF however it is split)",
-				err, reqs("REQ-SRV-11", "REQ-LINE-6"))
+				err, reqs("REQ-SRV-11", "REQ-LINE-6", "REQ-GEN-1"))
 		}
 		return pass("a request sent as %d one-byte segments was served byte-exact", len(req))
 	}

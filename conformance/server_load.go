@@ -16,7 +16,7 @@ func init() {
 			ID: "server/abandoned-transfer",
 			Title: "clients vanish before the ack, mid-transfer and by stalling; " +
 				"other clients are still served byte-exact",
-			Requirements: []string{"REQ-SRV-13", "REQ-SRV-14", "REQ-SRV-16"},
+			Requirements: []string{"REQ-SRV-13", "REQ-SRV-14", "REQ-SRV-15", "REQ-SRV-16"},
 			Severity:     Must,
 			Role:         RoleServer,
 			run:          runServerAbandoned,
@@ -143,6 +143,7 @@ func runServerAbandoned(ctx context.Context, x *checker) Outcome {
 		return fail("client 3: %s after %d data bytes", k.describe(err, "data"), n)
 	}
 	if o, ok := check("while another client had stopped reading mid-transfer"); !ok {
+		o.Detail += "; a client that stops reading must not hold the server (REQ-SRV-15)"
 		return o
 	}
 	k.close()

@@ -2,8 +2,11 @@ package conformance
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"time"
+
+	"github.com/stickykit/stickykit/spec"
 )
 
 // Server cases about transfers that should simply work: every size, odd
@@ -14,7 +17,7 @@ func init() {
 		&Case{
 			ID:           "server/sizes",
 			Title:        "files of 0, 1, 1023, 1024, 1025, 65537 bytes and 5 MiB arrive byte-exact with their digest",
-			Requirements: []string{"REQ-SRV-1", "REQ-MSG-4", "REQ-MSG-9", "REQ-MSG-10", "REQ-SRV-9"},
+			Requirements: []string{"REQ-SRV-1", "REQ-MSG-4", "REQ-MSG-9", "REQ-MSG-10", "REQ-SRV-9", "REQ-LOCK-1"},
 			Severity:     Must,
 			Role:         RoleServer,
 			run:          runServerSizes,
@@ -41,8 +44,10 @@ func init() {
 				"still arrives byte-exact",
 			// Pauses far below the shortest write timeout REQ-LIM-9
 			// recommends: a server that gives up on this reader has a
-			// write timeout below that floor, which is a SHOULD.
-			Requirements: []string{"REQ-SRV-15", "REQ-LIM-7", "REQ-LIM-9"},
+			// write timeout below that floor, which is a SHOULD. (A
+			// reader that stops altogether, REQ-SRV-15, is
+			// server/abandoned-transfer's third client.)
+			Requirements: []string{"REQ-LIM-9"},
 			Severity:     Should,
 			Role:         RoleServer,
 			run:          runServerSlowReader,
@@ -78,6 +83,11 @@ func runServerSizes(ctx context.Context, x *checker) Outcome {
 		}
 		err = k.get(f.name, f.data)
 		k.close()
+		var pe *spec.ProtocolError
+		if x.framing == spec.Lockstep && errors.As(err, &pe) && pe.Phase == spec.PhaseReply {
+			return fail("%v (%s: a lockstep size is its bare digits, with no terminator, in a write of its own)",
+				err, reqs("REQ-SRV-1", "REQ-MSG-4", "REQ-LOCK-1"))
+		}
 		if err != nil {
 			return fail("%v (%s)", err, reqs("REQ-SRV-1"))
 		}
@@ -226,7 +236,7 @@ func runServerSlowReader(ctx context.Context, x *checker) Outcome {
 	k.slow = &plan
 	if err := k.get(name, data); err != nil {
 		return fail("reading slowly (%d-byte reads, a %v pause every %d reads, one %v stall): %v (%s)",
-			plan.Chunk, plan.Pause, plan.Every, plan.Stall, err, reqs("REQ-SRV-15", "REQ-LIM-9"))
+			plan.Chunk, plan.Pause, plan.Every, plan.Stall, err, reqs("REQ-LIM-9"))
 	}
 	return pass("a 5 MiB file read in %d slow reads, with a %v stall, arrived byte-exact", plan.reads, plan.Stall)
 }

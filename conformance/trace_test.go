@@ -26,6 +26,11 @@ var untestable = map[string]string{
 	"REQ-SEC-6":  "a default listening address: the kit is given the address and cannot see the default",
 	"REQ-SEC-8":  "how an implementation presents a matching digest to its users is not on the wire",
 	"REQ-SEC-10": "what an implementation logs or prints is not on the wire: the kit judges replies, files and exit statuses, not messages",
+	"REQ-LIM-5":  "the idle timeout is the server's configuration (default 60 s), too long to wait for in a check and unknown to the kit; the reference server's is tested in ref (slowloris tests)",
+	"REQ-LIM-6":  "the ack timeout is the server's configuration (default 30 s), too long to wait for in a check and unknown to the kit; the reference server's is tested in ref (fault tests)",
+	"REQ-CLI-11": "a client's timeouts are its own configuration (default 30 s), too long to wait for in a check and unknown to the kit; the reference client's are tested in ref (silent-server and fault tests)",
+	"REQ-LIM-8":  "the same rule as REQ-CLI-11, stated as a limit: the reference client's timeouts are tested in ref",
+	"REQ-LIM-7":  "the write timeout is the server's configuration (default 30 s), too long to wait for in a check; server/slow-reader checks its 1 s floor (REQ-LIM-9), server/abandoned-transfer that a stalled reader holds nothing up (REQ-SRV-15), ref's fault tests the expiry",
 }
 
 // specRequirements returns every requirement SPEC.md defines, with its level.

@@ -2,7 +2,6 @@ package ref
 
 import (
 	"context"
-	"crypto/md5"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -24,7 +23,7 @@ type Client struct {
 	Timeout time.Duration
 	// Progress, if not nil, is called with the bytes of data received so
 	// far and the announced size: once before the data and after every
-	// read of it, so the last call has done == total.
+	// buffer of it (at most 256KiB), so the last call has done == total.
 	Progress func(done, total int64)
 	// Dialer dials for Get; nil means a net.Dialer with Timeout.
 	Dialer *net.Dialer
@@ -124,24 +123,25 @@ func (s *Session) fetch(name string, req []byte, w io.Writer) (*Result, error) {
 		return nil, fmt.Errorf("sending ack: %w", err)
 	}
 
-	h := md5.New()
-	bp := bodyBufs.Get().(*[]byte)
-	defer bodyBufs.Put(bp)
-	buf := *bp
+	d := newDigester(size)
+	defer d.close()
 	body := s.r.Body(size)
 	var done int64
 	s.progress(0, size)
 	for done < size {
-		n, rerr := body.Read(buf)
+		// Fill the buffer (up to what is left) before handing it on, so
+		// that a large transfer moves big chunks between goroutines.
+		buf := d.next()
+		n, rerr := io.ReadFull(body, buf[:min(int64(len(buf)), size-done)])
 		if n > 0 {
-			h.Write(buf[:n])
+			d.add(buf[:n])
 			if _, err := w.Write(buf[:n]); err != nil {
 				return nil, fmt.Errorf("writing data: %w", err)
 			}
 			done += int64(n)
 			s.progress(done, size)
 		}
-		if rerr != nil && rerr != io.EOF {
+		if rerr != nil {
 			return nil, wrap("receiving data", rerr)
 		}
 	}
@@ -153,7 +153,7 @@ func (s *Session) fetch(name string, req []byte, w io.Writer) (*Result, error) {
 	if err != nil {
 		return nil, wrap("receiving digest", err)
 	}
-	local := hex.EncodeToString(h.Sum(nil))
+	local := hex.EncodeToString(d.sum())
 	if got != local {
 		return nil, &DigestError{Name: name, Server: got, Local: local}
 	}
@@ -218,7 +218,7 @@ func (s *Session) Get(name, dst string) (*Result, error) {
 			os.Remove(tmp.Name())
 		}
 	}()
-	res, err := s.Fetch(name, tmp)
+	res, err := s.Fetch(name, writeBehind(tmp))
 	if err != nil {
 		return nil, err
 	}

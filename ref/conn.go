@@ -1,7 +1,7 @@
 package ref
 
 import (
-	"crypto/md5"
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
-	"sync"
 	"syscall"
 	"time"
 
@@ -38,13 +37,12 @@ type conn struct {
 	idle bool // waiting for a request; guarded by s.mu
 }
 
+// connReadBufSize is the read buffer of a served connection: room for the
+// longest control message and its terminator.
+const connReadBufSize = 4 << 10
+
 // requestDrain bounds the drain after a bad-request or too-long reply.
 const requestDrain = time.Second
-
-// bodyBufSize is the buffer through which a file is hashed and sent.
-const bodyBufSize = 64 << 10
-
-var bodyBufs = sync.Pool{New: func() any { b := make([]byte, bodyBufSize); return &b }}
 
 func newConn(s *Server, nc net.Conn) *conn {
 	c := &conn{s: s, nc: nc, id: s.nextID.Add(1)}
@@ -52,7 +50,9 @@ func newConn(s *Server, nc net.Conn) *conn {
 	if s.Debug != nil {
 		rd = debugReader{c}
 	}
-	c.r = spec.NewReader(rd, s.Framing)
+	// A server reads only control messages, so a small buffer will do; an
+	// idle connection holds it for its whole life.
+	c.r = spec.NewReader(bufio.NewReaderSize(rd, connReadBufSize), s.Framing)
 	c.log = s.logger().With("conn", c.id, "remote", nc.RemoteAddr().String())
 	return c
 }
@@ -172,19 +172,19 @@ func (c *conn) handle(name string) error {
 	return nil
 }
 
-// sendBody sends exactly size bytes of f, hashing them through a bounded
-// buffer, and returns their digest. A file that has shrunk is an error: the
-// connection closes without a digest. Bytes past size are never read.
+// sendBody sends exactly size bytes of f, hashing them, and returns their
+// digest. A file that has shrunk is an error: the connection closes without
+// a digest. Bytes past size are never read. A large file is hashed on a
+// second goroutine while it is sent (see digester).
 func (c *conn) sendBody(f *os.File, size int64) (digest []byte, sent int64, err error) {
-	bp := bodyBufs.Get().(*[]byte)
-	defer bodyBufs.Put(bp)
-	buf := *bp
-	h := md5.New()
+	d := newDigester(size)
+	defer d.close()
 	for sent < size {
+		buf := d.next()
 		n := int(min(int64(len(buf)), size-sent))
 		m, rerr := io.ReadFull(f, buf[:n])
 		if m > 0 {
-			h.Write(buf[:m])
+			d.add(buf[:m])
 			if err := c.write(buf[:m]); err != nil {
 				return nil, sent, fmt.Errorf("sending data: %w", err)
 			}
@@ -197,7 +197,7 @@ func (c *conn) sendBody(f *os.File, size int64) (digest []byte, sent int64, err 
 			return nil, sent, fmt.Errorf("reading file: %w", rerr)
 		}
 	}
-	digest, err = spec.EncodeDigest(h.Sum(nil))
+	digest, err = spec.EncodeDigest(d.sum())
 	return digest, sent, err
 }
 
@@ -239,9 +239,19 @@ func (s *Server) open(name string) (f *os.File, size int64, code, text string, c
 			// os.Root's error for a symbolic link out of the root; it
 			// has no exported identity.
 			return nil, 0, spec.CodeForbidden, "name leaves the root", err
-		case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ENOTDIR):
+		case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ENOTDIR),
+			errors.Is(err, syscall.ENAMETOOLONG), errors.Is(err, syscall.ELOOP):
+			// A component too long for the file system, or a loop of
+			// symbolic links: nothing can exist at that name.
 			return nil, 0, spec.CodeNotFound, "no such file", err
-		case errors.Is(err, fs.ErrPermission):
+		}
+		// Something is there but cannot be opened: a socket (ENXIO), or a
+		// directory or FIFO without read permission. Its type comes first
+		// (REQ-ERR-1); stat neither opens nor blocks.
+		if fi, serr := s.root.Stat(name); serr == nil && !fi.Mode().IsRegular() {
+			return nil, 0, spec.CodeNotRegular, "not a regular file (" + kind(fi.Mode()) + ")", err
+		}
+		if errors.Is(err, fs.ErrPermission) {
 			return nil, 0, spec.CodeUnreadable, "permission denied", err
 		}
 		return nil, 0, spec.CodeUnreadable, "cannot open file", err
