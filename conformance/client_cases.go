@@ -372,13 +372,19 @@ func runClientErrorReply(ctx context.Context, x *checker) Outcome {
 	extra := s.watch()
 	s.finish()
 	o := s.judgeRefused("the server refused the request with ERR not-found", nil, "REQ-CLI-7", "REQ-CLI-12")
+	return noAckAfterRefusal(x, o, extra, "REQ-CLI-7")
+}
+
+// noAckAfterRefusal judges what a client sent after an error reply: nothing,
+// or (line framing) an ack it had pipelined before the reply arrived.
+func noAckAfterRefusal(x *checker, o Outcome, extra []byte, ids ...string) Outcome {
 	if extra == nil || o.Verdict != Pass {
 		return o
 	}
 	if x.framing == spec.Line && string(extra) == string(spec.EncodeAck(spec.Line)) {
 		return pass("%s; it had sent the ack (allowed only when pipelined before the reply, REQ-LINE-7)", o.Detail)
 	}
-	return fail("the client sent %s after the error reply: on an error reply it must not send the ack (REQ-CLI-7); %s", quote(extra), o.Detail)
+	return fail("the client sent %s after the error reply: on an error reply it must not send the ack (%s); %s", quote(extra), reqs(ids...), o.Detail)
 }
 
 func runClientUnknownError(ctx context.Context, x *checker) Outcome {
@@ -392,13 +398,7 @@ func runClientUnknownError(ctx context.Context, x *checker) Outcome {
 	extra := s.watch()
 	s.finish()
 	o := s.judgeRefused(fmt.Sprintf("the server refused the request with %s, a code the client cannot know", quote(spec.TrimLine(reply))), nil, "REQ-MSG-7", "REQ-CLI-12")
-	if extra == nil || o.Verdict != Pass {
-		return o
-	}
-	if x.framing == spec.Line && string(extra) == string(spec.EncodeAck(spec.Line)) {
-		return pass("%s; it had sent the ack (allowed only when pipelined before the reply, REQ-LINE-7)", o.Detail)
-	}
-	return fail("the client sent %s after the error reply: on an error reply it must not send the ack (REQ-CLI-7, REQ-MSG-7); %s", quote(extra), o.Detail)
+	return noAckAfterRefusal(x, o, extra, "REQ-CLI-7", "REQ-MSG-7")
 }
 
 func runClientBadSize(ctx context.Context, x *checker) Outcome {
