@@ -35,14 +35,7 @@ progress bar is shown on stderr when stderr is a terminal.`)
 	if !ok {
 		return code
 	}
-	if len(pos) != 1 {
-		return e.usageErr(fs, "want exactly one NAME, got %d arguments", len(pos))
-	}
-	name := pos[0]
-	if err := spec.ValidateName(name); err != nil {
-		return e.usageErr(fs, "bad NAME: %v", err)
-	}
-	dst, err := defaultOut(name, *out, "")
+	name, dst, err := nameAndOut(pos, *out, "")
 	if err != nil {
 		return e.usageErr(fs, "%v", err)
 	}
@@ -92,17 +85,25 @@ progress bar is shown on stderr when stderr is a terminal.`)
 	return exitOK
 }
 
-// defaultOut returns the output path: out if given, else the last element of
-// the slash-separated name plus suffix.
-func defaultOut(name, out, suffix string) (string, error) {
+// nameAndOut checks the positional arguments of get and naive-get (exactly
+// one NAME, valid on the wire) and returns the name and the output path: out
+// if given, else the last element of the slash-separated name plus suffix.
+func nameAndOut(pos []string, out, suffix string) (name, dst string, err error) {
+	if len(pos) != 1 {
+		return "", "", fmt.Errorf("want exactly one NAME, got %d arguments", len(pos))
+	}
+	name = pos[0]
+	if err := spec.ValidateName(name); err != nil {
+		return "", "", fmt.Errorf("bad NAME: %v", err)
+	}
 	if out != "" {
-		return out, nil
+		return name, out, nil
 	}
 	base := path.Base(name)
 	if base == "." || base == ".." || base == "/" {
-		return "", fmt.Errorf("cannot derive an output file name from %q: give -o OUT", name)
+		return "", "", fmt.Errorf("cannot derive an output file name from %q: give -o OUT", name)
 	}
-	return base + suffix, nil
+	return name, base + suffix, nil
 }
 
 // isTerminal reports whether w is a terminal.

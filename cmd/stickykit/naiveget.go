@@ -47,14 +47,7 @@ Variants:
 	if !ok {
 		return code
 	}
-	if len(pos) != 1 {
-		return e.usageErr(fs, "want exactly one NAME, got %d arguments", len(pos))
-	}
-	name := pos[0]
-	if err := spec.ValidateName(name); err != nil {
-		return e.usageErr(fs, "bad NAME: %v", err)
-	}
-	dst, err := defaultOut(name, *out, ".new")
+	name, dst, err := nameAndOut(pos, *out, ".new")
 	if err != nil {
 		return e.usageErr(fs, "%v", err)
 	}
