@@ -1,14 +1,20 @@
 // Command stickykit serves, fetches and checks files over the stickykit
-// exchange, and shows the sticky-packet bug on demand.
+// exchange (SPEC.md), and shows the sticky-packet bug on demand.
 //
 // Usage:
 //
+//	stickykit demo      [--size N] [--delivery D] [--client C] [--svg FILE] [--lang en|zh]
 //	stickykit serve     [--addr 127.0.0.1:8888] [--root DIR] [--framing lockstep|line]
 //	stickykit get       [--addr ADDR] [--framing F] [-o OUT] NAME
 //	stickykit naive-get [--variant naive|article] [--addr ADDR] [--framing F] [-o OUT] NAME
+//	stickykit proxy     --listen ADDR --to ADDR [shaping flags]
+//	stickykit check     server --addr ADDR --root DIR [--framing F] [--json FILE] [--junit FILE]
+//	stickykit check     client [--framing F] -- CMD ARG...   ({host} {port} {addr} {name} {out})
+//	stickykit bench     [--sizes LIST] [--svg FILE]
 //
-// Run "stickykit help" for the full list and "stickykit CMD --help" for the
-// flags of one command.
+// Exit status: 0 on success, 1 when the operation ran and failed (a transfer,
+// a digest, a MUST case), 2 for usage or setup errors. Run "stickykit help"
+// for the list and "stickykit CMD --help" for the flags of one command.
 package main
 
 import (

@@ -23,7 +23,9 @@ Serve the regular files under --root to any client of the exchange (SPEC.md),
 until interrupted. Names are confined to the root: "..", absolute paths and
 symlinks that leave it are refused with "ERR forbidden". A missing file gets
 "ERR not-found", never silence. On SIGINT or SIGTERM the server stops
-accepting, lets transfers in flight finish for up to --grace, then closes.`)
+accepting, lets transfers in flight finish for up to --grace, then closes
+and exits 0 (transfers still running when the grace ends are cut off and
+logged; their clients see a truncated transfer and keep no file).`)
 	addr := fs.String("addr", defaultAddr, "`address` to listen on; port 0 picks a free port (see --addr-file)")
 	root := fs.String("root", ".", "`directory` whose files are served")
 	framing := spec.Lockstep
