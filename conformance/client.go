@@ -35,7 +35,9 @@ var ErrClientUnsupported = errors.New("conformance: the client does not support 
 // connection with TCP_NODELAY, and confirms them through the kernel: a
 // drain waits until the send queue is empty (SIOCOUTQ on Linux), that is,
 // until the client's kernel has acknowledged every byte written, and then
-// pauses so that the client's reads catch up. A condition the kit cannot
+// until the client has read them: on loopback the kit finds the client's
+// socket in /proc/net/tcp and waits for its receive queue to empty; where it
+// cannot (another host or system) it pauses instead. A condition the kit cannot
 // confirm makes a would-be PASS INCONCLUSIVE; a FAIL stays a FAIL, since
 // every segmentation is one a TCP stack may produce.
 
@@ -500,8 +502,9 @@ func (s *clientSession) writeData(data []byte, chunk int) {
 }
 
 // drain waits until the client's kernel has acknowledged every byte the kit
-// wrote (the send queue is empty), then pauses catchUp so that the client's
-// reads catch up. why names the condition the drain establishes; if it
+// wrote (the send queue is empty), then until the client has read them all
+// (its receive queue is empty, seen on loopback), or else pauses catchUp so
+// that the client's reads catch up. why names the condition the drain establishes; if it
 // cannot be confirmed, drain says so and returns false.
 func (s *clientSession) drain(why string) bool { return s.drainPause(why, catchUp) }
 
@@ -536,6 +539,26 @@ func (s *clientSession) drainPause(why string, pause time.Duration) bool {
 	if pause <= 0 {
 		s.x.logf("kit: drained: send queue empty after %v (the client's kernel holds every byte sent)", took)
 		return true
+	}
+	// On loopback the kit can see the client's own socket: wait until the
+	// client has read every byte, rather than hoping a pause was enough.
+	for {
+		n, found, err := peerUnread(s.conn)
+		if err != nil || !found {
+			break
+		}
+		if n == 0 {
+			s.x.logf("kit: drained: the client has read every byte sent (its receive queue is empty, %v)", time.Since(start).Round(time.Microsecond))
+			return true
+		}
+		if time.Now().After(deadline) {
+			s.x.logf("kit: the client still had %d bytes unread after %v; pausing %v", n, s.x.timeout, pause)
+			break
+		}
+		if !s.pause(wait) {
+			return false
+		}
+		wait = min(2*wait, 5*time.Millisecond)
 	}
 	s.x.logf("kit: drained: send queue empty after %v (the client's kernel holds every byte sent); pausing %v so its reads catch up", took, pause)
 	return s.pause(pause)

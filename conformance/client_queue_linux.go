@@ -3,8 +3,12 @@
 package conformance
 
 import (
+	"encoding/binary"
 	"fmt"
 	"net"
+	"os"
+	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -34,4 +38,57 @@ func ioctlConn(c *net.TCPConn, req uint, name string) (int, error) {
 		return 0, fmt.Errorf("%s: %w", name, ierr)
 	}
 	return n, nil
+}
+
+// peerUnread returns how many bytes the peer of c has received but its
+// program has not yet read, from the receive queue of the peer's socket in
+// /proc/net/tcp or /proc/net/tcp6. It works when the peer is on this host,
+// in this network namespace (a client on loopback); found is false
+// otherwise.
+func peerUnread(c *net.TCPConn) (n int, found bool, err error) {
+	local, ok1 := c.LocalAddr().(*net.TCPAddr)
+	remote, ok2 := c.RemoteAddr().(*net.TCPAddr)
+	if !ok1 || !ok2 {
+		return 0, false, nil
+	}
+	// The peer's socket has our remote address as its local one.
+	want := procAddr(remote) + " " + procAddr(local)
+	for _, file := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			f := strings.Fields(line)
+			if len(f) < 5 || f[1]+" "+f[2] != want {
+				continue
+			}
+			_, rx, ok := strings.Cut(f[4], ":")
+			if !ok {
+				return 0, false, fmt.Errorf("%s: malformed queue field %q", file, f[4])
+			}
+			v, err := strconv.ParseUint(rx, 16, 32)
+			if err != nil {
+				return 0, false, fmt.Errorf("%s: malformed receive queue %q", file, rx)
+			}
+			return int(v), true, nil
+		}
+	}
+	return 0, false, nil
+}
+
+// procAddr renders a as /proc/net/tcp{,6} does: the address as 32-bit words
+// in host byte order, then the port, all in upper-case hex.
+func procAddr(a *net.TCPAddr) string {
+	var sb strings.Builder
+	if ip4 := a.IP.To4(); ip4 != nil {
+		fmt.Fprintf(&sb, "%08X", binary.NativeEndian.Uint32(ip4))
+	} else {
+		ip := a.IP.To16()
+		for i := 0; i < 16; i += 4 {
+			fmt.Fprintf(&sb, "%08X", binary.NativeEndian.Uint32(ip[i:i+4]))
+		}
+	}
+	fmt.Fprintf(&sb, ":%04X", a.Port)
+	return sb.String()
 }

@@ -15,3 +15,7 @@ func sendQueue(c *net.TCPConn) (int, error) { return 0, errNoQueue }
 
 // unsentQueue cannot observe the send queue here.
 func unsentQueue(c *net.TCPConn) (int, error) { return 0, errNoQueue }
+
+// peerUnread cannot see the peer's receive queue here: drains fall back to
+// a pause.
+func peerUnread(c *net.TCPConn) (int, bool, error) { return 0, false, nil }
