@@ -8,9 +8,12 @@
 // directory that [Lab.Close] removes. Figures are reported, never asserted:
 // they depend on the machine.
 //
-// The baseline is [Lab.MD5]: the time spent hashing the very bytes of the
-// file on one goroutine, excluding the time to read them. A transfer can
-// hardly beat it, since the server must hash every byte it sends and the
-// client every byte it receives; the ratio of a transfer's rate to it says
-// how much the protocol, the kernel and the file system cost on top.
+// There are two baselines. [Lab.MD5] is the time spent hashing the very
+// bytes of the file on one goroutine, excluding the time to read them: a
+// transfer can hardly beat it, since the server must hash every byte it
+// sends and the client every byte it receives, so the ratio of a transfer's
+// rate to it says how much the protocol, the kernel and the file system
+// cost on top. [Lab.Disk] copies the file and fsyncs the copy, which a
+// download to disk ([Lab.Ref], as "stickykit get") must also do;
+// [Lab.RefMem] is the same transfer verified in memory, without the disk.
 package bench

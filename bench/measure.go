@@ -16,10 +16,12 @@ import (
 
 // Implementations measured, as named in a Measurement.
 const (
-	ImplMD5    = "md5"    // the baseline: hashing the file's bytes on one goroutine
-	ImplRef    = "ref"    // reference server to reference client
-	ImplNaive  = "naive"  // reference server to the naive client (the article's variant)
-	ImplPython = "python" // the tutorial's Python server to the reference client
+	ImplMD5    = "md5"     // the baseline: hashing the file's bytes on one goroutine
+	ImplDisk   = "disk"    // the second baseline: writing the file's bytes to a new file and fsyncing it
+	ImplRef    = "ref"     // reference server to reference client, to disk as "stickykit get"
+	ImplRefMem = "ref-mem" // reference server to reference client, data verified and discarded
+	ImplNaive  = "naive"   // reference server to the naive client (the article's variant)
+	ImplPython = "python"  // the tutorial's Python server to the reference client
 )
 
 // Measurement is the outcome of repeating one operation on one file.
@@ -147,6 +149,27 @@ func (l *Lab) Ref(ctx context.Context, size int64) (Measurement, error) {
 // Sum returns the MD5 of b; benchmarks use it as the baseline.
 func Sum(b []byte) [md5.Size]byte { return md5.Sum(b) }
 
+// RefMem measures what Ref does without the disk: the reference client
+// verifies the data and discards it.
+func (l *Lab) RefMem(ctx context.Context, size int64) (Measurement, error) {
+	name, err := l.File(size)
+	if err != nil {
+		return Measurement{}, err
+	}
+	c := l.client()
+	d := &net.Dialer{Timeout: 30 * time.Second}
+	return l.repeat(ImplRefMem, size, timed(func() error {
+		nc, err := d.DialContext(ctx, "tcp", l.addr)
+		if err != nil {
+			return err
+		}
+		s := c.NewSession(nc)
+		defer s.Close()
+		_, err = s.Fetch(name, io.Discard)
+		return err
+	}))
+}
+
 // Naive measures the naive client (the article's variant: exact-remaining
 // reads of at most 1024 bytes, one read for the digest) downloading the
 // file of size bytes from the reference server into a plain file, as the
@@ -188,4 +211,47 @@ func (l *Lab) GetNaive(ctx context.Context, name string) error {
 		err = fmt.Errorf("%w: server %q, local %s", ErrDigest, res.Server, res.Local)
 	}
 	return err
+}
+
+// Disk measures the second baseline: copying the file of size bytes to a
+// new file in OutDir and fsyncing it, which "stickykit get" must do too.
+// Reading from the page cache is counted; removing the copy is not.
+func (l *Lab) Disk(size int64) (Measurement, error) {
+	name, err := l.File(size)
+	if err != nil {
+		return Measurement{}, err
+	}
+	src := filepath.Join(l.root, name)
+	buf := make([]byte, 1<<20)
+	return l.repeat(ImplDisk, size, func() (time.Duration, error) {
+		start := time.Now()
+		dst, err := copyFile(src, filepath.Join(l.out, "disk-"+name), buf)
+		d := time.Since(start)
+		os.Remove(dst)
+		return d, err
+	})
+}
+
+// copyFile copies src to a new file dst through buf, syncs it and returns
+// dst.
+func copyFile(src, dst string, buf []byte) (string, error) {
+	in, err := os.Open(src)
+	if err != nil {
+		return dst, err
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return dst, err
+	}
+	// Hide ReaderFrom and WriterTo: copy_file_range would skip the copy
+	// through memory that a download makes.
+	_, err = io.CopyBuffer(struct{ io.Writer }{out}, struct{ io.Reader }{in}, buf)
+	if err == nil {
+		err = out.Sync()
+	}
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	return dst, err
 }

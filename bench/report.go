@@ -5,12 +5,13 @@ import (
 	"io"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 )
 
 // order is the order of implementations in tables and charts.
-var order = []string{ImplMD5, ImplRef, ImplNaive, ImplPython}
+var order = []string{ImplMD5, ImplDisk, ImplRef, ImplRefMem, ImplNaive, ImplPython}
 
 // Table is a set of measurements indexed by implementation and size.
 type Table struct {
@@ -66,14 +67,15 @@ func (t *Table) Ratio(impl string, size int64) float64 {
 }
 
 // WriteText writes the table: one row per size, MB/s (10^6 bytes per
-// second) per implementation and each one's ratio to the MD5 baseline.
+// second) per implementation and the ratio of each transfer to the MD5
+// baseline.
 func (t *Table) WriteText(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	cols := t.columns()
 	head := []string{"size"}
 	for _, c := range cols {
 		head = append(head, c+" MB/s")
-		if c != ImplMD5 && t.impls[ImplMD5] {
+		if hasRatio(c) && t.impls[ImplMD5] {
 			head = append(head, c+"/md5")
 		}
 	}
@@ -86,11 +88,11 @@ func (t *Table) WriteText(w io.Writer) error {
 			if !ok {
 				row = append(row, "-")
 			} else {
-				row = append(row, fmt.Sprintf("%.1f", m.MBps()))
+				row = append(row, fmtRate(m.MBps()))
 			}
-			if c != ImplMD5 && t.impls[ImplMD5] {
+			if hasRatio(c) && t.impls[ImplMD5] {
 				if r := t.Ratio(c, size); r > 0 {
-					row = append(row, fmt.Sprintf("%.2fx", r))
+					row = append(row, fmtRatio(r))
 				} else {
 					row = append(row, "-")
 				}
@@ -106,11 +108,34 @@ func (t *Table) WriteText(w io.Writer) error {
 	return tw.Flush()
 }
 
-var colors = map[string]string{ImplMD5: "#777777", ImplRef: "#1f5fbf", ImplNaive: "#c0392b", ImplPython: "#2e8b57"}
+// fmtRate formats MB/s with three significant digits or one decimal.
+func fmtRate(v float64) string {
+	if v >= 100 {
+		return fmt.Sprintf("%.1f", v)
+	}
+	return strconv.FormatFloat(v, 'g', 3, 64)
+}
+
+// fmtRatio formats a ratio as "0.69x", or with two significant digits
+// when it is small.
+func fmtRatio(r float64) string {
+	if r >= 0.1 {
+		return fmt.Sprintf("%.2fx", r)
+	}
+	return strconv.FormatFloat(r, 'g', 2, 64) + "x"
+}
+
+// hasRatio says whether the table shows impl's ratio to the MD5 baseline:
+// not for the baselines themselves.
+func hasRatio(impl string) bool { return impl != ImplMD5 && impl != ImplDisk }
+
+var colors = map[string]string{ImplMD5: "#777777", ImplDisk: "#b8860b", ImplRefMem: "#7fa7e0", ImplRef: "#1f5fbf", ImplNaive: "#c0392b", ImplPython: "#2e8b57"}
 
 var labels = map[string]string{
 	ImplMD5:    "MD5 of the file, one core (baseline)",
-	ImplRef:    "reference server → reference client",
+	ImplDisk:   "copy of the file to disk with fsync (baseline)",
+	ImplRef:    "reference server → reference client, to disk (stickykit get)",
+	ImplRefMem: "reference server → reference client, verified in memory (no disk)",
 	ImplNaive:  "reference server → naive client (recv 1024)",
 	ImplPython: "tutorial Python server → reference client",
 }
@@ -119,8 +144,8 @@ var labels = map[string]string{
 // per implementation, as a standalone SVG document.
 func (t *Table) WriteSVG(w io.Writer, title string) error {
 	const (
-		width, height          = 760, 440
-		left, right, top, bott = 70, 20, 50, 120
+		width, height          = 760, 480
+		left, right, top, bott = 70, 20, 50, 160
 	)
 	sizes := t.sizes()
 	if len(sizes) == 0 {
@@ -171,7 +196,7 @@ func (t *Table) WriteSVG(w io.Writer, title string) error {
 			}
 		}
 		dash := ""
-		if impl == ImplMD5 {
+		if !hasRatio(impl) {
 			dash = ` stroke-dasharray="6 4"`
 		}
 		fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="2"%s points="%s"/>`+"\n", colors[impl], dash, strings.Join(pts, " "))

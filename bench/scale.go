@@ -43,14 +43,15 @@ func (r *ScaleResult) FetchesPerSec() float64 {
 // maxErrors bounds the errors a ScaleResult keeps.
 const maxErrors = 10
 
-// Scale starts clients goroutines at once; each dials the lab's server,
-// fetches the file of size bytes into memory with the reference client
-// (which verifies its digest) and keeps its connection open until every
-// client is done. Then, while all those connections are open, it makes
-// probes more connections and counts those answered "ERR busy": when the
-// lab's MaxConns equals clients, every probe must be refused. Finally it
-// closes every connection. Failures are counted in the result, not
-// returned; the error is for setup failures.
+// Scale starts a reference server of its own on the lab's root, with a
+// connection limit of clients, and then clients goroutines at once; each
+// dials that server, fetches the file of size bytes into memory with the
+// reference client (which verifies its digest) and keeps its connection
+// open until every client is done. Then, while all those connections are
+// open, it makes probes more connections and counts those answered
+// "ERR busy": every one should be. Finally it closes every connection and
+// stops the server, waiting for all its goroutines. Failures are counted in
+// the result, not returned; the error is for setup failures.
 func (l *Lab) Scale(ctx context.Context, clients int, size int64, probes int) (*ScaleResult, error) {
 	if clients < 1 {
 		return nil, errors.New("bench: Scale needs at least one client")
@@ -62,6 +63,25 @@ func (l *Lab) Scale(ctx context.Context, clients int, size int64, probes int) (*
 	if err := RaiseFileLimit(uint64(3*(clients+probes) + 64)); err != nil {
 		return nil, err
 	}
+	srv, err := ref.NewServer(l.root)
+	if err != nil {
+		return nil, err
+	}
+	defer srv.Close()
+	srv.Framing, srv.MaxConns = l.opts.Framing, clients
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	sctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(sctx, ln) }()
+	defer func() {
+		cancel()
+		<-served
+	}()
+	addr := ln.Addr().String()
+
 	res := &ScaleResult{Clients: clients, Size: size, Probes: probes}
 	client := l.client()
 	d := &net.Dialer{Timeout: 30 * time.Second}
@@ -88,7 +108,7 @@ func (l *Lab) Scale(ctx context.Context, clients int, size int64, probes int) (*
 			defer wg.Done()
 			<-start
 			t0 := time.Now()
-			nc, err := d.DialContext(ctx, "tcp", l.addr)
+			nc, err := d.DialContext(ctx, "tcp", addr)
 			if err != nil {
 				fail(err)
 				return
@@ -127,7 +147,7 @@ func (l *Lab) Scale(ctx context.Context, clients int, size int64, probes int) (*
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			nc, err := d.DialContext(ctx, "tcp", l.addr)
+			nc, err := d.DialContext(ctx, "tcp", addr)
 			if err != nil {
 				return
 			}

@@ -41,7 +41,7 @@ func TestScale(t *testing.T) {
 	}
 	before := openFiles(t)
 
-	l, err := bench.NewLab(bench.Options{TempDir: t.TempDir(), MaxConns: clients})
+	l, err := bench.NewLab(bench.Options{TempDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,7 +24,9 @@ Measure how fast the reference server sends files to the reference client
 over loopback TCP, against the baseline of hashing the same bytes with MD5
 on one core, which both ends must do. For each size it prints MB/s (10^6
 bytes per second) and the ratio to the baseline; the reference client
-writes each file as "stickykit get" does (temporary file, fsync, rename).
+writes each file as "stickykit get" does (temporary file, fsync, rename),
+so a second baseline, "disk", copies the file and fsyncs the copy, and
+"ref-mem" is the same transfer verified in memory and discarded.
 
 It also measures the naive client (the article's variant), optionally a
 tutorial-style Python server (--python), the peak memory of "stickykit
@@ -73,11 +75,7 @@ directory under $TMPDIR and removed afterwards.`)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	maxConns := 0
-	if *conc > 0 {
-		maxConns = *conc
-	}
-	lab, err := bench.NewLab(bench.Options{Framing: framing, MinTime: *minTime, MaxConns: maxConns})
+	lab, err := bench.NewLab(bench.Options{Framing: framing, MinTime: *minTime})
 	if err != nil {
 		e.errorf("bench: %v", err)
 		return exitUsage
@@ -112,7 +110,9 @@ directory under $TMPDIR and removed afterwards.`)
 	}
 	for _, size := range sizes {
 		measure("md5", size, func() (bench.Measurement, error) { return lab.MD5(size) })
+		measure("disk", size, func() (bench.Measurement, error) { return lab.Disk(size) })
 		measure("ref", size, func() (bench.Measurement, error) { return lab.Ref(ctx, size) })
+		measure("ref-mem", size, func() (bench.Measurement, error) { return lab.RefMem(ctx, size) })
 		if *naiveToo {
 			measure("naive", size, func() (bench.Measurement, error) { return lab.Naive(ctx, size) })
 		}
@@ -153,7 +153,7 @@ directory under $TMPDIR and removed afterwards.`)
 		}
 	}
 	if *svg != "" {
-		title := fmt.Sprintf("stickykit transfer throughput, loopback TCP, %s framing", framing)
+		title := fmt.Sprintf("stickykit throughput, loopback TCP, %s framing, %d CPUs%s", framing, runtime.NumCPU(), cpuName())
 		if err := writeSVG(*svg, table, title); err != nil {
 			e.errorf("bench: %v", err)
 			failed = true
