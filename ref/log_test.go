@@ -24,7 +24,7 @@ func TestLogEscapesPeerBytes(t *testing.T) {
 
 	evil := "x\x1b[2J\x1b]0;owned\x07 msg=forged level=ERROR" + strings.Repeat("A", 900)
 	for _, req := range [][]byte{
-		[]byte("get " + evil + "\n"),          // a valid name, refused: not-found
+		[]byte("get " + evil + "\n"),         // a valid name, refused: not-found
 		[]byte("put \x1b[31mred\x1b[0m\r\n"), // malformed: bad-request, then close
 	} {
 		c.SetDeadline(time.Now().Add(5 * time.Second))
