@@ -14,15 +14,20 @@ func RaiseFileLimit(n uint64) error {
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
 		return fmt.Errorf("bench: getrlimit: %w", err)
 	}
-	if lim.Cur >= n {
+	// Rlimit's fields are uint64 on most systems and int64 on some (the
+	// BSDs): compare in uint64 and convert back through the field's type.
+	if uint64(lim.Cur) >= n {
 		return nil
 	}
-	if lim.Max < n {
+	if uint64(lim.Max) < n {
 		return fmt.Errorf("bench: need %d open files, hard limit is %d (raise it with ulimit -Hn)", n, lim.Max)
 	}
-	lim.Cur = n
+	setLimit(&lim.Cur, n)
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
 		return fmt.Errorf("bench: setrlimit: %w", err)
 	}
 	return nil
 }
+
+// setLimit stores n in an Rlimit field of either type.
+func setLimit[T ~int64 | ~uint64](field *T, n uint64) { *field = T(n) }

@@ -1,10 +1,11 @@
+//go:build unix
+
 package ref_test
 
 import (
 	"bytes"
 	"context"
 	"errors"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,8 +16,6 @@ import (
 	"github.com/stickykit/stickykit/ref"
 	"github.com/stickykit/stickykit/spec"
 )
-
-const secret = "SECRET: outside the root"
 
 // errorRoot builds a root holding one good file and every kind of name the
 // server must refuse. Beside the root lies a real file that must never be
@@ -259,15 +258,4 @@ func TestNoDataBeforeAck(t *testing.T) {
 			}
 		})
 	}
-}
-
-func write(c net.Conn, b []byte) error {
-	c.SetWriteDeadline(time.Now().Add(5 * time.Second))
-	_, err := c.Write(b)
-	return err
-}
-
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
 }

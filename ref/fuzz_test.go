@@ -1,3 +1,5 @@
+//go:build unix
+
 package ref_test
 
 import (

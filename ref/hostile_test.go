@@ -1,3 +1,5 @@
+//go:build linux
+
 package ref_test
 
 import (

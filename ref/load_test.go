@@ -1,3 +1,5 @@
+//go:build linux
+
 package ref_test
 
 // Load tests: many concurrent clients, the connection limit, and slow-loris
