@@ -17,14 +17,33 @@ import (
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+	"go.uber.org/goleak"
 )
 
 var updateScripts = flag.Bool("update-scripts", false, "rewrite the scripts' golden files with the actual output")
 
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){
+	testscript.Main(leakChecked{m}, map[string]func(){
 		"stickykit": func() { os.Exit(Main()) },
 	})
+}
+
+// leakChecked runs the tests, then fails the run if any goroutine is left
+// (go.uber.org/goleak). testscript.Main owns TestMain, so the check wraps
+// the tests rather than using goleak.VerifyTestMain. The signal watcher
+// that os/signal starts on first use lives for the whole process.
+type leakChecked struct{ m *testing.M }
+
+func (l leakChecked) Run() int {
+	code := l.m.Run()
+	if code != 0 {
+		return code
+	}
+	if err := goleak.Find(goleak.IgnoreAnyFunction("os/signal.loop")); err != nil {
+		fmt.Fprintf(os.Stderr, "goleak: goroutines left after the tests: %v\n", err)
+		return 1
+	}
+	return 0
 }
 
 // TestScripts runs the lessons in ../../scripts: each is a scenario that
