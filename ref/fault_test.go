@@ -716,18 +716,8 @@ func faultyClientCell(t *testing.T, c faultCell, root string, data []byte) strin
 // checkServes fetches data.bin from srv over a fresh connection.
 func checkServes(t *testing.T, srv *ref.Server, data []byte) {
 	t.Helper()
-	c1, c2 := net.Pipe()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		srv.ServeConn(context.Background(), c2)
-	}()
-	sess := (&ref.Client{Framing: srv.Framing, Timeout: promptDeadline}).NewSession(c1)
-	var buf bytes.Buffer
-	_, err := sess.Fetch("data.bin", &buf)
-	sess.Close()
-	<-done
-	if err != nil || !bytes.Equal(buf.Bytes(), data) {
-		t.Errorf("fresh request after the fault: Fetch = %d bytes, %v; want the file", buf.Len(), err)
+	got, _, err := fetchFresh(srv, "data.bin", promptDeadline)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Errorf("fresh request after the fault: Fetch = %d bytes, %v; want the file", len(got), err)
 	}
 }

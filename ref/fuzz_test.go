@@ -336,19 +336,9 @@ func FuzzServer(f *testing.F) {
 // checkNextConn fetches a file over a fresh connection to srv.
 func checkNextConn(t *testing.T, srv *ref.Server, fx *fuzzFixture) {
 	t.Helper()
-	c1, c2 := net.Pipe()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		srv.ServeConn(context.Background(), c2)
-	}()
-	sess := (&ref.Client{Framing: srv.Framing, Timeout: fuzzBound}).NewSession(c1)
-	var buf bytes.Buffer
-	res, err := sess.Fetch("a.txt", &buf)
-	sess.Close()
-	<-done
-	if err != nil || !bytes.Equal(buf.Bytes(), fx.files["a.txt"]) || res.Digest != md5hex(fx.files["a.txt"]) {
-		t.Fatalf("next connection: Fetch(a.txt) = %q, %v; want %q", buf.Bytes(), err, fx.files["a.txt"])
+	got, res, err := fetchFresh(srv, "a.txt", fuzzBound)
+	if err != nil || !bytes.Equal(got, fx.files["a.txt"]) || res.Digest != md5hex(fx.files["a.txt"]) {
+		t.Fatalf("next connection: Fetch(a.txt) = %q, %v; want %q", got, err, fx.files["a.txt"])
 	}
 }
 

@@ -202,3 +202,20 @@ func isTimeout(err error) bool {
 }
 
 const secret = "SECRET: outside the root"
+
+// fetchFresh serves one new net.Pipe connection with srv and fetches name
+// over it with the reference client, returning once both ends are done.
+func fetchFresh(srv *ref.Server, name string, timeout time.Duration) ([]byte, *ref.Result, error) {
+	c1, c2 := net.Pipe()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		srv.ServeConn(context.Background(), c2)
+	}()
+	sess := (&ref.Client{Framing: srv.Framing, Timeout: timeout}).NewSession(c1)
+	var buf bytes.Buffer
+	res, err := sess.Fetch(name, &buf)
+	sess.Close()
+	<-done
+	return buf.Bytes(), res, err
+}
