@@ -24,5 +24,8 @@
 // each is proven able to fail by a deliberately broken implementation in
 // this package's tests.
 //
-// The shaping wrappers the cases use live in the subpackage shape.
+// The cases shape segments themselves, with separate writes on a TCP
+// connection and the kernel's queues as witnesses; the net.Conn wrappers of
+// package github.com/stickykit/stickykit/shape serve this package's
+// property tests, the demo and the proxy.
 package conformance

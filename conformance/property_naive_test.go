@@ -11,8 +11,8 @@ import (
 	"go.uber.org/goleak"
 	"pgregory.net/rapid"
 
-	"github.com/stickykit/stickykit/conformance/shape"
 	"github.com/stickykit/stickykit/naive"
+	"github.com/stickykit/stickykit/shape"
 	"github.com/stickykit/stickykit/spec"
 )
 

@@ -11,7 +11,7 @@ import (
 	"go.uber.org/goleak"
 	"pgregory.net/rapid"
 
-	"github.com/stickykit/stickykit/conformance/shape"
+	"github.com/stickykit/stickykit/shape"
 )
 
 // readAll reads c until EOF with a buffer larger than any segment and

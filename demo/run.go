@@ -16,9 +16,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/stickykit/stickykit/conformance/shape"
 	"github.com/stickykit/stickykit/naive"
 	"github.com/stickykit/stickykit/ref"
+	"github.com/stickykit/stickykit/shape"
 	"github.com/stickykit/stickykit/spec"
 )
 

@@ -7,7 +7,7 @@ import (
 	"net"
 	"os"
 
-	"github.com/stickykit/stickykit/conformance/shape"
+	"github.com/stickykit/stickykit/shape"
 	"github.com/stickykit/stickykit/spec"
 )
 

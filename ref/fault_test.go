@@ -21,8 +21,8 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/stickykit/stickykit/conformance/shape"
 	"github.com/stickykit/stickykit/ref"
+	"github.com/stickykit/stickykit/shape"
 	"github.com/stickykit/stickykit/spec"
 )
 

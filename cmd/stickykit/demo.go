@@ -8,9 +8,9 @@ import (
 	"os"
 	"strings"
 
-	"github.com/stickykit/stickykit/conformance/shape"
 	"github.com/stickykit/stickykit/demo"
 	"github.com/stickykit/stickykit/ref"
+	"github.com/stickykit/stickykit/shape"
 	"github.com/stickykit/stickykit/spec"
 )
 

@@ -7,9 +7,9 @@ import (
 	"os"
 	"time"
 
-	"github.com/stickykit/stickykit/conformance/shape"
 	"github.com/stickykit/stickykit/naive"
 	"github.com/stickykit/stickykit/ref"
+	"github.com/stickykit/stickykit/shape"
 	"github.com/stickykit/stickykit/spec"
 )
 

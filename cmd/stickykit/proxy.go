@@ -14,7 +14,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/stickykit/stickykit/conformance/shape"
+	"github.com/stickykit/stickykit/shape"
 )
 
 // direction is the shaping of one direction of a relayed connection.

@@ -6,7 +6,7 @@ import (
 
 	"golang.org/x/net/nettest"
 
-	"github.com/stickykit/stickykit/conformance/shape"
+	"github.com/stickykit/stickykit/shape"
 )
 
 // wrapper wraps one end (1 or 2) of a connection under test.
@@ -44,7 +44,7 @@ func wrappers(seed int64, lo int) []wrapper {
 // longer reads.
 //
 // Where the configuration deliberately differs from the shaping a
-// conformance case uses:
+// property test uses:
 //
 //   - Segments are at least 13 bytes. nettest's round trips write 13 bytes
 //     to a peer that echoes them, and net.Pipe has no buffer: a 13-byte

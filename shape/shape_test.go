@@ -12,7 +12,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/stickykit/stickykit/conformance/shape"
+	"github.com/stickykit/stickykit/shape"
 )
 
 func TestMain(m *testing.M) {

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"net"
 
-	"github.com/stickykit/stickykit/conformance/shape"
+	"github.com/stickykit/stickykit/shape"
 )
 
 // peerReads reads c until EOF with a large buffer and returns the size of
