@@ -5,12 +5,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/md5"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -19,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/stickykit/stickykit/internal/seeded"
 	"github.com/stickykit/stickykit/spec"
 )
 
@@ -907,13 +906,10 @@ func describeOutput(out output, data []byte, digest string) string {
 	return fmt.Sprintf("the output is %d bytes, the file %d; they differ from byte %d on", size, want, i)
 }
 
-// fixture returns n deterministic pseudo-random bytes for the case label:
-// the same label always gives the same bytes.
+// fixture returns n deterministic pseudo-random bytes for the client case
+// labelled label: the seeded stream of its ID.
 func fixture(label string, n int) []byte {
-	seed := sha256.Sum256([]byte("stickykit client fixture " + label))
-	b := make([]byte, n)
-	rand.NewChaCha8(seed).Read(b)
-	return b
+	return seeded.Bytes(seeded.Seed("client/"+label), int64(n))
 }
 
 // digestOf returns the digest of b as the wire carries it.

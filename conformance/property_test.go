@@ -41,10 +41,8 @@ package conformance_test
 
 import (
 	"crypto/md5"
-	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"strconv"
 	"strings"
@@ -52,6 +50,7 @@ import (
 
 	"pgregory.net/rapid"
 
+	"github.com/stickykit/stickykit/internal/seeded"
 	"github.com/stickykit/stickykit/spec"
 )
 
@@ -86,16 +85,9 @@ func genSize() *rapid.Generator[int] {
 	)
 }
 
-// fileContent returns n bytes determined by seed, filled from a PCG source
-// eight bytes at a time (drawing each byte from rapid would be slow).
-func fileContent(seed uint64, n int) []byte {
-	r := rand.New(rand.NewPCG(seed, uint64(n)))
-	b := make([]byte, n+7)
-	for i := 0; i < n; i += 8 {
-		binary.LittleEndian.PutUint64(b[i:], r.Uint64())
-	}
-	return b[:n:n]
-}
+// fileContent returns n bytes of the seeded stream of seed (drawing each
+// byte from rapid would be slow).
+func fileContent(seed uint64, n int) []byte { return seeded.Bytes(seed, int64(n)) }
 
 // drawFile draws a size and the content of a file of that size.
 func drawFile(t *rapid.T) []byte {

@@ -5,13 +5,10 @@ import (
 	"context"
 	"crypto/md5"
 	"crypto/rand"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"io"
-	mrand "math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -20,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/stickykit/stickykit/internal/seeded"
 	"github.com/stickykit/stickykit/spec"
 )
 
@@ -334,13 +332,14 @@ func md5hex(b []byte) string {
 const fixturePrefix = ".stickykit-check-"
 
 // fixtures are the files one case writes into (or, for path-escape, beside)
-// the server's root. Their content is deterministic: a ChaCha8 stream
-// seeded from the case ID and the file's label. Their names carry a random
-// token, so runs never collide with each other or with real files.
+// the server's root. Their content is deterministic: the seeded stream of
+// the case ID and the file's label (package internal/seeded). Their names
+// carry a random token, so runs never collide with each other or with real
+// files.
 type fixtures struct {
 	x     *checker
+	id    string // the case's ID
 	token string
-	seed  uint64
 	paths []string // created files, removed by remove (last first)
 	dirs  []string // created directories, removed after the files
 }
@@ -349,9 +348,7 @@ type fixtures struct {
 func (x *checker) newFixtures(id string) *fixtures {
 	var t [4]byte
 	rand.Read(t[:])
-	h := fnv.New64a()
-	h.Write([]byte(id))
-	return &fixtures{x: x, token: hex.EncodeToString(t[:]), seed: h.Sum64()}
+	return &fixtures{x: x, id: id, token: hex.EncodeToString(t[:])}
 }
 
 // name returns the unique top-level name for label.
@@ -359,17 +356,10 @@ func (fx *fixtures) name(label string) string {
 	return fixturePrefix + fx.token + "-" + label
 }
 
-// content returns n deterministic bytes for label.
+// content returns n deterministic bytes for label: the seeded stream of
+// the case ID and the label.
 func (fx *fixtures) content(label string, n int) []byte {
-	var s [32]byte
-	binary.LittleEndian.PutUint64(s[:], fx.seed)
-	h := fnv.New64a()
-	h.Write([]byte(label))
-	binary.LittleEndian.PutUint64(s[8:], h.Sum64())
-	binary.LittleEndian.PutUint64(s[16:], uint64(n))
-	b := make([]byte, n)
-	mrand.NewChaCha8(s).Read(b)
-	return b
+	return seeded.Bytes(seeded.Seed(fx.id+" "+label), int64(n))
 }
 
 // file writes n deterministic bytes at name (relative to the root, "/"
@@ -407,7 +397,7 @@ func (fx *fixtures) writeAt(path string, data []byte) error {
 		return fmt.Errorf("cannot write the fixture %s: %w", path, err)
 	}
 	os.Chmod(path, 0o644) // undo the umask: the server may run as another user
-	fx.x.logf("fixture %q: %d bytes, md5 %s (seed %#x)", filepath.Base(path), len(data), md5hex(data), fx.seed)
+	fx.x.logf("fixture %q: %d bytes, md5 %s", filepath.Base(path), len(data), md5hex(data))
 	return nil
 }
 

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stickykit/stickykit/internal/seeded"
 	"github.com/stickykit/stickykit/naive"
 	"github.com/stickykit/stickykit/ref"
 	"github.com/stickykit/stickykit/shape"
@@ -189,16 +189,10 @@ func Run(ctx context.Context, cfg Config, cases []Case) ([]*Outcome, error) {
 	return out, nil
 }
 
-// Content returns the demo file: size bytes drawn from a PCG source seeded
-// with seed, the same bytes as the test scripts' mkfile command makes.
-func Content(size int64, seed uint64) []byte {
-	r := rand.New(rand.NewPCG(seed, seed))
-	b := make([]byte, size)
-	for i := range b {
-		b[i] = byte(r.Uint32())
-	}
-	return b
-}
+// Content returns the demo file: the first size bytes of the seeded
+// stream of seed (package internal/seeded), the same bytes as the test
+// scripts' mkfile command makes.
+func Content(size int64, seed uint64) []byte { return seeded.Bytes(seed, size) }
 
 func (cfg Config) digestWait() time.Duration {
 	if cfg.DigestWait > 0 {

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"flag"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -18,6 +17,8 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 	"go.uber.org/goleak"
+
+	"github.com/stickykit/stickykit/internal/seeded"
 )
 
 var updateScripts = flag.Bool("update-scripts", false, "rewrite the scripts' golden files with the actual output")
@@ -131,8 +132,8 @@ var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []str
 		}
 	},
 
-	// mkfile FILE SIZE [SEED]: write SIZE bytes of seeded pseudo-random data
-	// (seed 1 by default), the same bytes for the same seed on every run.
+	// mkfile FILE SIZE [SEED]: write SIZE bytes of the seeded stream of SEED
+	// (1 by default; package internal/seeded), the same bytes on every run.
 	"mkfile": func(ts *testscript.TestScript, neg bool, args []string) {
 		if neg || len(args) < 2 || len(args) > 3 {
 			ts.Fatalf("usage: mkfile FILE SIZE [SEED]")
@@ -147,13 +148,8 @@ var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []str
 				ts.Fatalf("mkfile: bad SEED %q", args[2])
 			}
 		}
-		r := rand.New(rand.NewPCG(seed, seed))
-		b := make([]byte, size)
-		for i := range b {
-			b[i] = byte(r.Uint32())
-		}
 		ts.Check(os.MkdirAll(filepath.Dir(ts.MkAbs(args[0])), 0o755))
-		ts.Check(os.WriteFile(ts.MkAbs(args[0]), b, 0o644))
+		ts.Check(os.WriteFile(ts.MkAbs(args[0]), seeded.Bytes(seed, size), 0o644))
 	},
 
 	// size FILE N: fail unless FILE is exactly N bytes long.
