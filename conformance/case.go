@@ -95,12 +95,6 @@ type Result struct {
 	Log      []string // byte-level log of the case (shown with -v)
 }
 
-// Failed reports whether the result counts against the implementation: a
-// FAIL of a MUST case.
-func (r *Result) Failed() bool {
-	return r.Outcome.Verdict == Fail && r.Case.Severity == Must
-}
-
 // checker is the context one case runs in: its target, its framing, and its
 // log. The server and client runners fill the fields they need.
 type checker struct {

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/stickykit/stickykit/conformance"
+	"github.com/stickykit/stickykit/conformance/report"
 	"github.com/stickykit/stickykit/spec"
 )
 
@@ -145,7 +146,7 @@ func runCheck(e *env, args []string) int {
 		target = commandLine(command)
 	}
 
-	var expect map[string]conformance.Verdict
+	var expect report.Baseline
 	if *expectFile != "" {
 		m, err := readExpect(*expectFile)
 		if err != nil {
@@ -197,20 +198,20 @@ func runCheck(e *env, args []string) int {
 		e.errorf("check: no %s case matches --run %q", role, *runRE)
 		status = exitUsage
 	}
-	topts := conformance.TableOptions{Verbose: *verbose, Width: 120}
+	topts := report.TableOptions{Verbose: *verbose, Width: 120}
 	if f, ok := e.stdout.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		topts.Color = true
 		if w, _, err := term.GetSize(int(f.Fd())); err == nil && w >= 40 {
 			topts.Width = w
 		}
 	}
-	if err := conformance.WriteTable(e.stdout, results, topts); err != nil {
+	if err := report.WriteTable(e.stdout, results, topts); err != nil {
 		e.errorf("check: %v", err)
 		return exitUsage
 	}
 	if jsonOut != nil {
 		if err := writeReport(jsonOut, func(w io.Writer) error {
-			return conformance.WriteJSON(w, target, framing, results)
+			return report.WriteJSON(w, target, framing, results)
 		}); err != nil {
 			e.errorf("check: --json: %v", err)
 			status = exitUsage
@@ -218,7 +219,7 @@ func runCheck(e *env, args []string) int {
 	}
 	if junitOut != nil {
 		if err := writeReport(junitOut, func(w io.Writer) error {
-			return conformance.WriteJUnit(w, "stickykit check "+role, results)
+			return report.WriteJUnit(w, "stickykit check "+role, results)
 		}); err != nil {
 			e.errorf("check: --junit: %v", err)
 			status = exitUsage
@@ -232,7 +233,7 @@ func runCheck(e *env, args []string) int {
 		return exitFail
 	}
 	if expect != nil {
-		diff := conformance.Diff(results, expect)
+		diff := expect.Diff(results)
 		if len(diff) == 0 {
 			fmt.Fprintf(e.stdout, "every verdict matches the baseline %s\n", *expectFile)
 		} else {
@@ -242,7 +243,7 @@ func runCheck(e *env, args []string) int {
 			}
 		}
 	}
-	if conformance.ExitCode(results, expect) != 0 {
+	if report.ExitCode(results, expect) != 0 {
 		return exitFail
 	}
 	return exitOK
@@ -279,20 +280,20 @@ func (e *env) listCases(role conformance.Role, sel *regexp.Regexp) int {
 }
 
 // readExpect reads the baseline file name.
-func readExpect(name string) (map[string]conformance.Verdict, error) {
+func readExpect(name string) (report.Baseline, error) {
 	f, err := os.Open(name)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	return conformance.ReadExpect(f)
+	return report.ReadBaseline(f)
 }
 
 // relevant drops the baseline entries for cases this run does not select:
 // known cases of the other role, and cases --run leaves out. An entry for
 // an unknown case stays, so Diff reports it as not run.
-func relevant(m map[string]conformance.Verdict, role conformance.Role, sel *regexp.Regexp) map[string]conformance.Verdict {
-	out := make(map[string]conformance.Verdict, len(m))
+func relevant(m report.Baseline, role conformance.Role, sel *regexp.Regexp) report.Baseline {
+	out := make(report.Baseline, len(m))
 	for id, v := range m {
 		if c := conformance.Lookup(id); c != nil && (c.Role != role || (sel != nil && !sel.MatchString(id))) {
 			continue

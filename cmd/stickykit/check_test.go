@@ -16,6 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/stickykit/stickykit/conformance"
+	"github.com/stickykit/stickykit/conformance/report"
 	"github.com/stickykit/stickykit/ref"
 	"github.com/stickykit/stickykit/spec"
 )
@@ -229,13 +230,13 @@ func TestCheckServerReference(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var rep conformance.JSONReport
+			var rep report.JSONReport
 			if err := json.Unmarshal(b, &rep); err != nil {
 				t.Fatalf("--json file does not parse: %v", err)
 			}
-			if rep.Target != addr || rep.Framing != f.String() || len(rep.Cases) != len(cases) || rep.Summary.Fail != 0 {
+			if rep.Target != addr || rep.Framing != f.String() || len(rep.Cases) != len(cases) || rep.Summary[conformance.Fail] != 0 {
 				t.Errorf("JSON report target %q framing %q, %d cases, %d FAIL; want %q %q %d 0",
-					rep.Target, rep.Framing, len(rep.Cases), rep.Summary.Fail, addr, f, len(cases))
+					rep.Target, rep.Framing, len(rep.Cases), rep.Summary[conformance.Fail], addr, f, len(cases))
 			}
 
 			b, err = os.ReadFile(junitFile)
@@ -311,11 +312,11 @@ func TestCheckClientUnsupported(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rep conformance.JSONReport
+	var rep report.JSONReport
 	if err := json.Unmarshal(b, &rep); err != nil {
 		t.Fatal(err)
 	}
-	if rep.Summary.Skip != len(cases) || !strings.HasPrefix(rep.Target, sh+` -c "exit 127"`) {
+	if rep.Summary[conformance.Skip] != len(cases) || !strings.HasPrefix(rep.Target, sh+` -c "exit 127"`) {
 		t.Errorf("JSON summary %+v target %q, want %d SKIP and target beginning %q", rep.Summary, rep.Target, len(cases), sh+` -c "exit 127"`)
 	}
 }

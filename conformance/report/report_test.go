@@ -1,4 +1,4 @@
-package conformance_test
+package report_test
 
 import (
 	"bytes"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/stickykit/stickykit/conformance"
+	"github.com/stickykit/stickykit/conformance/report"
 	"github.com/stickykit/stickykit/spec"
 )
 
@@ -43,53 +44,53 @@ func sampleResults() []conformance.Result {
 }
 
 func TestReportSummarise(t *testing.T) {
-	got := conformance.Summarise(sampleResults())
-	want := map[conformance.Verdict]int{"PASS": 1, "FAIL": 2, "HAZARD": 1, "INCONCLUSIVE": 1, "SKIP": 1}
+	got := report.Count(sampleResults())
+	want := report.Counts{"PASS": 1, "FAIL": 2, "HAZARD": 1, "INCONCLUSIVE": 1, "SKIP": 1}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Summarise = %v, want %v", got, want)
 	}
-	if got := conformance.Summarise(nil); len(got) != 5 || got[conformance.Pass] != 0 {
+	if got := report.Count(nil); len(got) != 5 || got[conformance.Pass] != 0 {
 		t.Errorf("Summarise(nil) = %v, want every verdict at 0", got)
 	}
 }
 
 func TestReportSummaryLine(t *testing.T) {
-	got := conformance.SummaryLine(sampleResults())
+	got := report.SummaryLine(sampleResults())
 	want := "1 PASS, 2 FAIL, 1 HAZARD, 1 INCONCLUSIVE, 1 SKIP; 1 MUST case failed, 1 SHOULD case failed"
 	if got != want {
 		t.Errorf("SummaryLine = %q, want %q", got, want)
 	}
 	rs := sampleResults()[:1]
-	if got, want := conformance.SummaryLine(rs), "1 PASS, 0 FAIL, 0 HAZARD, 0 INCONCLUSIVE, 0 SKIP; no MUST case failed"; got != want {
+	if got, want := report.SummaryLine(rs), "1 PASS, 0 FAIL, 0 HAZARD, 0 INCONCLUSIVE, 0 SKIP; no MUST case failed"; got != want {
 		t.Errorf("SummaryLine(one pass) = %q, want %q", got, want)
 	}
 }
 
 func TestReportExitCode(t *testing.T) {
 	rs := sampleResults()
-	if got := conformance.ExitCode(rs, nil); got != 1 {
+	if got := report.ExitCode(rs, nil); got != 1 {
 		t.Errorf("ExitCode(with a MUST FAIL) = %d, want 1", got)
 	}
 	// HAZARD, INCONCLUSIVE, SKIP and a SHOULD FAIL do not fail a run.
-	if got := conformance.ExitCode(append(rs[:1:1], rs[2:]...), nil); got != 0 {
+	if got := report.ExitCode(append(rs[:1:1], rs[2:]...), nil); got != 0 {
 		t.Errorf("ExitCode(no MUST FAIL) = %d, want 0", got)
 	}
-	expect := map[string]conformance.Verdict{}
+	expect := report.Baseline{}
 	for _, r := range rs {
 		expect[r.Case.ID] = r.Outcome.Verdict
 	}
-	if got := conformance.ExitCode(rs, expect); got != 0 {
+	if got := report.ExitCode(rs, expect); got != 0 {
 		t.Errorf("ExitCode(matching baseline) = %d, want 0", got)
 	}
 	expect["server/a-pass"] = conformance.Fail
-	if got := conformance.ExitCode(rs, expect); got != 1 {
+	if got := report.ExitCode(rs, expect); got != 1 {
 		t.Errorf("ExitCode(differing baseline) = %d, want 1", got)
 	}
 }
 
 func TestReportTable(t *testing.T) {
 	var buf bytes.Buffer
-	if err := conformance.WriteTable(&buf, sampleResults(), conformance.TableOptions{Width: 140}); err != nil {
+	if err := report.WriteTable(&buf, sampleResults(), report.TableOptions{Width: 140}); err != nil {
 		t.Fatal(err)
 	}
 	out := buf.String()
@@ -145,7 +146,7 @@ func TestReportTable(t *testing.T) {
 
 func TestReportTableColorVerbose(t *testing.T) {
 	var buf bytes.Buffer
-	if err := conformance.WriteTable(&buf, sampleResults(), conformance.TableOptions{Color: true, Verbose: true}); err != nil {
+	if err := report.WriteTable(&buf, sampleResults(), report.TableOptions{Color: true, Verbose: true}); err != nil {
 		t.Fatal(err)
 	}
 	out := buf.String()
@@ -158,7 +159,7 @@ func TestReportTableColorVerbose(t *testing.T) {
 
 func TestReportTableNarrow(t *testing.T) {
 	var buf bytes.Buffer
-	if err := conformance.WriteTable(&buf, sampleResults(), conformance.TableOptions{Width: 60}); err != nil {
+	if err := report.WriteTable(&buf, sampleResults(), report.TableOptions{Width: 60}); err != nil {
 		t.Fatal(err)
 	}
 	// Too narrow for a DETAIL column: details go below their rows.
@@ -169,7 +170,7 @@ func TestReportTableNarrow(t *testing.T) {
 
 func TestReportJSON(t *testing.T) {
 	var buf bytes.Buffer
-	if err := conformance.WriteJSON(&buf, "127.0.0.1:8888", spec.Lockstep, sampleResults()); err != nil {
+	if err := report.WriteJSON(&buf, "127.0.0.1:8888", spec.Lockstep, sampleResults()); err != nil {
 		t.Fatal(err)
 	}
 	out := buf.String()
@@ -185,7 +186,7 @@ func TestReportJSON(t *testing.T) {
 		}
 		at += i
 	}
-	var rep conformance.JSONReport
+	var rep report.JSONReport
 	if err := json.Unmarshal(buf.Bytes(), &rep); err != nil {
 		t.Fatalf("JSON does not parse: %v", err)
 	}
@@ -194,7 +195,7 @@ func TestReportJSON(t *testing.T) {
 	}
 	// No cases still gives an array, not null.
 	buf.Reset()
-	if err := conformance.WriteJSON(&buf, "x", spec.Line, nil); err != nil {
+	if err := report.WriteJSON(&buf, "x", spec.Line, nil); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(buf.String(), `"cases": []`) || !strings.Contains(buf.String(), `"framing": "line"`) {
@@ -232,7 +233,7 @@ type junitDoc struct {
 
 func TestReportJUnit(t *testing.T) {
 	var buf bytes.Buffer
-	if err := conformance.WriteJUnit(&buf, "stickykit check server", sampleResults()); err != nil {
+	if err := report.WriteJUnit(&buf, "stickykit check server", sampleResults()); err != nil {
 		t.Fatal(err)
 	}
 	var doc junitDoc
@@ -282,7 +283,7 @@ func TestReportJUnitAwkwardText(t *testing.T) {
 	rs[0].Log = []string{"a ]]> b", "nul \x00 and bad \xff byte", "<tag> & \"quotes\""}
 	rs[1].Outcome.Detail = "detail ]]> with \x01 control"
 	var buf bytes.Buffer
-	if err := conformance.WriteJUnit(&buf, "s", rs); err != nil {
+	if err := report.WriteJUnit(&buf, "s", rs); err != nil {
 		t.Fatal(err)
 	}
 	var doc junitDoc
@@ -301,11 +302,11 @@ func TestReportJUnitAwkwardText(t *testing.T) {
 
 func TestReportExpectLines(t *testing.T) {
 	in := "# baseline\n\nserver/a-pass PASS\n  server/b-fail\tfail  \r\n# trailing\n"
-	got, err := conformance.ReadExpect(strings.NewReader(in))
+	got, err := report.ReadBaseline(strings.NewReader(in))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]conformance.Verdict{"server/a-pass": conformance.Pass, "server/b-fail": conformance.Fail}
+	want := report.Baseline{"server/a-pass": conformance.Pass, "server/b-fail": conformance.Fail}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("ReadExpect = %v, want %v", got, want)
 	}
@@ -314,17 +315,17 @@ func TestReportExpectLines(t *testing.T) {
 func TestReportExpectJSON(t *testing.T) {
 	var buf bytes.Buffer
 	rs := sampleResults()
-	if err := conformance.WriteJSON(&buf, "t", spec.Lockstep, rs); err != nil {
+	if err := report.WriteJSON(&buf, "t", spec.Lockstep, rs); err != nil {
 		t.Fatal(err)
 	}
-	got, err := conformance.ReadExpect(&buf)
+	got, err := report.ReadBaseline(&buf)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(got) != len(rs) {
 		t.Errorf("ReadExpect(JSON report) has %d entries, want %d", len(got), len(rs))
 	}
-	if d := conformance.Diff(rs, got); len(d) != 0 {
+	if d := got.Diff(rs); len(d) != 0 {
 		t.Errorf("Diff(results, own JSON report) = %q, want none", d)
 	}
 }
@@ -338,7 +339,7 @@ func TestReportExpectErrors(t *testing.T) {
 		`{"cases": [{"id": "server/a", "verdict": "NOPE"}]}`,
 		`{"cases": [`,
 	} {
-		if got, err := conformance.ReadExpect(strings.NewReader(in)); err == nil {
+		if got, err := report.ReadBaseline(strings.NewReader(in)); err == nil {
 			t.Errorf("ReadExpect(%q) = %v, nil, want an error", in, got)
 		}
 	}
@@ -346,14 +347,14 @@ func TestReportExpectErrors(t *testing.T) {
 
 func TestReportExpectDiff(t *testing.T) {
 	rs := sampleResults()
-	expect := map[string]conformance.Verdict{
+	expect := report.Baseline{
 		"server/a-pass":   conformance.Pass,
 		"server/d-hazard": conformance.Pass, // differs
 		"server/gone":     conformance.Pass, // not run
 		// server/b-fail is not listed: a MUST FAIL, so it is a difference.
 		// server/c-should is not listed: a SHOULD FAIL is not.
 	}
-	got := conformance.Diff(rs, expect)
+	got := expect.Diff(rs)
 	want := []string{
 		"server/b-fail: got FAIL (MUST), not in the baseline: " + rs[1].Outcome.Detail,
 		"server/d-hazard: got HAZARD, want PASS: the request arrived in two pieces",

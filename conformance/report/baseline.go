@@ -1,0 +1,134 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/stickykit/stickykit/conformance"
+)
+
+// Baseline is the verdict a run is expected to give each case it lists, by
+// case ID.
+type Baseline map[string]conformance.Verdict
+
+// ReadBaseline reads a baseline of expected verdicts, in either of two
+// forms. The line form has one "CASE-ID VERDICT" pair per line; blank lines
+// and lines beginning with # are ignored:
+//
+//	# the naive client is known to lose the digest
+//	client/sticky   FAIL
+//	client/basic    PASS
+//
+// The JSON form is a report written by [WriteJSON] (or --json): the
+// verdicts it records become the baseline. A case listed twice, or an
+// unknown verdict, is an error.
+func ReadBaseline(r io.Reader) (Baseline, error) {
+	data, err := io.ReadAll(io.LimitReader(r, 16<<20))
+	if err != nil {
+		return nil, fmt.Errorf("reading baseline: %w", err)
+	}
+	if t := bytes.TrimSpace(data); len(t) > 0 && t[0] == '{' {
+		return readBaselineJSON(t)
+	}
+	b := make(Baseline)
+	for n, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) != 2 {
+			return nil, fmt.Errorf("baseline line %d: got %q, want \"CASE-ID VERDICT\"", n+1, line)
+		}
+		if err := b.add(f[0], f[1]); err != nil {
+			return nil, fmt.Errorf("baseline line %d: %w", n+1, err)
+		}
+	}
+	return b, nil
+}
+
+func readBaselineJSON(data []byte) (Baseline, error) {
+	var rep struct {
+		Cases []struct {
+			ID      string `json:"id"`
+			Verdict string `json:"verdict"`
+		} `json:"cases"`
+	}
+	if err := json.Unmarshal(data, &rep); err != nil {
+		return nil, fmt.Errorf("baseline JSON report: %w", err)
+	}
+	b := make(Baseline)
+	for i, c := range rep.Cases {
+		if err := b.add(c.ID, c.Verdict); err != nil {
+			return nil, fmt.Errorf("baseline JSON report, case %d: %w", i, err)
+		}
+	}
+	return b, nil
+}
+
+// add records the verdict named verdict for case id.
+func (b Baseline) add(id, verdict string) error {
+	if id == "" {
+		return fmt.Errorf("empty case ID")
+	}
+	v := conformance.Verdict(strings.ToUpper(verdict))
+	known := make([]conformance.Verdict, len(verdictRules))
+	found := false
+	for i, r := range verdictRules {
+		known[i] = r.verdict
+		found = found || r.verdict == v
+	}
+	if !found {
+		return fmt.Errorf("case %s: unknown verdict %q (want one of %v)", id, verdict, known)
+	}
+	if old, dup := b[id]; dup {
+		return fmt.Errorf("case %s listed twice (%s and %s)", id, old, v)
+	}
+	b[id] = v
+	return nil
+}
+
+// Diff compares results with the baseline and returns one human line per
+// difference, in case order; none means the run matched. A difference is a
+// case whose verdict is not the one the baseline expects, or a baseline
+// entry for a case that did not run. A case the baseline does not list is
+// held to the usual rule: only a result that fails a run on its own (see
+// [ExitCode]) is a difference, so a new case that an implementation fails
+// is not hidden by an old baseline.
+func (b Baseline) Diff(results []conformance.Result) []string {
+	var out []string
+	ran := make(map[string]bool, len(results))
+	for _, r := range results {
+		id, got := r.Case.ID, r.Outcome.Verdict
+		ran[id] = true
+		want, listed := b[id]
+		switch {
+		case listed && got != want:
+			out = append(out, fmt.Sprintf("%s: got %s, want %s%s", id, got, want, because(r.Outcome.Detail)))
+		case !listed && exitStatus(r) != 0:
+			out = append(out, fmt.Sprintf("%s: got %s (MUST), not in the baseline%s", id, got, because(r.Outcome.Detail)))
+		}
+	}
+	var missing []string
+	for id := range b {
+		if !ran[id] {
+			missing = append(missing, id)
+		}
+	}
+	sort.Strings(missing)
+	for _, id := range missing {
+		out = append(out, fmt.Sprintf("%s: in the baseline (%s) but not run", id, b[id]))
+	}
+	return out
+}
+
+func because(detail string) string {
+	if detail == "" {
+		return ""
+	}
+	return ": " + detail
+}

@@ -1,0 +1,72 @@
+package report
+
+import (
+	"encoding/json"
+	"io"
+
+	"github.com/stickykit/stickykit/conformance"
+	"github.com/stickykit/stickykit/spec"
+)
+
+// JSONReport is the document WriteJSON writes, indented, fields in this
+// order:
+//
+//	{
+//	  "framing": "lockstep",
+//	  "target": "127.0.0.1:8888",
+//	  "cases": [
+//	    {
+//	      "id": "server/sizes",
+//	      "requirements": ["REQ-SRV-1", "REQ-MSG-2"],
+//	      "severity": "MUST",
+//	      "verdict": "PASS",
+//	      "detail": "",
+//	      "duration_ms": 12
+//	    }
+//	  ],
+//	  "summary": {"PASS": 1, "FAIL": 0, "HAZARD": 0, "INCONCLUSIVE": 0, "SKIP": 0}
+//	}
+//
+// target is the server's address, or the client's command line. Every
+// verdict appears in summary, zero included; duration_ms is whole
+// milliseconds, 0 for a case that did not run. A detail names only
+// requirements its case lists. ReadBaseline accepts this document as a
+// baseline.
+type JSONReport struct {
+	Framing string     `json:"framing"`
+	Target  string     `json:"target"`
+	Cases   []JSONCase `json:"cases"`
+	Summary Counts     `json:"summary"`
+}
+
+// JSONCase is one case's entry in a JSONReport.
+type JSONCase struct {
+	ID           string               `json:"id"`
+	Requirements []string             `json:"requirements"`
+	Severity     conformance.Severity `json:"severity"`
+	Verdict      conformance.Verdict  `json:"verdict"`
+	Detail       string               `json:"detail"`
+	DurationMS   int64                `json:"duration_ms"`
+}
+
+// WriteJSON writes results as an indented [JSONReport].
+func WriteJSON(w io.Writer, target string, framing spec.Framing, results []conformance.Result) error {
+	rep := JSONReport{Framing: framing.String(), Target: target, Cases: []JSONCase{}, Summary: Count(results)}
+	for _, r := range results {
+		reqs := r.Case.Requirements
+		if reqs == nil {
+			reqs = []string{}
+		}
+		rep.Cases = append(rep.Cases, JSONCase{
+			ID:           r.Case.ID,
+			Requirements: reqs,
+			Severity:     r.Case.Severity,
+			Verdict:      r.Outcome.Verdict,
+			Detail:       r.Outcome.Detail,
+			DurationMS:   r.Duration.Milliseconds(),
+		})
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(rep)
+}
