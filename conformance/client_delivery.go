@@ -10,131 +10,10 @@ import (
 	"github.com/stickykit/stickykit/spec"
 )
 
-func init() {
-	register(
-		&Case{
-			ID:           "client/plain",
-			Title:        "fetch a 100000-byte file with every message arriving on its own",
-			Requirements: []string{"REQ-GEN-4", "REQ-MSG-8", "REQ-LOCK-1", "REQ-LINE-1", "REQ-LINE-5", "REQ-CLI-12", "REQ-CLI-17", "REQ-SEC-11"},
-			Severity:     Must,
-			Role:         RoleClient,
-			run:          runClientPlain,
-		},
-		&Case{
-			ID:           "client/sticky",
-			Title:        "the file's last 672 bytes and the digest arrive in one segment",
-			Requirements: []string{"REQ-CLI-2", "REQ-GEN-1", "REQ-GEN-2"},
-			Severity:     Must,
-			Role:         RoleClient,
-			run:          runClientSticky,
-		},
-		&Case{
-			ID:           "client/split-body",
-			Title:        "the data arrives one byte per segment",
-			Requirements: []string{"REQ-CLI-16", "REQ-GEN-1"},
-			Severity:     Must,
-			Role:         RoleClient,
-			run:          runClientSplitBody,
-		},
-		&Case{
-			ID:           "client/split-digest",
-			Title:        "the digest arrives as 16 bytes, then 16 more",
-			Requirements: []string{"REQ-CLI-3", "REQ-GEN-1"},
-			Severity:     Must,
-			Role:         RoleClient,
-			run:          runClientSplitDigest,
-		},
-		&Case{
-			ID:           "client/split-size",
-			Title:        "the size arrives in two pieces (a hazard in lockstep)",
-			Requirements: []string{"REQ-CLI-15", "REQ-LINE-6", "REQ-LOCK-3"},
-			Severity:     Must,
-			Role:         RoleClient,
-			run:          runClientSplitSize,
-		},
-		&Case{
-			ID:           "client/wrong-digest",
-			Title:        "the digest does not match the data",
-			Requirements: []string{"REQ-CLI-4", "REQ-CLI-5", "REQ-CLI-12", "REQ-CLI-13"},
-			Severity:     Must,
-			Role:         RoleClient,
-			run:          runClientWrongDigest,
-		},
-		&Case{
-			ID:           "client/truncated",
-			Title:        "the server closes after half the data",
-			Requirements: []string{"REQ-CLI-9", "REQ-GEN-5", "REQ-CLI-5", "REQ-CLI-12", "REQ-CLI-13"},
-			Severity:     Must,
-			Role:         RoleClient,
-			run:          runClientTruncated,
-		},
-		&Case{
-			ID:           "client/error-reply",
-			Title:        "the server answers ERR not-found",
-			Requirements: []string{"REQ-CLI-7", "REQ-MSG-5", "REQ-CLI-5", "REQ-CLI-12"},
-			Severity:     Must,
-			Role:         RoleClient,
-			run:          runClientErrorReply,
-		},
-		&Case{
-			ID:           "client/unknown-error",
-			Title:        "the server answers an error reply with an unknown code and no text",
-			Requirements: []string{"REQ-MSG-7", "REQ-CLI-7", "REQ-CLI-5", "REQ-CLI-12"},
-			Severity:     Must,
-			Role:         RoleClient,
-			run:          runClientUnknownError,
-		},
-		&Case{
-			ID:           "client/bad-size",
-			Title:        "the server's reply is neither a size nor an error reply",
-			Requirements: []string{"REQ-CLI-8", "REQ-MSG-4", "REQ-MSG-5", "REQ-CLI-5"},
-			Severity:     Must,
-			Role:         RoleClient,
-			run:          runClientBadSize,
-		},
-		&Case{
-			ID:           "client/bad-digest",
-			Title:        "the digest is the right MD5 in uppercase hex (malformed)",
-			Requirements: []string{"REQ-CLI-10", "REQ-MSG-10", "REQ-CLI-5"},
-			Severity:     Must,
-			Role:         RoleClient,
-			run:          runClientBadDigest,
-		},
-		&Case{
-			ID:           "client/bad-name",
-			Title:        "the client is asked for a 1021-byte name, one byte over the limit",
-			Requirements: []string{"REQ-CLI-1", "REQ-MSG-2"},
-			Severity:     Must,
-			Role:         RoleClient,
-			run:          runClientBadName,
-		},
-		&Case{
-			ID:           "client/crlf",
-			Title:        "the size line ends with CRLF",
-			Requirements: []string{"REQ-LINE-3"},
-			Severity:     Must,
-			Framings:     []spec.Framing{spec.Line},
-			Role:         RoleClient,
-			run:          runClientCRLF,
-		},
-		&Case{
-			ID:           "client/empty-file",
-			Title:        "fetch an empty file (size 0)",
-			Requirements: []string{"REQ-CLI-6"},
-			Severity:     Must,
-			Role:         RoleClient,
-			run:          runClientEmptyFile,
-		},
-		&Case{
-			ID:           "client/large-file",
-			Title:        "fetch an 8 MiB file at full speed",
-			Requirements: []string{"REQ-MSG-9", "REQ-LIM-3", "REQ-CLI-2", "REQ-CLI-12"},
-			Severity:     Must,
-			Role:         RoleClient,
-			run:          runClientLargeFile,
-		},
-	)
-}
+// Client cases about deliveries a correct client survives: every message
+// on its own, the sticky packet, data and digest and size in pieces, a
+// CRLF, an empty file and a large one. In each the kit serves the file
+// correctly; the client must report success and leave exactly the file.
 
 // stickySize is the file of client/plain and client/sticky, as in SPEC.md
 // Appendix A: 100000 is not a multiple of 1024, and its last 672 bytes
@@ -144,9 +23,29 @@ const (
 	stickyTail = stickySize % 1024
 )
 
-func runClientPlain(ctx context.Context, x *checker) Outcome {
-	data := fixture("plain", stickySize)
-	s := newClientSession(ctx, x, "plain.bin")
+// received is the judgement of a client that must receive the file: what
+// its success and a file it leaves on failure break, and what reads
+// breaks.
+func received(reads citation, kept bool) clientRules {
+	r := clientRules{reads: reads, success: cite("REQ-CLI-12")}
+	if kept {
+		r.kept = cite("REQ-CLI-5")
+	}
+	return r
+}
+
+// resetNote is what a reset after the kit's last byte means in most
+// client cases.
+const resetNote = "the connection was reset: the client closed it with bytes still unread"
+
+func runClientPlain(ctx context.Context, x *clientCheck) Outcome {
+	data := x.content("file", stickySize)
+	rules := received(nil, false)
+	rules.hangs = cite("REQ-CLI-17")
+	if x.framing == spec.Line {
+		rules.hangs = cite("REQ-CLI-17", "REQ-LINE-5")
+	}
+	s := newClientSession(ctx, x, "plain.bin", rules)
 	defer s.close()
 	if o, ok := s.open(); !ok {
 		return o
@@ -158,21 +57,21 @@ func runClientPlain(ctx context.Context, x *checker) Outcome {
 	s.drain("the data reached the client before the digest was sent")
 	s.write("digest", []byte(digestOf(data)))
 	s.finish()
-	s.noteReset("the connection was reset: the client closed it with bytes still unread")
-	o := s.judgeReceived(data, "the size, the data and the digest each reached the client on its own (no coalescing)", "REQ-CLI-12")
+	s.noteReset(resetNote)
+	o := s.judgeReceived(data, "the size, the data and the digest each reached the client on its own (no coalescing)")
 	if o.Verdict == Pass && s.stillOn {
-		return fail("the client received the file but ended without closing the connection (REQ-CLI-17)")
+		return fail("the client received the file but ended without closing the connection (%s)", cite("REQ-CLI-17"))
 	}
 	if left := s.leftovers(); o.Verdict == Pass && len(left) > 0 {
-		return fail("the client received the file but also wrote %s in its working directory: it must write only to {out} (REQ-SEC-11)", strings.Join(left, ", "))
+		return fail("the client received the file but also wrote %s in its working directory: it must write only to {out} (%s)", strings.Join(left, ", "), cite("REQ-SEC-11"))
 	}
 	return o
 }
 
-func runClientSticky(ctx context.Context, x *checker) Outcome {
-	data := fixture("sticky", stickySize)
+func runClientSticky(ctx context.Context, x *clientCheck) Outcome {
+	data := x.content("file", stickySize)
 	digest := digestOf(data)
-	s := newClientSession(ctx, x, "sticky.bin")
+	s := newClientSession(ctx, x, "sticky.bin", received(cite("REQ-CLI-2", "REQ-GEN-1", "REQ-GEN-2"), true))
 	defer s.close()
 	if o, ok := s.open(); !ok {
 		return o
@@ -191,13 +90,13 @@ func runClientSticky(ctx context.Context, x *checker) Outcome {
 		s.unconfirm("the tail and the digest could not be confirmed to have left in one segment")
 	}
 	s.finish()
-	s.noteReset("the connection was reset: the client closed it with bytes still unread")
-	return s.judgeReceived(data, fmt.Sprintf("the last %d bytes of data and the digest reached the client in one segment, after it had read the rest (the sticky packet)", stickyTail), "REQ-CLI-2")
+	s.noteReset(resetNote)
+	return s.judgeReceived(data, fmt.Sprintf("the last %d bytes of data and the digest reached the client in one segment, after it had read the rest (the sticky packet)", stickyTail))
 }
 
-func runClientSplitBody(ctx context.Context, x *checker) Outcome {
-	data := fixture("split-body", 300)
-	s := newClientSession(ctx, x, "split-body.bin")
+func runClientSplitBody(ctx context.Context, x *clientCheck) Outcome {
+	data := x.content("file", 300)
+	s := newClientSession(ctx, x, "split-body.bin", received(cite("REQ-CLI-16", "REQ-GEN-1"), true))
 	defer s.close()
 	if o, ok := s.open(); !ok {
 		return o
@@ -205,24 +104,7 @@ func runClientSplitBody(ctx context.Context, x *checker) Outcome {
 	if o, ok := s.sendSize(len(data), false); !ok {
 		return o
 	}
-	confirmed := 0
-	for i := range data {
-		if s.werr != nil {
-			break
-		}
-		s.conn.SetWriteDeadline(time.Now().Add(x.timeout))
-		if _, err := s.conn.Write(data[i : i+1]); err != nil {
-			s.werr = err
-			x.logf("kit → client: data byte %d: %v", i, err)
-			break
-		}
-		if s.sent() {
-			confirmed++
-		}
-		if !s.pause(bytePace) {
-			break
-		}
-	}
+	confirmed := s.writeBytewise(data)
 	if s.werr == nil {
 		x.logf("kit → client: data as %d one-byte writes, %v apart; %d of them confirmed to have left as a segment of their own", len(data), bytePace, confirmed)
 		if confirmed < len(data) {
@@ -231,14 +113,15 @@ func runClientSplitBody(ctx context.Context, x *checker) Outcome {
 	}
 	s.write("digest", []byte(digestOf(data)))
 	s.finish()
-	s.noteReset("the connection was reset: the client closed it with bytes still unread")
-	return s.judgeReceived(data, fmt.Sprintf("the %d bytes of data left in %d one-byte segments, %v apart", len(data), len(data), bytePace), "REQ-CLI-16")
+	s.noteReset(resetNote)
+	return s.judgeReceived(data, fmt.Sprintf("the %d bytes of data left in %d one-byte segments, %v apart", len(data), len(data), bytePace))
 }
 
-func runClientSplitDigest(ctx context.Context, x *checker) Outcome {
-	data := fixture("split-digest", 3000)
+func runClientSplitDigest(ctx context.Context, x *clientCheck) Outcome {
+	data := x.content("file", 3000)
 	digest := []byte(digestOf(data))
-	s := newClientSession(ctx, x, "split-digest.bin")
+	reads := cite("REQ-CLI-3", "REQ-GEN-1")
+	s := newClientSession(ctx, x, "split-digest.bin", received(reads, true))
 	defer s.close()
 	if o, ok := s.open(); !ok {
 		return o
@@ -250,17 +133,21 @@ func runClientSplitDigest(ctx context.Context, x *checker) Outcome {
 	s.write("digest, first 16 bytes", digest[:16])
 	s.drain("the first 16 bytes of the digest reached the client before the other 16 were sent")
 	if _, closed := s.early(time.Millisecond); closed && s.werr == nil {
-		s.note("the client closed the connection after the first 16 bytes of the digest, before the kit sent the other 16: it read only part of the digest (half packet, REQ-CLI-3)")
+		s.note("the client closed the connection after the first 16 bytes of the digest, before the kit sent the other 16: it read only part of the digest (half packet, %s)", cite("REQ-CLI-3"))
 	}
 	s.write("digest, last 16 bytes", digest[16:])
 	s.finish()
-	s.noteReset("the client closed with up to 16 bytes of the digest unread: it read only part of the digest (half packet, REQ-CLI-3)")
-	return s.judgeReceived(data, fmt.Sprintf("the digest reached the client as 16 bytes, then %v later 16 more", catchUp), "REQ-CLI-3")
+	s.noteReset("the client closed with up to 16 bytes of the digest unread: it read only part of the digest (half packet, %s)", cite("REQ-CLI-3"))
+	return s.judgeReceived(data, fmt.Sprintf("the digest reached the client as 16 bytes, then %v later 16 more", catchUp))
 }
 
-func runClientSplitSize(ctx context.Context, x *checker) Outcome {
-	data := fixture("split-size", stickySize)
-	s := newClientSession(ctx, x, "split-size.bin")
+func runClientSplitSize(ctx context.Context, x *clientCheck) Outcome {
+	data := x.content("file", stickySize)
+	var reads citation
+	if x.framing == spec.Line {
+		reads = cite("REQ-CLI-15", "REQ-LINE-6")
+	}
+	s := newClientSession(ctx, x, "split-size.bin", received(reads, true))
 	defer s.close()
 	if o, ok := s.open(); !ok {
 		return o
@@ -284,27 +171,31 @@ func runClientSplitSize(ctx context.Context, x *checker) Outcome {
 	s.write("data", data)
 	s.write("digest", []byte(digestOf(data)))
 	s.finish()
-	s.noteReset("the connection was reset: the client closed it with bytes still unread")
-
+	s.noteReset(resetNote)
 	sent := fmt.Sprintf("the size %s was sent as %s, then %v later %s", quote(spec.TrimLine(size)), quote(first), gap, quote(rest))
 	if acked {
 		sent = fmt.Sprintf("the size %s was sent as %s, then %s once the client had answered", quote(spec.TrimLine(size)), quote(first), quote(rest))
 	}
 	if x.framing == spec.Line {
-		o := s.judgeReceived(data, sent, "REQ-CLI-15", "REQ-LINE-6")
+		o := s.judgeReceived(data, sent)
 		if acked && o.Verdict != Skip && o.Verdict != Inconclusive {
-			return fail("the client acknowledged after only %s of the size line %s: it acted on a partial line instead of reading up to LF (half packet, REQ-LINE-6, REQ-CLI-15); %s",
-				quote(first), quote(size), o.Detail)
+			return fail("the client acknowledged after only %s of the size line %s: it acted on a partial line instead of reading up to LF (half packet, %s); %s",
+				quote(first), quote(size), reads, o)
 		}
 		return o
 	}
-	// Lockstep: nothing marks where the size ends (HAZARD-FRAG-CONTROL).
-	// Only what is forbidden whatever the client read as the size fails:
-	// success with a wrong file, or a corrupt file left behind.
+	return splitSizeHazard(s, data, sent, first, acked)
+}
+
+// splitSizeHazard judges client/split-size in lockstep: nothing marks
+// where the size ends (HAZARD-FRAG-CONTROL), so only what is forbidden
+// whatever the client read as the size fails: success with a wrong file,
+// or a corrupt file left behind.
+func splitSizeHazard(s *clientSession, data []byte, sent string, first []byte, acked bool) Outcome {
 	if o, ok := s.exitVerdict("after the split size"); !ok {
 		return o
 	}
-	o := s.judgeReceived(data, sent, "REQ-CLI-12")
+	o := s.judgeReceived(data, sent)
 	e := &s.exit
 	_, statErr := os.Lstat(s.out)
 	switch {
@@ -319,163 +210,9 @@ func runClientSplitSize(ctx context.Context, x *checker) Outcome {
 	return hazard("%s; the client %s and left no file: in lockstep a fragmented size cannot be survived (HAZARD-FRAG-CONTROL)", sent, e)
 }
 
-func runClientWrongDigest(ctx context.Context, x *checker) Outcome {
-	data := fixture("wrong-digest", 4096)
-	other := append([]byte{}, data...)
-	other[len(other)-1] ^= 0xff
-	wrong := digestOf(other)
-	s := newClientSession(ctx, x, "wrong-digest.bin")
-	defer s.close()
-	if o, ok := s.open(); !ok {
-		return o
-	}
-	if o, ok := s.sendSize(len(data), false); !ok {
-		return o
-	}
-	s.write("data", data)
-	x.logf("kit: the data hashes to %s; the kit sends %s instead", digestOf(data), wrong)
-	s.write("digest (wrong)", []byte(wrong))
-	s.finish()
-	return s.judgeRefused("the digest the kit sent does not match the data", data, "REQ-CLI-4", "REQ-CLI-12")
-}
-
-func runClientTruncated(ctx context.Context, x *checker) Outcome {
-	data := fixture("truncated", stickySize)
-	half := len(data) / 2
-	s := newClientSession(ctx, x, "truncated.bin")
-	defer s.close()
-	if o, ok := s.open(); !ok {
-		return o
-	}
-	if o, ok := s.sendSize(len(data), false); !ok {
-		return o
-	}
-	s.write("data, first half", data[:half])
-	if s.werr == nil {
-		if err := s.conn.CloseWrite(); err != nil {
-			x.logf("kit: closing its side: %v", err)
-		} else {
-			x.logf("kit: closed its side of the connection (FIN) after %d of %d bytes of data", half, len(data))
-		}
-	}
-	s.finish()
-	return s.judgeRefused(fmt.Sprintf("the kit closed the connection after %d of the %d bytes", half, len(data)), data, "REQ-CLI-9", "REQ-CLI-12")
-}
-
-func runClientErrorReply(ctx context.Context, x *checker) Outcome {
-	s := newClientSession(ctx, x, "missing.bin")
-	defer s.close()
-	if o, ok := s.open(); !ok {
-		return o
-	}
-	s.write("error reply", spec.EncodeError(x.framing, spec.CodeNotFound, "no such file"))
-	extra := s.watch()
-	s.finish()
-	o := s.judgeRefused("the server refused the request with ERR not-found", nil, "REQ-CLI-7", "REQ-CLI-12")
-	return noAckAfterRefusal(x, o, extra, "REQ-CLI-7")
-}
-
-// noAckAfterRefusal judges what a client sent after an error reply: nothing,
-// or (line framing) an ack it had pipelined before the reply arrived.
-func noAckAfterRefusal(x *checker, o Outcome, extra []byte, ids ...string) Outcome {
-	if extra == nil || o.Verdict != Pass {
-		return o
-	}
-	if x.framing == spec.Line && string(extra) == string(spec.EncodeAck(spec.Line)) {
-		return pass("%s; it had sent the ack (allowed only when pipelined before the reply, REQ-LINE-7)", o.Detail)
-	}
-	return fail("the client sent %s after the error reply: on an error reply it must not send the ack (%s); %s", quote(extra), reqs(ids...), o.Detail)
-}
-
-func runClientUnknownError(ctx context.Context, x *checker) Outcome {
-	s := newClientSession(ctx, x, "teapot.bin")
-	defer s.close()
-	if o, ok := s.open(); !ok {
-		return o
-	}
-	reply := spec.EncodeError(x.framing, "teapot", "")
-	s.write("error reply with an unknown code", reply)
-	extra := s.watch()
-	s.finish()
-	o := s.judgeRefused(fmt.Sprintf("the server refused the request with %s, a code the client cannot know", quote(spec.TrimLine(reply))), nil, "REQ-MSG-7", "REQ-CLI-12")
-	return noAckAfterRefusal(x, o, extra, "REQ-CLI-7", "REQ-MSG-7")
-}
-
-func runClientBadSize(ctx context.Context, x *checker) Outcome {
-	s := newClientSession(ctx, x, "bad-size.bin")
-	defer s.close()
-	if o, ok := s.open(); !ok {
-		return o
-	}
-	reply := []byte("100000 bytes")
-	if x.framing == spec.Line {
-		reply = append(reply, '\n')
-	}
-	s.write("malformed reply", reply)
-	extra := s.watch()
-	s.finish()
-	o := s.judgeRefused(fmt.Sprintf("the reply %s is not a size (digits only, REQ-MSG-4)", quote(spec.TrimLine(reply))), nil, "REQ-CLI-8", "REQ-CLI-12")
-	if extra == nil || o.Verdict == Skip || o.Verdict == Inconclusive {
-		return o
-	}
-	return fail("the client answered the malformed reply %s with %s: it must not send the ack, but report failure and close (REQ-CLI-8); %s", quote(spec.TrimLine(reply)), quote(extra), o.Detail)
-}
-
-func runClientBadDigest(ctx context.Context, x *checker) Outcome {
-	data := fixture("bad-digest", 4096)
-	digest := digestOf(data)
-	upper := strings.ToUpper(digest)
-	if upper == digest {
-		return inconclusive("setting up: the fixture's digest %s has no hex letter to put in uppercase", digest)
-	}
-	s := newClientSession(ctx, x, "bad-digest.bin")
-	defer s.close()
-	if o, ok := s.open(); !ok {
-		return o
-	}
-	if o, ok := s.sendSize(len(data), false); !ok {
-		return o
-	}
-	s.write("data", data)
-	s.write("digest in uppercase (malformed)", []byte(upper))
-	s.finish()
-	return s.judgeRefused(fmt.Sprintf("the digest %s is in uppercase hex, which is malformed (REQ-MSG-10)", upper), data, "REQ-CLI-10")
-}
-
-func runClientBadName(ctx context.Context, x *checker) Outcome {
-	name := strings.Repeat("n", spec.MaxNameLen+1)
-	s := newClientSession(ctx, x, name)
-	defer s.close()
-	if o, ok := s.launch(); !ok {
-		return o
-	}
-	connected, o, ok := s.acceptConn()
-	if !ok {
-		return o
-	}
-	what := fmt.Sprintf("the name is %d bytes, over the limit of %d", len(name), spec.MaxNameLen)
-	if connected {
-		b, err := s.readControl("request")
-		switch {
-		case err == nil:
-			s.conn.Close()
-			s.finish()
-			if o, ok := s.exitVerdict("after sending the over-long name"); !ok && o.Verdict != Fail {
-				return o
-			}
-			return fail("the client sent a request with the %d-byte name (%d bytes: %s): it must check the name and report it locally without sending (REQ-CLI-1, REQ-MSG-2)", len(name), len(b), quote(b))
-		case isNetTimeout(err):
-			return s.endedEarly(fmt.Sprintf("the client connected but neither sent a request nor closed within %v", x.timeout))
-		}
-		x.logf("kit: the client sent no request (%s)", readWords(err, x.timeout))
-	}
-	s.finish()
-	return s.judgeRefused(what, nil, "REQ-CLI-1")
-}
-
-func runClientCRLF(ctx context.Context, x *checker) Outcome {
-	data := fixture("crlf", 3000)
-	s := newClientSession(ctx, x, "crlf.bin")
+func runClientCRLF(ctx context.Context, x *clientCheck) Outcome {
+	data := x.content("file", 3000)
+	s := newClientSession(ctx, x, "crlf.bin", received(cite("REQ-LINE-3"), false))
 	defer s.close()
 	if o, ok := s.open(); !ok {
 		return o
@@ -484,51 +221,51 @@ func runClientCRLF(ctx context.Context, x *checker) Outcome {
 	s.write("size line ending in CRLF", size)
 	if o, ok := s.readAck(false); !ok {
 		if o.Verdict == Fail {
-			o.Detail = fmt.Sprintf("the size line %s ended with CRLF, which a receiver must accept as a terminator (REQ-LINE-3): %s", quote(size), o.Detail)
+			return fail("the size line %s ended with CRLF, which a receiver must accept as a terminator (%s): %s", quote(size), cite("REQ-LINE-3"), o)
 		}
 		return o
 	}
 	s.write("data", data)
 	s.write("digest", []byte(digestOf(data)))
 	s.finish()
-	s.noteReset("the connection was reset: the client closed it with bytes still unread")
-	return s.judgeReceived(data, "the size line ended with CRLF", "REQ-LINE-3")
+	s.noteReset(resetNote)
+	return s.judgeReceived(data, "the size line ended with CRLF")
 }
 
-func runClientEmptyFile(ctx context.Context, x *checker) Outcome {
-	s := newClientSession(ctx, x, "empty.bin")
+func runClientEmptyFile(ctx context.Context, x *clientCheck) Outcome {
+	s := newClientSession(ctx, x, "empty.bin", received(cite("REQ-CLI-6"), false))
 	defer s.close()
 	if o, ok := s.open(); !ok {
 		return o
 	}
 	if o, ok := s.sendSize(0, false); !ok {
 		if o.Verdict == Fail {
-			o.Detail = "size 0 is a valid size, to be acknowledged like any other (REQ-CLI-6): " + o.Detail
+			return fail("size 0 is a valid size, to be acknowledged like any other (%s): %s", cite("REQ-CLI-6"), o)
 		}
 		return o
 	}
 	s.write("digest of no data", []byte(digestOf(nil)))
 	s.finish()
-	s.noteReset("the connection was reset: the client closed it with bytes still unread")
-	return s.judgeReceived([]byte{}, "size 0, no data, then the digest of nothing", "REQ-CLI-6")
+	s.noteReset(resetNote)
+	return s.judgeReceived([]byte{}, "size 0, no data, then the digest of nothing")
 }
 
-func runClientLargeFile(ctx context.Context, x *checker) Outcome {
-	data := fixture("large-file", 8<<20)
-	s := newClientSession(ctx, x, "large.bin")
+func runClientLargeFile(ctx context.Context, x *clientCheck) Outcome {
+	data := x.content("file", 8<<20)
+	s := newClientSession(ctx, x, "large.bin", received(cite("REQ-MSG-9", "REQ-CLI-2"), false))
 	defer s.close()
 	if o, ok := s.open(); !ok {
 		return o
 	}
 	if o, ok := s.sendSize(len(data), false); !ok {
 		if o.Verdict == Fail {
-			o.Detail = "a size of 8 MiB must be accepted: sizes range up to 2^63−1 (REQ-LIM-3): " + o.Detail
+			return fail("a size of 8 MiB must be accepted: sizes range up to 2^63−1 (%s): %s", cite("REQ-LIM-3"), o)
 		}
 		return o
 	}
 	s.writeData(data, 64<<10)
 	s.write("digest", []byte(digestOf(data)))
 	s.finish()
-	s.noteReset("the connection was reset: the client closed it with bytes still unread")
-	return s.judgeReceived(data, "8 MiB of data in 64 KiB writes with the digest right behind", "REQ-MSG-9", "REQ-CLI-2", "REQ-CLI-12")
+	s.noteReset(resetNote)
+	return s.judgeReceived(data, "8 MiB of data in 64 KiB writes with the digest right behind")
 }

@@ -88,7 +88,7 @@ func TestClientRef(t *testing.T) {
 	for _, f := range spec.Framings {
 		t.Run(f.String(), func(t *testing.T) {
 			t.Parallel()
-			conformance.TestClient(t, conformance.ClientTarget{Framing: f, Func: refClientFunc(f)})
+			conformance.TestClient(t, conformance.ClientTarget{Framing: f, Func: refClientFunc(f)}, conformance.Options{})
 		})
 	}
 }

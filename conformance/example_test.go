@@ -53,7 +53,7 @@ func ExampleTestClient() {
 				_, err := c.Get(ctx, addr, name, out)
 				return err
 			},
-		})
+		}, conformance.Options{})
 	}
 	_ = testMyClient
 }

@@ -4,33 +4,30 @@ import (
 	"bytes"
 	"context"
 	"crypto/md5"
-	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
-	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
-	"github.com/stickykit/stickykit/internal/seeded"
 	"github.com/stickykit/stickykit/spec"
 )
 
-// This file holds what the server cases share: the kit's own low-level
-// client (kitConn), which speaks the exchange message by message through
-// the spec encoders and one spec.Reader per connection, logs every message
-// at byte level and turns every failure into a sentence a learner can act
-// on; and the fixtures the kit writes into the server's root.
+// The kit as a client of the server under test. A kitConn speaks the
+// exchange message by message through the spec encoders and one
+// spec.Reader per connection, bounds every read and write, logs every
+// message at byte level, and turns every failure into a sentence a learner
+// can act on. It cites no requirement: the case that reads its error knows
+// which of its requirements the failure breaks.
 
 // kitConn is one connection from the kit to the server under test. Every
 // read and every write is bounded by timeout; a read that waits longer is
 // the server's silence.
 type kitConn struct {
+	ctx     context.Context // the case's: its end closes the connection and ends every pause
 	nc      net.Conn
 	r       *spec.Reader
 	f       spec.Framing
@@ -58,20 +55,20 @@ type slowRead struct {
 }
 
 // dial connects to the server under test, logging to x's log.
-func (x *checker) dial(ctx context.Context) (*kitConn, error) {
+func (x *serverCheck) dial(ctx context.Context) (*kitConn, error) {
 	return x.dialLog(ctx, x.logf)
 }
 
 // dialLog connects to the server under test and logs to logf, which lets
 // concurrent clients keep separate logs. The connection is closed when ctx
 // is done, so a case returns promptly once its run is cancelled.
-func (x *checker) dialLog(ctx context.Context, logf func(string, ...any)) (*kitConn, error) {
+func (x *serverCheck) dialLog(ctx context.Context, logf func(string, ...any)) (*kitConn, error) {
 	d := net.Dialer{Timeout: x.timeout}
-	nc, err := d.DialContext(ctx, "tcp", x.server.Addr)
+	nc, err := d.DialContext(ctx, "tcp", x.addr)
 	if err != nil {
 		return nil, err
 	}
-	k := &kitConn{nc: nc, f: x.framing, timeout: x.timeout, logf: logf}
+	k := &kitConn{ctx: ctx, nc: nc, f: x.framing, timeout: x.timeout, logf: logf}
 	k.r = spec.NewReader(timedReader{k}, x.framing)
 	k.stop = context.AfterFunc(ctx, func() { nc.Close() })
 	logf("connected %s -> %s (%s framing)", nc.LocalAddr(), nc.RemoteAddr(), x.framing)
@@ -100,12 +97,12 @@ func (t timedReader) Read(p []byte) (int, error) {
 		}
 		// The slowness is the condition under test, not synchronisation.
 		if s.reads++; s.reads%s.Every == 0 {
-			time.Sleep(s.Pause)
+			pause(k.ctx, s.Pause)
 		}
 		if !s.stalled && s.bytes >= s.StallAfter {
 			s.stalled = true
 			k.logf("(the kit stops reading for %v after %d bytes)", s.Stall, s.bytes)
-			time.Sleep(s.Stall)
+			pause(k.ctx, s.Stall)
 		}
 	}
 	k.nc.SetReadDeadline(time.Now().Add(k.timeout))
@@ -128,6 +125,29 @@ func (k *kitConn) write(b []byte) error {
 	return nil
 }
 
+// splitPause separates the one-byte writes of writeBytewise, so each byte
+// travels in a segment of its own.
+const splitPause = time.Millisecond
+
+// writeBytewise sends b one byte per write, pausing between writes, and
+// logs it as one line. It returns how many bytes were sent.
+func (k *kitConn) writeBytewise(b []byte) (int, error) {
+	for i := range b {
+		// The pacing is the condition under test.
+		if i > 0 && !pause(k.ctx, splitPause) {
+			return i, k.ctx.Err()
+		}
+		k.nc.SetWriteDeadline(time.Now().Add(k.timeout))
+		if _, err := k.nc.Write(b[i : i+1]); err != nil {
+			k.logf("-> %s as one-byte writes: %d bytes sent, then %s", quote(b), i, netWords(err))
+			return i, err
+		}
+	}
+	k.nc.SetWriteDeadline(time.Time{})
+	k.logf("-> %s (%d bytes) as %d one-byte writes, %v apart", quote(b), len(b), len(b), splitPause)
+	return len(b), nil
+}
+
 // request sends "get NAME" in one write.
 func (k *kitConn) request(name string) error {
 	b, err := spec.EncodeRequest(k.f, name)
@@ -139,6 +159,17 @@ func (k *kitConn) request(name string) error {
 
 // ack sends the acknowledgement in one write.
 func (k *kitConn) ack() error { return k.write(spec.EncodeAck(k.f)) }
+
+// halfClose ends the kit's sending side: the server reads end of stream
+// while the kit can still read what it sends.
+func (k *kitConn) halfClose() error {
+	cw, ok := k.nc.(interface{ CloseWrite() error })
+	if !ok {
+		return fmt.Errorf("a %T cannot be half-closed", k.nc)
+	}
+	k.logf("-> end of stream (the kit half-closes its side)")
+	return cw.CloseWrite()
+}
 
 // reply reads the server's answer to `get name`. It returns the size, or
 // the error reply as er; err describes any other outcome for a learner.
@@ -155,64 +186,48 @@ func (k *kitConn) reply(name string) (size int64, er *spec.ErrorReply, err error
 		return 0, er, nil
 	}
 	k.logf("<- %s", netWords(err))
-	return 0, nil, &kitError{fmt.Sprintf("%s after `get %s`", k.describe(err, "a reply (a size or an error reply)"), name), err}
+	return 0, nil, &transferError{fault: faultReply, err: err,
+		msg: fmt.Sprintf("%s after `get %s`", describe(err, k.timeout, "a reply (a size or an error reply)"), name)}
 }
 
-// kitError is a failure told in a learner's words that still wraps the
-// error behind it, so a case can tell a timeout from a close.
-type kitError struct {
-	msg string
-	err error
+// fault says what went wrong in a transfer, so that a case can cite the
+// requirement it breaks.
+type fault int
+
+const (
+	faultReply     fault = iota + 1 // no reply, or one that is neither a size nor an error reply
+	faultRefused                    // an error reply for a file that exists
+	faultSize                       // a size other than the file's
+	faultData                       // data other than the file's
+	faultTruncated                  // the stream ended inside the data
+	faultStalled                    // the data or the digest stopped coming, or the connection broke
+	faultDigest                     // a digest that does not match the data, or none
+)
+
+// transferError is a transfer that went wrong: what, in a learner's words,
+// and the error behind it (so a case can tell a timeout from a close).
+type transferError struct {
+	fault fault
+	msg   string
+	err   error
 }
 
-func (e *kitError) Error() string { return e.msg }
-func (e *kitError) Unwrap() error { return e.err }
+func (e *transferError) Error() string { return e.msg }
+func (e *transferError) Unwrap() error { return e.err }
 
-// isTimeout reports whether err is a deadline that expired.
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
-}
-
-// describe puts a read failure in a learner's words. waiting names what
-// the kit was waiting for.
-func (k *kitConn) describe(err error, waiting string) string {
-	var pe *spec.ProtocolError
-	var te *spec.TruncatedError
-	var ne net.Error
-	switch {
-	case errors.As(err, &ne) && ne.Timeout():
-		return fmt.Sprintf("the server sent nothing for %v while the kit waited for %s", k.timeout, waiting)
-	case errors.As(err, &te):
-		return fmt.Sprintf("the server closed the connection inside the %s: %d of %d bytes arrived", te.Phase, te.Got, te.Want)
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return fmt.Sprintf("the server closed the connection while the kit waited for %s", waiting)
-	case errors.Is(err, syscall.ECONNRESET):
-		return fmt.Sprintf("the server reset the connection while the kit waited for %s", waiting)
-	case errors.As(err, &pe):
-		return fmt.Sprintf("the server sent a malformed %s: %s", pe.Phase, strings.TrimPrefix(pe.Error(), "spec: malformed "+string(pe.Phase)+": "))
-	case errors.Is(err, spec.ErrTooLong):
-		return fmt.Sprintf("the server sent more than %d bytes where %s was due", spec.MaxControlLen, waiting)
+// faultOf returns the fault of a transfer error, or 0.
+func faultOf(err error) fault {
+	var te *transferError
+	if errors.As(err, &te) {
+		return te.fault
 	}
-	return fmt.Sprintf("reading %s failed: %v", waiting, err)
+	return 0
 }
 
-// netWords names a network error briefly.
-func netWords(err error) string {
-	var ne net.Error
-	switch {
-	case err == nil:
-		return "ok"
-	case errors.As(err, &ne) && ne.Timeout():
-		return "timeout"
-	case errors.Is(err, io.EOF):
-		return "end of stream"
-	case errors.Is(err, syscall.ECONNRESET):
-		return "connection reset"
-	case errors.Is(err, syscall.EPIPE):
-		return "broken pipe"
-	}
-	return err.Error()
+// transferErr returns a transferError of fault f whose words are formatted
+// from format and a.
+func transferErr(f fault, err error, format string, a ...any) error {
+	return &transferError{fault: f, err: err, msg: fmt.Sprintf(format, a...)}
 }
 
 // receive reads the data and the digest of a transfer whose size was
@@ -220,42 +235,21 @@ func netWords(err error) string {
 // digest the MD5 of the data actually received.
 func (k *kitConn) receive(name string, want []byte) error {
 	size := int64(len(want))
-	body := k.r.Body(size)
 	h := md5.New()
-	buf := make([]byte, 32<<10)
-	var got int64
-	diff := int64(-1)
-	for {
-		n, err := body.Read(buf)
-		if n > 0 {
-			if diff < 0 && !bytes.Equal(buf[:n], want[got:got+int64(n)]) {
-				for i := 0; i < n; i++ {
-					if buf[i] != want[got+int64(i)] {
-						diff = got + int64(i)
-						break
-					}
-				}
-			}
-			h.Write(buf[:n])
-			got += int64(n)
+	got, diff, err := k.readCompare(h, want)
+	if err != nil {
+		k.logf("<- data %d of %d bytes, then %s", got, size, netWords(err))
+		var te *spec.TruncatedError
+		if errors.As(err, &te) {
+			return transferErr(faultTruncated, err, "the server announced %d bytes for %q but closed the connection after sending %d", size, name, got)
 		}
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			k.logf("<- data %d of %d bytes, then %s", got, size, netWords(err))
-			var te *spec.TruncatedError
-			if errors.As(err, &te) {
-				return fmt.Errorf("the server announced %d bytes for %q but closed the connection after sending %d", size, name, got)
-			}
-			return fmt.Errorf("%s (after %d of the %d data bytes of %q)", k.describe(err, "the rest of the data"), got, size, name)
-		}
+		return transferErr(faultStalled, err, "%s (after %d of the %d data bytes of %q)", describe(err, k.timeout, "the rest of the data"), got, size, name)
 	}
 	local := hex.EncodeToString(h.Sum(nil))
 	k.logf("<- data %d bytes, md5 %s", got, local)
 	if diff >= 0 {
-		return fmt.Errorf("the %d bytes the server sent for %q differ from the file from byte %d on (the file hashes to %s, the data to %s)",
-			size, name, diff, md5hex(want), local)
+		return transferErr(faultData, nil, "the %d bytes the server sent for %q differ from the file from byte %d on (the file hashes to %s, the data to %s)",
+			size, name, diff, digestOf(want), local)
 	}
 	d, err := k.r.ReadDigest()
 	if err != nil {
@@ -263,18 +257,45 @@ func (k *kitConn) receive(name string, want []byte) error {
 		var te *spec.TruncatedError
 		switch {
 		case errors.As(err, &te):
-			return fmt.Errorf("the server sent the %d bytes of %q and closed the connection after %d of the 32 digest bytes", size, name, te.Got)
+			return transferErr(faultDigest, err, "the server sent the %d bytes of %q and closed the connection after %d of the 32 digest bytes", size, name, te.Got)
 		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-			return fmt.Errorf("the server sent the %d bytes of %q and closed the connection without a digest", size, name)
+			return transferErr(faultDigest, err, "the server sent the %d bytes of %q and closed the connection without a digest", size, name)
 		}
-		return fmt.Errorf("%s, after the %d bytes of %q", k.describe(err, "the 32-byte digest"), size, name)
+		return transferErr(faultDigest, err, "%s, after the %d bytes of %q", describe(err, k.timeout, "the 32-byte digest"), size, name)
 	}
 	k.logf("<- digest %q", d)
 	if d != local {
-		return fmt.Errorf("asked for the %d-byte file %q; the server announced %d and sent the right data, but the digest it sent does not match the data (sent %s, data hashes to %s)",
+		return transferErr(faultDigest, nil, "asked for the %d-byte file %q; the server announced %d and sent the right data, but the digest it sent does not match the data (sent %s, data hashes to %s)",
 			size, name, size, d, local)
 	}
 	return nil
+}
+
+// readCompare reads len(want) data bytes into h, comparing them with want.
+// It returns how many arrived, the offset of the first byte that differs
+// (-1 for none) and the error that stopped it short.
+func (k *kitConn) readCompare(h io.Writer, want []byte) (got, diff int64, err error) {
+	body := k.r.Body(int64(len(want)))
+	buf := make([]byte, 32<<10)
+	diff = -1
+	for {
+		n, err := body.Read(buf)
+		if n > 0 {
+			if diff < 0 {
+				if i := firstDiff(buf[:n], want[got:got+int64(n)]); i < n {
+					diff = got + int64(i)
+				}
+			}
+			h.Write(buf[:n])
+			got += int64(n)
+		}
+		if err == io.EOF {
+			return got, diff, nil
+		}
+		if err != nil {
+			return got, diff, err
+		}
+	}
 }
 
 // get performs one whole exchange for name and checks it against want.
@@ -292,16 +313,25 @@ func (k *kitConn) finish(name string, want []byte) error {
 	if err != nil {
 		return err
 	}
-	if er != nil {
-		return fmt.Errorf("the server refused `get %s` (a %d-byte file that exists): %v", name, len(want), er)
-	}
-	if size != int64(len(want)) {
-		return fmt.Errorf("asked for the %d-byte file %q; the server announced %d", len(want), name, size)
+	if err := announces(name, want, size, er); err != nil {
+		return err
 	}
 	if err := k.ack(); err != nil {
 		return err
 	}
 	return k.receive(name, want)
+}
+
+// announces checks a reply to `get name` for the file want: it must be
+// its size.
+func announces(name string, want []byte, size int64, er *spec.ErrorReply) error {
+	if er != nil {
+		return transferErr(faultRefused, nil, "the server refused `get %s` (a %d-byte file that exists): %v", name, len(want), er)
+	}
+	if size != int64(len(want)) {
+		return transferErr(faultSize, nil, "asked for the %d-byte file %q; the server announced %d", len(want), name, size)
+	}
+	return nil
 }
 
 // quiet reports whether the server sends nothing more within d: it
@@ -316,106 +346,97 @@ func (k *kitConn) quiet(d time.Duration) ([]byte, error) {
 	b := make([]byte, 512)
 	n, err := k.nc.Read(b)
 	k.nc.SetReadDeadline(time.Time{})
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
+	if isTimeout(err) {
 		return nil, nil
 	}
 	return b[:n], err
 }
 
-func md5hex(b []byte) string {
-	s := md5.Sum(b)
-	return hex.EncodeToString(s[:])
-}
+// closeWaitKeep bounds the bytes closeWait keeps.
+const closeWaitKeep = 1024
 
-// fixturePrefix begins the name of every file the kit writes.
-const fixturePrefix = ".stickykit-check-"
-
-// fixtures are the files one case writes into (or, for path-escape, beside)
-// the server's root. Their content is deterministic: the seeded stream of
-// the case ID and the file's label (package internal/seeded). Their names
-// carry a random token, so runs never collide with each other or with real
-// files.
-type fixtures struct {
-	x     *checker
-	id    string // the case's ID
-	token string
-	paths []string // created files, removed by remove (last first)
-	dirs  []string // created directories, removed after the files
-}
-
-// newFixtures starts the fixtures of case id.
-func (x *checker) newFixtures(id string) *fixtures {
-	var t [4]byte
-	rand.Read(t[:])
-	return &fixtures{x: x, id: id, token: hex.EncodeToString(t[:])}
-}
-
-// name returns the unique top-level name for label.
-func (fx *fixtures) name(label string) string {
-	return fixturePrefix + fx.token + "-" + label
-}
-
-// content returns n deterministic bytes for label: the seeded stream of
-// the case ID and the label.
-func (fx *fixtures) content(label string, n int) []byte {
-	return seeded.Bytes(seeded.Seed(fx.id+" "+label), int64(n))
-}
-
-// file writes n deterministic bytes at name (relative to the root, "/"
-// separated) and returns them.
-func (fx *fixtures) file(name string, n int) ([]byte, error) {
-	// The token is left out of the seed: the same case writes the same
-	// bytes on every run.
-	data := fx.content(strings.Replace(name, fx.token, "", 1), n)
-	return data, fx.writeAt(filepath.Join(fx.x.server.Root, filepath.FromSlash(name)), data)
-}
-
-// dir creates the directory name (relative to the root).
-func (fx *fixtures) dir(name string) error {
-	p := filepath.Join(fx.x.server.Root, filepath.FromSlash(name))
-	if err := os.Mkdir(p, 0o755); err != nil {
-		return fmt.Errorf("cannot create the fixture directory: %w", err)
+// closeWait waits about k.timeout for the server to close the connection.
+// It returns the bytes that arrived before (at most closeWaitKeep), how
+// the connection ended, and closed=false if it was still open when the
+// time ran out.
+func (k *kitConn) closeWait() (extra []byte, how string, closed bool) {
+	start := time.Now()
+	body := k.r.Body(math.MaxInt64)
+	buf := make([]byte, 512)
+	for time.Since(start) < k.timeout && len(extra) < closeWaitKeep {
+		n, err := body.Read(buf)
+		extra = append(extra, buf[:n]...)
+		switch {
+		case err == nil:
+			continue
+		case isTimeout(err):
+			k.logf("<- %s, and the connection still open after %v", quote(extra), k.timeout)
+			return extra, "", false
+		case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+			how = "end of stream"
+		case errors.Is(err, syscall.ECONNRESET):
+			how = "connection reset"
+		default:
+			how = err.Error()
+		}
+		if len(extra) > 0 {
+			k.logf("<- %s (%d bytes), then %s", quote(extra), len(extra), how)
+		} else {
+			k.logf("<- %s", how)
+		}
+		return extra, how, true
 	}
-	fx.dirs = append(fx.dirs, p)
-	return nil
+	k.logf("<- %s (%d bytes), and the connection still open", quote(extra), len(extra))
+	return extra, "", false
 }
 
-// writeAt creates the file at path exclusively, readable by all (the
-// server may run as another user), and records it for removal.
-func (fx *fixtures) writeAt(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+// rawLine reads one reply line as the server sent it, terminator
+// included, through the connection's reader (see readRawLine).
+func (k *kitConn) rawLine() ([]byte, error) {
+	return readRawLine(k.r.Body(spec.MaxControlLen + 2))
+}
+
+// readUpTo reads at most n data bytes and returns them with the error
+// that stopped it before n (nil when all n arrived).
+func (k *kitConn) readUpTo(n int64) ([]byte, error) {
+	var got bytes.Buffer
+	_, err := io.Copy(&got, struct{ io.Reader }{k.r.Body(n)})
 	if err != nil {
-		return fmt.Errorf("cannot create a fixture in the server's root: %w", err)
+		k.logf("<- data %d of %d bytes (md5 %s), then %s", got.Len(), n, digestOf(got.Bytes()), netWords(err))
+	} else {
+		k.logf("<- data %d bytes (md5 %s)", got.Len(), digestOf(got.Bytes()))
 	}
-	fx.paths = append(fx.paths, path)
-	_, err = f.Write(data)
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	return got.Bytes(), err
+}
+
+// fetch fetches name on a fresh connection and checks it against data.
+func (x *serverCheck) fetch(ctx context.Context, name string, data []byte) error {
+	k, err := x.dial(ctx)
+	if err != nil {
+		return fmt.Errorf("cannot connect: %w", err)
+	}
+	defer k.close()
+	return k.get(name, data)
+}
+
+// announced sends `get name` on a fresh connection and reads the size,
+// which must be len(data). On failure k is nil and o says why.
+func (x *serverCheck) announced(ctx context.Context, name string, data []byte) (k *kitConn, o Outcome) {
+	k, err := x.dial(ctx)
+	if err != nil {
+		return nil, cannotConnect(err)
+	}
+	if err := k.request(name); err != nil {
+		k.close()
+		return nil, fail("%v", err)
+	}
+	size, er, err := k.reply(name)
+	if err == nil {
+		err = announces(name, data, size, er)
 	}
 	if err != nil {
-		return fmt.Errorf("cannot write the fixture %s: %w", path, err)
+		k.close()
+		return nil, fail("%v", err)
 	}
-	os.Chmod(path, 0o644) // undo the umask: the server may run as another user
-	fx.x.logf("fixture %q: %d bytes, md5 %s", filepath.Base(path), len(data), md5hex(data))
-	return nil
+	return k, Outcome{}
 }
-
-// remove deletes every fixture the case created.
-func (fx *fixtures) remove() {
-	for i := len(fx.paths) - 1; i >= 0; i-- {
-		os.Remove(fx.paths[i])
-	}
-	for i := len(fx.dirs) - 1; i >= 0; i-- {
-		os.Remove(fx.dirs[i])
-	}
-}
-
-// setupFailed is the outcome of a case whose fixtures could not be made:
-// the kit cannot say anything about the server.
-func setupFailed(err error) Outcome {
-	return inconclusive("%v (the kit writes its fixtures into the directory given as the server's root)", err)
-}
-
-// sizeName is a fixture label for a size: "1025-bytes.bin".
-func sizeName(n int) string { return strconv.Itoa(n) + "-bytes.bin" }

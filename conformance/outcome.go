@@ -1,8 +1,8 @@
 package conformance
 
 import (
-	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -24,6 +24,102 @@ const (
 // Verdicts lists every verdict in the order reports count them.
 var Verdicts = []Verdict{Pass, Fail, Hazard, Inconclusive, Skip}
 
+// Outcome is what a case concluded.
+type Outcome struct {
+	Verdict Verdict
+	// Detail says why, in a learner's words: the words of the findings,
+	// joined by "; ". It is empty only for a plain PASS.
+	Detail string
+	// Findings are what the kit saw, each with the requirements its words
+	// cite. Every requirement ID in Detail is cited by a finding, and every
+	// finding cites only requirements its case lists.
+	Findings []Finding
+}
+
+// Finding is one observation behind a verdict: a sentence in a learner's
+// words and the SPEC.md requirements it cites, in the order the words name
+// them. A FAIL's findings say what the implementation did and which of its
+// case's requirements that breaks.
+type Finding struct {
+	Words string
+	Cites []string
+}
+
+// String returns the finding's words.
+func (f Finding) String() string { return f.Words }
+
+// String returns the outcome's detail.
+func (o Outcome) String() string { return o.Detail }
+
+// Cites returns the requirement IDs the outcome's findings cite, each once,
+// in the order they are first cited.
+func (o Outcome) Cites() []string {
+	var ids []string
+	for _, f := range o.Findings {
+		for _, id := range f.Cites {
+			if !slices.Contains(ids, id) {
+				ids = append(ids, id)
+			}
+		}
+	}
+	return ids
+}
+
+// citation is a list of requirement IDs given to a finding's format: it
+// prints as "REQ-A, REQ-B" and the finding records the IDs. It is the only
+// way a finding names a requirement.
+type citation []string
+
+// cite returns the citation of the requirements ids.
+func cite(ids ...string) citation { return citation(ids) }
+
+func (c citation) String() string { return strings.Join(c, ", ") }
+
+// finding formats the words of a finding, as fmt.Sprintf does, and records
+// the requirements cited by its arguments: every citation, and the cites
+// of every Finding and Outcome among them (which print as their words).
+func finding(format string, a ...any) Finding {
+	var ids []string
+	for _, v := range a {
+		switch v := v.(type) {
+		case citation:
+			ids = append(ids, v...)
+		case Finding:
+			ids = append(ids, v.Cites...)
+		case Outcome:
+			ids = append(ids, v.Cites()...)
+		}
+	}
+	return Finding{Words: fmt.Sprintf(format, a...), Cites: ids}
+}
+
+// outcome returns the outcome of verdict v made of findings fs.
+func outcome(v Verdict, fs ...Finding) Outcome {
+	o := Outcome{Verdict: v}
+	var words []string
+	for _, f := range fs {
+		if f.Words == "" && len(f.Cites) == 0 {
+			continue
+		}
+		o.Findings = append(o.Findings, f)
+		words = append(words, f.Words)
+	}
+	o.Detail = strings.Join(words, "; ")
+	return o
+}
+
+// pass, fail, hazard, inconclusive and skip build outcomes of one finding,
+// formatted as by finding.
+func pass(format string, a ...any) Outcome { return outcome(Pass, finding(format, a...)) }
+func fail(format string, a ...any) Outcome { return outcome(Fail, finding(format, a...)) }
+func hazard(format string, a ...any) Outcome {
+	return outcome(Hazard, finding(format, a...))
+}
+func inconclusive(format string, a ...any) Outcome {
+	return outcome(Inconclusive, finding(format, a...))
+}
+func skip(format string, a ...any) Outcome { return outcome(Skip, finding(format, a...)) }
+
 // Severity is the level of the strongest requirement a case checks.
 type Severity string
 
@@ -33,92 +129,11 @@ const (
 	Should Severity = "SHOULD"
 )
 
-// Role says which side of the exchange a case checks.
-type Role string
-
-// The roles.
-const (
-	RoleServer Role = "server"
-	RoleClient Role = "client"
-)
-
-// Case is one conformance check.
-type Case struct {
-	ID           string         // stable slash path, e.g. "server/sizes"
-	Title        string         // one line: what the case does
-	Requirements []string       // SPEC.md requirement IDs it checks
-	Severity     Severity       // MUST or SHOULD
-	Framings     []spec.Framing // framings it applies to; nil means both
-	Role         Role
-
-	// run performs the case. It returns the outcome; it must return
-	// promptly once ctx is done.
-	run func(ctx context.Context, x *checker) Outcome
-}
-
-// AppliesTo reports whether the case applies to framing f.
-func (c *Case) AppliesTo(f spec.Framing) bool {
-	if len(c.Framings) == 0 {
-		return true
-	}
-	for _, g := range c.Framings {
-		if g == f {
-			return true
-		}
-	}
-	return false
-}
-
-// Outcome is what a case concluded.
-type Outcome struct {
-	Verdict Verdict
-	Detail  string // why, in a learner's words; empty only for a plain PASS
-}
-
-// pass, fail, hazard, inconclusive and skip build outcomes.
-func pass(format string, a ...any) Outcome { return Outcome{Pass, fmt.Sprintf(format, a...)} }
-func fail(format string, a ...any) Outcome { return Outcome{Fail, fmt.Sprintf(format, a...)} }
-func hazard(format string, a ...any) Outcome {
-	return Outcome{Hazard, fmt.Sprintf(format, a...)}
-}
-func inconclusive(format string, a ...any) Outcome {
-	return Outcome{Inconclusive, fmt.Sprintf(format, a...)}
-}
-func skip(format string, a ...any) Outcome { return Outcome{Skip, fmt.Sprintf(format, a...)} }
-
 // Result is one case's outcome in a run.
 type Result struct {
-	Case     *Case
+	Case     Case
 	Framing  spec.Framing
 	Outcome  Outcome
 	Duration time.Duration
 	Log      []string // byte-level log of the case (shown with -v)
 }
-
-// checker is the context one case runs in: its target, its framing, and its
-// log. The server and client runners fill the fields they need.
-type checker struct {
-	framing spec.Framing
-	timeout time.Duration // bound for any single wait on the peer
-	log     []string
-
-	server *ServerTarget // server cases
-	client *ClientTarget // client cases
-}
-
-// logf appends one line to the case's byte-level log.
-func (x *checker) logf(format string, a ...any) {
-	x.log = append(x.log, fmt.Sprintf(format, a...))
-}
-
-// quote renders at most 80 bytes of b for a log or a detail.
-func quote(b []byte) string {
-	const max = 80
-	if len(b) > max {
-		return fmt.Sprintf("%q... (%d bytes)", b[:max], len(b))
-	}
-	return fmt.Sprintf("%q", b)
-}
-
-// reqs joins requirement IDs for a detail line: "REQ-CLI-1, REQ-CLI-2".
-func reqs(ids ...string) string { return strings.Join(ids, ", ") }

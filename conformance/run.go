@@ -2,9 +2,11 @@ package conformance
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
-	"sort"
-	"testing"
 	"time"
 
 	"github.com/stickykit/stickykit/spec"
@@ -14,12 +16,26 @@ import (
 // (a reply, a read, a client's exit) unless Options.Timeout says otherwise.
 const DefaultTimeout = 5 * time.Second
 
-// ServerTarget is a server under test.
+// ServerTarget is a server under test: one already running at Addr and
+// serving Root, or, with Start, a fresh one for every case.
 type ServerTarget struct {
-	Addr    string       // host:port of the server
+	Addr    string       // host:port of the server; unused with Start
 	Root    string       // the directory it serves: the kit writes its fixtures here and removes them afterwards
 	Framing spec.Framing // the framing it speaks
+
+	// Start, when not nil, starts a fresh server for each case and stops
+	// it when the case ends. The kit calls it with the directory the
+	// server must serve: Root when set, or else a fresh temporary
+	// directory of the case's own (inside another, so that the kit can
+	// place a file just outside it), removed afterwards.
+	Start ServerFactory
 }
+
+// ServerFactory starts a server under test that serves root and returns
+// the address it listens on and a function that stops it; stop must not
+// return before the server has let go of root. ctx is the case's context:
+// the server need not outlive it.
+type ServerFactory func(ctx context.Context, root string) (addr string, stop func(), err error)
 
 // ClientFunc runs a client under test once: it must fetch name from the
 // server at addr and leave the file at out only if it verified. Its error
@@ -38,12 +54,19 @@ type ClientTarget struct {
 	Command []string
 }
 
-// Options tune a run.
+// Options tune a run. The zero value runs every case with DefaultTimeout.
 type Options struct {
 	// Run selects the cases whose ID matches; nil selects all.
 	Run *regexp.Regexp
+	// Skip leaves out the cases whose ID matches; nil leaves out none.
+	Skip *regexp.Regexp
 	// Timeout bounds each wait on the implementation; 0 means DefaultTimeout.
 	Timeout time.Duration
+	// CaseTimeout bounds each whole case; 0 means no bound but the waits'.
+	// A case still running when it expires is stopped (its pauses and
+	// reads end at once) and is INCONCLUSIVE: the kit ran out of time, and
+	// that says nothing about the implementation.
+	CaseTimeout time.Duration
 }
 
 func (o Options) timeout() time.Duration {
@@ -53,76 +76,155 @@ func (o Options) timeout() time.Duration {
 	return o.Timeout
 }
 
-var registry []*Case
-
-// register adds cases to the registry; case files call it from init.
-func register(cs ...*Case) { registry = append(registry, cs...) }
-
-// Cases returns every case of role r, sorted by ID.
-func Cases(r Role) []*Case {
-	var out []*Case
-	for _, c := range registry {
-		if c.Role == r {
-			out = append(out, c)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	return out
+// selects reports whether the options select case id.
+func (o Options) selects(id string) bool {
+	return (o.Run == nil || o.Run.MatchString(id)) && (o.Skip == nil || !o.Skip.MatchString(id))
 }
 
-// AllCases returns every case, servers first, each sorted by ID.
-func AllCases() []*Case { return append(Cases(RoleServer), Cases(RoleClient)...) }
-
-// Lookup returns the case with the given ID, or nil.
-func Lookup(id string) *Case {
-	for _, c := range registry {
-		if c.ID == id {
-			return c
-		}
-	}
-	return nil
+// check is what every run of a case has: the case, the framing, the bound
+// of each wait and the byte-level log.
+type check struct {
+	c       *Case
+	framing spec.Framing
+	timeout time.Duration
+	log     []string
 }
+
+// logf appends one line to the case's byte-level log.
+func (x *check) logf(format string, a ...any) {
+	x.log = append(x.log, fmt.Sprintf(format, a...))
+}
+
+// serverCheck is the run of one server case: the server under test and the
+// case's fixtures in its root.
+type serverCheck struct {
+	check
+	addr string
+	root string
+	fx   *fixtures
+}
+
+// clientCheck is the run of one client case: the client under test.
+type clientCheck struct {
+	check
+	target *ClientTarget
+}
+
+// content returns n bytes of the case's seeded content for label.
+func (x *clientCheck) content(label string, n int) []byte { return caseContent(x.c.ID, label, n) }
 
 // RunServer runs the selected server cases against t, one after another,
 // and returns one result per case (SKIP for a case whose framings exclude
 // t.Framing).
 func RunServer(ctx context.Context, t ServerTarget, o Options) []Result {
-	return run(ctx, RoleServer, t.Framing, o, func(x *checker) { x.server = &t })
-}
-
-// RunClient runs the selected client cases against t.
-func RunClient(ctx context.Context, t ClientTarget, o Options) []Result {
-	return run(ctx, RoleClient, t.Framing, o, func(x *checker) { x.client = &t })
-}
-
-func run(ctx context.Context, r Role, f spec.Framing, o Options, setup func(*checker)) []Result {
 	var results []Result
-	for _, c := range Cases(r) {
-		if o.Run != nil && !o.Run.MatchString(c.ID) {
-			continue
+	for i := range serverCatalogue {
+		if sc := &serverCatalogue[i]; o.selects(sc.ID) {
+			results = append(results, runServerCase(ctx, sc, t, o))
 		}
-		results = append(results, runCase(ctx, c, f, o, setup))
 	}
 	return results
 }
 
-func runCase(ctx context.Context, c *Case, f spec.Framing, o Options, setup func(*checker)) Result {
-	res := Result{Case: c, Framing: f}
+// RunClient runs the selected client cases against t, one after another.
+func RunClient(ctx context.Context, t ClientTarget, o Options) []Result {
+	var results []Result
+	for i := range clientCatalogue {
+		if cc := &clientCatalogue[i]; o.selects(cc.ID) {
+			results = append(results, runClientCase(ctx, cc, t, o))
+		}
+	}
+	return results
+}
+
+// runServerCase runs one server case against t: it starts a fresh server
+// when t says so, writes nothing itself (the case writes its fixtures
+// through x.fx) and removes every fixture afterwards.
+func runServerCase(ctx context.Context, sc *serverCase, t ServerTarget, o Options) Result {
+	return runCase(ctx, &sc.Case, t.Framing, o, func(ctx context.Context, base check) (Outcome, []string) {
+		x := &serverCheck{check: base, addr: t.Addr, root: t.Root}
+		if t.Start != nil {
+			stop, o, ok := x.startServer(ctx, t.Start)
+			if !ok {
+				return o, x.log
+			}
+			defer stop()
+		}
+		x.fx = newFixtures(&x.check, x.root)
+		defer x.fx.remove()
+		return sc.run(ctx, x), x.log
+	})
+}
+
+// startServer starts a fresh server for the case, in a fresh root unless
+// x.root is set. It returns what stops it and removes that root.
+func (x *serverCheck) startServer(ctx context.Context, start ServerFactory) (stop func(), o Outcome, ok bool) {
+	var dir string
+	if x.root == "" {
+		d, err := os.MkdirTemp("", "stickykit-check-")
+		if err != nil {
+			return nil, inconclusive("setting up: %v", err), false
+		}
+		dir, x.root = d, filepath.Join(d, "root")
+		if err := os.Mkdir(x.root, 0o755); err != nil {
+			os.RemoveAll(dir)
+			return nil, inconclusive("setting up: %v", err), false
+		}
+	}
+	addr, stopServer, err := start(ctx, x.root)
+	if err != nil {
+		if dir != "" {
+			os.RemoveAll(dir)
+		}
+		return nil, inconclusive("the server under test could not be started: %v", err), false
+	}
+	x.addr = addr
+	x.logf("kit: started a fresh server on %s serving %s", addr, x.root)
+	return func() {
+		stopServer()
+		if dir != "" {
+			os.RemoveAll(dir)
+		}
+	}, Outcome{}, true
+}
+
+// runClientCase runs one client case against t.
+func runClientCase(ctx context.Context, cc *clientCase, t ClientTarget, o Options) Result {
+	return runCase(ctx, &cc.Case, t.Framing, o, func(ctx context.Context, base check) (Outcome, []string) {
+		x := &clientCheck{check: base, target: &t}
+		return cc.run(ctx, x), x.log
+	})
+}
+
+// runCase runs one case in framing f under the case's deadline, timing it,
+// and turns what the kit could not finish into INCONCLUSIVE: a run
+// interrupted before a PASS, or a case out of time.
+func runCase(ctx context.Context, c *Case, f spec.Framing, o Options,
+	run func(ctx context.Context, base check) (Outcome, []string)) Result {
+	res := Result{Case: c.clone(), Framing: f}
 	if !c.AppliesTo(f) {
 		res.Outcome = skip("applies to the %s framing only", otherFraming(f))
 		return res
 	}
-	x := &checker{framing: f, timeout: o.timeout()}
-	setup(x)
+	cctx, cancel := ctx, context.CancelFunc(func() {})
+	if o.CaseTimeout > 0 {
+		cctx, cancel = context.WithTimeoutCause(ctx, o.CaseTimeout, errCaseTimeout)
+	}
+	defer cancel()
 	start := time.Now()
-	res.Outcome = c.run(ctx, x)
+	res.Outcome, res.Log = run(cctx, check{c: c, framing: f, timeout: o.timeout()})
 	res.Duration = time.Since(start)
-	res.Log = x.log
-	if ctx.Err() != nil && res.Outcome.Verdict == Pass {
+	switch {
+	case ctx.Err() != nil && res.Outcome.Verdict == Pass:
 		res.Outcome = inconclusive("the run was interrupted: %v", ctx.Err())
+	case ctx.Err() == nil && errors.Is(context.Cause(cctx), errCaseTimeout):
+		res.Outcome = inconclusive("the case did not finish within its %v (the kit stopped it; this says nothing about the implementation)", o.CaseTimeout)
 	}
 	return res
 }
+
+// errCaseTimeout is the cause of a case's context that ran out of time.
+var errCaseTimeout = errors.New("conformance: the case ran out of time")
 
 func otherFraming(f spec.Framing) spec.Framing {
 	if f == spec.Line {
@@ -131,47 +233,16 @@ func otherFraming(f spec.Framing) spec.Framing {
 	return spec.Line
 }
 
-// TestServer runs every server case against t as subtests of tt, named by
-// case ID. A FAIL of a MUST case fails the subtest; a FAIL of a SHOULD case
-// is logged; HAZARD, INCONCLUSIVE and SKIP skip the subtest with the reason.
-// A failure means the server broke the requirement the case names, never a
-// quirk of the kit; run it under the race detector when the server is Go.
-func TestServer(tt *testing.T, t ServerTarget) {
-	tt.Helper()
-	for _, c := range Cases(RoleServer) {
-		tt.Run(c.ID, func(tt *testing.T) {
-			report(tt, runCase(tt.Context(), c, t.Framing, Options{}, func(x *checker) { x.server = &t }))
-		})
-	}
-}
-
-// TestClient runs every client case against t as subtests of tt, with the
-// same verdict rules as TestServer.
-func TestClient(tt *testing.T, t ClientTarget) {
-	tt.Helper()
-	for _, c := range Cases(RoleClient) {
-		tt.Run(c.ID, func(tt *testing.T) {
-			report(tt, runCase(tt.Context(), c, t.Framing, Options{}, func(x *checker) { x.client = &t }))
-		})
-	}
-}
-
-func report(tt *testing.T, r Result) {
-	tt.Helper()
-	for _, l := range r.Log {
-		tt.Log(l)
-	}
-	o := r.Outcome
-	switch o.Verdict {
-	case Pass:
-		return
-	case Fail:
-		if r.Case.Severity == Must {
-			tt.Errorf("%s FAIL (%s, %v): %s", r.Case.ID, r.Case.Severity, r.Case.Requirements, o.Detail)
-		} else {
-			tt.Logf("%s FAIL (SHOULD, %v): %s", r.Case.ID, r.Case.Requirements, o.Detail)
-		}
-	default:
-		tt.Skipf("%s %s: %s", r.Case.ID, o.Verdict, o.Detail)
+// pause waits d, or less if ctx ends first; it reports whether it waited
+// the whole time. Every pause in the kit is one of these, so a case's
+// deadline or an interrupt ends it at once.
+func pause(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }

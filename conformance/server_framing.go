@@ -1,57 +1,26 @@
 package conformance
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
+	"io"
 	"time"
 
 	"github.com/stickykit/stickykit/spec"
 )
 
 // Server cases about turn-taking and framing: no data before the ack, a
-// request that arrives in pieces, an ack sent together with its request.
-
-func init() {
-	register(
-		&Case{
-			ID:           "server/no-data-before-ack",
-			Title:        "after the size the kit waits 300 ms before its ack: no data byte may arrive before it",
-			Requirements: []string{"REQ-SRV-7", "REQ-LOCK-2"},
-			Severity:     Must,
-			Role:         RoleServer,
-			run:          runServerNoDataBeforeAck,
-		},
-		&Case{
-			ID: "server/split-request",
-			Title: "the request arrives one byte per segment: line framing must serve it; " +
-				"in lockstep it is HAZARD-FRAG-CONTROL and the kit reports what the server did",
-			Requirements: []string{"REQ-SRV-11", "REQ-LINE-6", "REQ-GEN-1"},
-			Severity:     Must,
-			Role:         RoleServer,
-			run:          runServerSplitRequest,
-		},
-		&Case{
-			ID:           "server/pipelined-ack",
-			Title:        "the ack sent in the same write as the request, behind a served and behind a refused request",
-			Requirements: []string{"REQ-SRV-12", "REQ-LINE-4", "REQ-LINE-7"},
-			Severity:     Must,
-			Framings:     []spec.Framing{spec.Line},
-			Role:         RoleServer,
-			run:          runServerPipelinedAck,
-		},
-	)
-}
+// request that arrives in pieces, an ack sent together with its request,
+// line terminators, and a client's end of stream.
 
 // ackDelay is how long server/no-data-before-ack holds its ack back.
 const ackDelay = 300 * time.Millisecond
 
-func runServerNoDataBeforeAck(ctx context.Context, x *checker) Outcome {
-	fx := x.newFixtures("server/no-data-before-ack")
-	defer fx.remove()
-	name := fx.name("wait-for-ack.bin")
-	data, err := fx.file(name, 65537)
+func runServerNoDataBeforeAck(ctx context.Context, x *serverCheck) Outcome {
+	name := x.fx.name("wait-for-ack.bin")
+	data, err := x.fx.file(name, 65537)
 	if err != nil {
 		return setupFailed(err)
 	}
@@ -68,10 +37,10 @@ func runServerNoDataBeforeAck(ctx context.Context, x *checker) Outcome {
 	switch {
 	case errors.As(err, &pe) && len(pe.Data) > 0 && startsWithSize(pe.Data, len(data)):
 		return fail("the server sent data right behind the size, before the kit's ack: the reply read %s (%s: a tutorial-style client takes it all as the size)",
-			quote(pe.Data), reqs("REQ-SRV-7", "REQ-LOCK-2"))
+			quote(pe.Data), cite("REQ-SRV-7", "REQ-LOCK-2"))
 	case errors.Is(err, spec.ErrTooLong):
 		return fail("the server answered the request with more than %d bytes where only the size was due: data right behind the size, before the kit's ack (%s)",
-			spec.MaxControlLen, reqs("REQ-SRV-7", "REQ-LOCK-2"))
+			spec.MaxControlLen, cite("REQ-SRV-7", "REQ-LOCK-2"))
 	case err != nil:
 		return fail("%v", err)
 	case er != nil:
@@ -84,7 +53,7 @@ func runServerNoDataBeforeAck(ctx context.Context, x *checker) Outcome {
 	if len(early) > 0 {
 		k.logf("<- %s (%d bytes) before the ack", quote(early), len(early))
 		return fail("the server sent %d or more bytes (starting %s) within %v of the size, before the kit's ack (%s)",
-			len(early), quote(early[:min(len(early), 16)]), ackDelay, reqs("REQ-SRV-7", "REQ-LOCK-2"))
+			len(early), quote(early[:min(len(early), 16)]), ackDelay, cite("REQ-SRV-7", "REQ-LOCK-2"))
 	}
 	if err != nil {
 		return fail("the server closed the connection %v after the size, while the kit had not yet sent its ack: %s", ackDelay, netWords(err))
@@ -99,22 +68,9 @@ func runServerNoDataBeforeAck(ctx context.Context, x *checker) Outcome {
 	return pass("nothing arrived in the %v before the ack; then the file arrived byte-exact", ackDelay)
 }
 
-// startsWithSize reports whether b begins with the decimal size n followed
-// by more bytes: a size glued to the data behind it.
-func startsWithSize(b []byte, n int) bool {
-	s := strconv.Itoa(n)
-	return len(b) > len(s) && string(b[:len(s)]) == s
-}
-
-// splitPause separates the one-byte writes of server/split-request, so each
-// byte travels in a segment of its own.
-const splitPause = time.Millisecond
-
-func runServerSplitRequest(ctx context.Context, x *checker) Outcome {
-	fx := x.newFixtures("server/split-request")
-	defer fx.remove()
-	name := fx.name("split.bin")
-	data, err := fx.file(name, 4097)
+func runServerSplitRequest(ctx context.Context, x *serverCheck) Outcome {
+	name := x.fx.name("split.bin")
+	data, err := x.fx.file(name, 4097)
 	if err != nil {
 		return setupFailed(err)
 	}
@@ -128,25 +84,30 @@ func runServerSplitRequest(ctx context.Context, x *checker) Outcome {
 		return setupFailed(err)
 	}
 	sent, werr := k.writeBytewise(req)
-	if x.framing == spec.Line {
-		if werr != nil {
-			said := netWords(werr)
-			if _, er, err := k.reply(name); er != nil {
-				said = "it had answered " + quote(spec.TrimLine(spec.EncodeError(spec.Line, er.Code, er.Text)))
-			} else if err != nil {
-				said += "; " + err.Error()
-			}
-			return fail("the request was sent one byte per segment and the server stopped reading after %d of its %d bytes: %s (%s: a line ends only at its LF)",
-				sent, len(req), said, reqs("REQ-SRV-11", "REQ-LINE-6", "REQ-GEN-1"))
-		}
-		if err := k.finish(name, data); err != nil {
-			return fail("the request was sent one byte per segment: %v (%s: a line-framing server reads up to the LF however it is split)",
-				err, reqs("REQ-SRV-11", "REQ-LINE-6", "REQ-GEN-1"))
-		}
-		return pass("a request sent as %d one-byte segments was served byte-exact", len(req))
+	if x.framing == spec.Lockstep {
+		return splitRequestHazard(k, name, data, req, sent, werr)
 	}
-	// Lockstep: nothing marks where a request ends, so no server can
-	// survive this. Say what this one did.
+	rules := cite("REQ-SRV-11", "REQ-LINE-6", "REQ-GEN-1")
+	if werr != nil {
+		said := netWords(werr)
+		if _, er, err := k.reply(name); er != nil {
+			said = "it had answered " + quote(spec.TrimLine(spec.EncodeError(spec.Line, er.Code, er.Text)))
+		} else if err != nil {
+			said += "; " + err.Error()
+		}
+		return fail("the request was sent one byte per segment and the server stopped reading after %d of its %d bytes: %s (%s: a line ends only at its LF)",
+			sent, len(req), said, rules)
+	}
+	if err := k.finish(name, data); err != nil {
+		return fail("the request was sent one byte per segment: %v (%s: a line-framing server reads up to the LF however it is split)", err, rules)
+	}
+	return pass("a request sent as %d one-byte segments was served byte-exact", len(req))
+}
+
+// splitRequestHazard says what a lockstep server did with a request that
+// arrived one byte per segment: nothing marks where a lockstep request
+// ends, so no server can survive it (HAZARD-FRAG-CONTROL).
+func splitRequestHazard(k *kitConn, name string, data, req []byte, sent int, werr error) Outcome {
 	lead := fmt.Sprintf("the request %s went out as %d one-byte segments", quote(req), len(req))
 	if werr != nil {
 		lead = fmt.Sprintf("the kit sent %d of the %d request bytes one per segment before the server stopped reading (%s)", sent, len(req), netWords(werr))
@@ -170,43 +131,22 @@ func runServerSplitRequest(ctx context.Context, x *checker) Outcome {
 	return hazard("%s; the server happened to read the whole request at once and served the file, but with other timing it could not have: %s", lead, why)
 }
 
-// writeBytewise sends b one byte per write, pausing between writes, and
-// logs it as one line. It returns how many bytes were sent.
-func (k *kitConn) writeBytewise(b []byte) (int, error) {
-	for i := range b {
-		if i > 0 {
-			time.Sleep(splitPause) // the pacing is the condition under test
-		}
-		k.nc.SetWriteDeadline(time.Now().Add(k.timeout))
-		if _, err := k.nc.Write(b[i : i+1]); err != nil {
-			k.logf("-> %s as one-byte writes: %d bytes sent, then %s", quote(b), i, netWords(err))
-			return i, err
-		}
-	}
-	k.nc.SetWriteDeadline(time.Time{})
-	k.logf("-> %s (%d bytes) as %d one-byte writes, %v apart", quote(b), len(b), len(b), splitPause)
-	return len(b), nil
-}
-
-func runServerPipelinedAck(ctx context.Context, x *checker) Outcome {
-	fx := x.newFixtures("server/pipelined-ack")
-	defer fx.remove()
-	a, b := fx.name("a.bin"), fx.name("b.bin")
-	da, err := fx.file(a, 2049)
+func runServerPipelinedAck(ctx context.Context, x *serverCheck) Outcome {
+	a, b := x.fx.name("a.bin"), x.fx.name("b.bin")
+	da, err := x.fx.file(a, 2049)
 	if err != nil {
 		return setupFailed(err)
 	}
-	db, err := fx.file(b, 1000)
+	db, err := x.fx.file(b, 1000)
 	if err != nil {
 		return setupFailed(err)
 	}
-	missing := fx.name("missing.bin")
+	missing := x.fx.name("missing.bin")
 	k, err := x.dial(ctx)
 	if err != nil {
 		return cannotConnect(err)
 	}
 	defer k.close()
-
 	pipelined := func(name string) error {
 		req, err := spec.EncodeRequest(x.framing, name)
 		if err != nil {
@@ -218,17 +158,18 @@ func runServerPipelinedAck(ctx context.Context, x *checker) Outcome {
 	if err := pipelined(a); err != nil {
 		return fail("%v", err)
 	}
+	const both = "request and ack sent in one write"
 	size, er, err := k.reply(a)
 	switch {
 	case err != nil:
-		return fail("request and ack sent in one write: %v (%s)", err, reqs("REQ-SRV-12"))
+		return fail("%s: %v (%s)", both, err, cite("REQ-SRV-12"))
 	case er != nil:
-		return fail("request and ack sent in one write: the server refused `get %s`: %v (%s)", a, er, reqs("REQ-SRV-12"))
+		return fail("%s: the server refused `get %s`: %v (%s)", both, a, er, cite("REQ-SRV-12"))
 	case size != int64(len(da)):
-		return fail("request and ack sent in one write: asked for the %d-byte file %q; the server announced %d (%s)", len(da), a, size, reqs("REQ-SRV-12"))
+		return fail("%s: asked for the %d-byte file %q; the server announced %d (%s)", both, len(da), a, size, cite("REQ-SRV-12"))
 	}
 	if err := k.receive(a, da); err != nil {
-		return fail("request and ack sent in one write: %v (%s)", err, reqs("REQ-SRV-12"))
+		return fail("%s: %v (%s)", both, err, cite("REQ-SRV-12"))
 	}
 	// 2. A refused request with an ack behind it: the server must skip it.
 	if err := pipelined(missing); err != nil {
@@ -237,14 +178,212 @@ func runServerPipelinedAck(ctx context.Context, x *checker) Outcome {
 	_, er, err = k.reply(missing)
 	switch {
 	case err != nil:
-		return fail("request for a missing file with an ack in the same write: %v (%s)", err, reqs("REQ-SRV-12", "REQ-SRV-4"))
+		return fail("request for a missing file with an ack in the same write: %v (%s)", err, cite("REQ-SRV-12"))
 	case er == nil:
 		return fail("the server announced a size for %q, which does not exist", missing)
 	}
 	// 3. The next request must be read as a request, not the skipped ack.
 	if err := k.get(b, db); err != nil {
 		return fail("after a refused request whose ack was pipelined, the next request failed: %v (%s: the server must skip the ack line)",
-			err, reqs("REQ-LINE-4", "REQ-SRV-12"))
+			err, cite("REQ-LINE-4", "REQ-SRV-12"))
 	}
 	return pass("an ack in the same write as the request was read after a size and skipped after ERR %s", er.Code)
+}
+
+func runServerLineEndings(ctx context.Context, x *serverCheck) Outcome {
+	a, b := x.fx.name("crlf.bin"), x.fx.name("lf.bin")
+	da, err := x.fx.file(a, 1500)
+	if err != nil {
+		return setupFailed(err)
+	}
+	db, err := x.fx.file(b, 700)
+	if err != nil {
+		return setupFailed(err)
+	}
+	missing := x.fx.name("missing.bin")
+	k, err := x.dial(ctx)
+	if err != nil {
+		return cannotConnect(err)
+	}
+	defer k.close()
+
+	// 1. A request ending with CRLF, for a file.
+	after := fmt.Sprintf("`get %s` ending with CRLF", a)
+	l1, o := replyLine(k, spec.RequestVerb+a+"\r\n", after)
+	if l1 == nil {
+		return o
+	}
+	if o, ok := servedLine(k, l1, a, after, da); !ok {
+		return o
+	}
+	// 2. Right after the digest, a request for a missing file: the first
+	// bytes to arrive must be its reply.
+	after = fmt.Sprintf("`get %s` ending with CRLF, sent after a digest", missing)
+	l2, o := replyLine(k, spec.RequestVerb+missing+"\r\n", after)
+	if l2 == nil {
+		return o
+	}
+	if len(spec.TrimLine(l2)) == 0 {
+		return fail("after the digest of %q the server sent %s, a line terminator, before the reply to the next request (%s: the digest carries no terminator)",
+			a, quote(l2), cite("REQ-LINE-5"))
+	}
+	var er *spec.ErrorReply
+	if _, err := spec.ParseReply(spec.TrimLine(l2)); !errors.As(err, &er) {
+		return fail("the reply to %s is %s, not an error reply (the file does not exist): bytes left over from the digest? (%s)",
+			after, quote(l2), cite("REQ-LINE-5"))
+	}
+	// 3. A request ending with LF, after the error reply.
+	after = fmt.Sprintf("`get %s` ending with LF", b)
+	l3, o := replyLine(k, spec.RequestVerb+b+"\n", after)
+	if l3 == nil {
+		return o
+	}
+	if o, ok := servedLine(k, l3, b, after, db); !ok {
+		return o
+	}
+	return pass("a request ending with CRLF was served and another refused; the replies %s, %s and %s each ended with LF; after each digest the next bytes were the next reply",
+		quote(l1), quote(l2), quote(l3))
+}
+
+// replyLine sends raw on k and reads the reply line as the server sent it.
+// It returns the line, or nil and the outcome that ends the case.
+func replyLine(k *kitConn, raw, after string) ([]byte, Outcome) {
+	if err := k.write([]byte(raw)); err != nil {
+		return nil, fail("%v", err)
+	}
+	l, err := k.rawLine()
+	if err == nil {
+		k.logf("<- %s (%d bytes)", quote(l), len(l))
+		return l, Outcome{}
+	}
+	ended := netWords(err)
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		ended = netWords(io.EOF)
+	}
+	k.logf("<- %s, then %s", quote(l), ended)
+	switch {
+	case errors.Is(err, spec.ErrTooLong):
+		return nil, fail("the server sent %d bytes and no LF after %s (%s)", len(l), after, cite("REQ-LINE-1"))
+	case len(l) > 0 && isTimeout(err):
+		return nil, fail("the server sent %s after %s, and no LF within %v (%s: every reply ends with a line terminator)",
+			quote(l), after, k.timeout, cite("REQ-LINE-1"))
+	case len(l) > 0:
+		return nil, fail("the server sent %s after %s, then %s, with no LF (%s)", quote(l), after, ended, cite("REQ-LINE-1"))
+	case isTimeout(err):
+		return nil, fail("the server sent nothing for %v after %s (%s)", k.timeout, after, cite("REQ-LINE-3"))
+	}
+	return nil, fail("the server ended the connection (%s) without a reply after %s (%s)", ended, after, cite("REQ-LINE-3"))
+}
+
+// servedLine checks that the reply line l announces the file data, then
+// receives it.
+func servedLine(k *kitConn, l []byte, name, after string, data []byte) (Outcome, bool) {
+	size, err := spec.ParseReply(spec.TrimLine(l))
+	var er *spec.ErrorReply
+	switch {
+	case errors.As(err, &er):
+		return fail("the server refused %s: %s (%s: the CR is part of the terminator, not of the name)",
+			after, quote(l), cite("REQ-LINE-3")), false
+	case err != nil:
+		return fail("the reply to %s, %s, is neither a size nor an error reply (%s)", after, quote(l), cite("REQ-LINE-3")), false
+	case size != int64(len(data)):
+		return fail("asked for the %d-byte file %q; the server announced %d", len(data), name, size), false
+	}
+	if err := k.ack(); err != nil {
+		return fail("%v", err), false
+	}
+	if err := k.receive(name, data); err != nil {
+		return fail("after %s: %v", after, err), false
+	}
+	return Outcome{}, true
+}
+
+func runServerEndOfStream(ctx context.Context, x *serverCheck) Outcome {
+	name := x.fx.name("ack-due.bin")
+	data, err := x.fx.file(name, 4096)
+	if err != nil {
+		return setupFailed(err)
+	}
+	// 1. A client that leaves without sending a byte.
+	x.logf("-- a client that ends its stream before sending a byte")
+	k, err := x.dial(ctx)
+	if err != nil {
+		return cannotConnect(err)
+	}
+	what := "a client connected and ended its stream without sending a byte"
+	extra, o := x.closedBy(k, what, cite("REQ-GEN-5"))
+	if o.Verdict != "" {
+		return o
+	}
+	if len(extra) > 0 {
+		return fail("%s; the server sent %s (%s: that client left; close without a reply)", what, quote(extra), cite("REQ-GEN-5"))
+	}
+	// 2. A client that ends its stream where the ack is due.
+	x.logf("-- a client that ends its stream where its ack is due")
+	k, o = x.announced(ctx, name, data)
+	if k == nil {
+		return o
+	}
+	what = "after the size the kit ended its stream instead of sending its ack"
+	extra, o = x.closedBy(k, what, cite("REQ-GEN-5"))
+	if o.Verdict != "" {
+		return o
+	}
+	if len(extra) > 0 {
+		return fail("%s; the server sent %d bytes anyway (%s): it took the end of stream as an ack, as the tutorial's server does when conn.recv(1024) returns b\"\" (%s: an end of stream where a message is due is a truncation, and no data goes out before an ack)",
+			what, len(extra), quote(extra[:min(len(extra), 16)]), cite("REQ-GEN-5", "REQ-SRV-7"))
+	}
+	detail := "the server closed without a reply when a client left before a request, and sent no data when a client left where its ack was due"
+	if x.framing == spec.Lockstep {
+		return pass("%s", detail)
+	}
+	// 3. Line framing: a request line cut short by the end of stream.
+	more, o := x.partialLineEnd(ctx, name)
+	if o.Verdict != "" {
+		return o
+	}
+	return pass("%s; %s", detail, more)
+}
+
+// closedBy ends the kit's stream on k and waits for the server to close:
+// it returns what the server sent before it did. what and ids say what the
+// kit did and the rule, for a server that neither replies nor closes.
+func (x *serverCheck) closedBy(k *kitConn, what string, ids citation) ([]byte, Outcome) {
+	defer k.close()
+	if err := k.halfClose(); err != nil {
+		return nil, inconclusive("the kit cannot end its stream and go on reading: %v", err)
+	}
+	extra, _, ok := k.closeWait()
+	if !ok && len(extra) == 0 {
+		return nil, fail("%s; the server neither replied nor closed the connection within %v (%s)", what, x.timeout, ids)
+	}
+	return extra, Outcome{}
+}
+
+// partialLineEnd sends a request line without its LF, then ends the
+// stream: the server must not act on the partial line. It returns what it
+// saw, for the detail of a PASS.
+func (x *serverCheck) partialLineEnd(ctx context.Context, name string) (string, Outcome) {
+	x.logf("-- a client that ends its stream inside a request line")
+	k, err := x.dial(ctx)
+	if err != nil {
+		return "", cannotConnect(err)
+	}
+	if err := k.write([]byte(spec.RequestVerb + name)); err != nil {
+		k.close()
+		return "", fail("%v", err)
+	}
+	what := fmt.Sprintf("the kit sent `get %s` without its LF and ended its stream", name)
+	extra, o := x.closedBy(k, what, cite("REQ-GEN-5", "REQ-LINE-6"))
+	if o.Verdict != "" {
+		return "", o
+	}
+	first, _, _ := bytes.Cut(extra, []byte("\n"))
+	if _, err := spec.ParseSize(spec.TrimLine(first)); err == nil {
+		return "", fail("%s; the server answered %s: it acted on a partial line (%s)", what, quote(extra), cite("REQ-LINE-6", "REQ-GEN-5"))
+	}
+	if len(extra) > 0 {
+		return fmt.Sprintf("a request line cut short by the end of stream got %s and no size", quote(extra)), Outcome{}
+	}
+	return "a request line cut short by the end of stream was not acted on", Outcome{}
 }

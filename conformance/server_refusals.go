@@ -3,44 +3,24 @@ package conformance
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/stickykit/stickykit/spec"
 )
 
-// Server cases about refusals: a missing file and names that leave the root.
+// Server cases about refusals: a missing file, names that leave the root,
+// files that are not regular, and files the server may not read.
 
-func init() {
-	register(
-		&Case{
-			ID:           "server/missing-file",
-			Title:        "a request for a missing file gets a prompt ERR not-found and the connection stays usable",
-			Requirements: []string{"REQ-SRV-5", "REQ-SRV-4", "REQ-ERR-2", "REQ-ERR-3"},
-			Severity:     Must,
-			Role:         RoleServer,
-			run:          runServerMissing,
-		},
-		&Case{
-			ID: "server/path-escape",
-			Title: "names that leave the root (\"../NAME\", an absolute path) get ERR forbidden " +
-				"and disclose nothing of the file outside",
-			Requirements: []string{"REQ-SRV-6", "REQ-SEC-1", "REQ-SEC-3", "REQ-ERR-7"},
-			Severity:     Must,
-			Role:         RoleServer,
-			run:          runServerPathEscape,
-		},
-	)
-}
-
-func runServerMissing(ctx context.Context, x *checker) Outcome {
-	fx := x.newFixtures("server/missing-file")
-	defer fx.remove()
-	missing := fx.name("missing.txt")
-	after := fx.name("after.txt")
-	data, err := fx.file(after, 100)
+func runServerMissing(ctx context.Context, x *serverCheck) Outcome {
+	missing := x.fx.name("missing.txt")
+	after := x.fx.name("after.txt")
+	data, err := x.fx.file(after, 100)
 	if err != nil {
 		return setupFailed(err)
 	}
@@ -54,19 +34,18 @@ func runServerMissing(ctx context.Context, x *checker) Outcome {
 	}
 	size, er, err := k.reply(missing)
 	switch {
+	case err != nil && isTimeout(err):
+		return fail("the server sent nothing for %v after `get %s` (%s): a client would hang, as the tutorial's did",
+			x.timeout, missing, cite("REQ-SRV-5", "REQ-SRV-4", "REQ-ERR-2"))
 	case err != nil:
-		if isTimeout(err) {
-			return fail("the server sent nothing for %v after `get %s` (%s): a client would hang, as the tutorial's did",
-				x.timeout, missing, reqs("REQ-SRV-5", "REQ-ERR-2"))
-		}
-		return fail("%v: a missing file must get an error reply (%s)", err, reqs("REQ-SRV-4", "REQ-ERR-2"))
+		return fail("%v: a missing file must get an error reply (%s)", err, cite("REQ-SRV-4", "REQ-ERR-2"))
 	case er == nil:
-		return fail("the server announced %d bytes for %q, which does not exist (%s)", size, missing, reqs("REQ-SRV-5"))
+		return fail("the server announced %d bytes for %q, which does not exist (%s)", size, missing, cite("REQ-SRV-5"))
 	case er.Code != spec.CodeNotFound:
-		return fail("the server answered a missing file with ERR %s, want ERR %s (%s)", er.Code, spec.CodeNotFound, reqs("REQ-SRV-5", "REQ-ERR-1"))
+		return fail("the server answered a missing file with ERR %s, want ERR %s (%s)", er.Code, spec.CodeNotFound, cite("REQ-SRV-5"))
 	}
 	if err := k.get(after, data); err != nil {
-		return fail("after ERR not-found the connection must stay usable, but the next request failed: %v (%s)", err, reqs("REQ-ERR-3"))
+		return fail("after ERR not-found the connection must stay usable, but the next request failed: %v (%s)", err, cite("REQ-ERR-3"))
 	}
 	return pass("ERR %s %q, and the next request on the connection was served", er.Code, er.Text)
 }
@@ -75,10 +54,8 @@ func runServerMissing(ctx context.Context, x *checker) Outcome {
 // root, so any disclosure of it can be recognised.
 const escapeSecret = "stickykit: this file lies outside the server's root; a server that sends it has a path-escape bug\n"
 
-func runServerPathEscape(ctx context.Context, x *checker) Outcome {
-	fx := x.newFixtures("server/path-escape")
-	defer fx.remove()
-	root, err := filepath.Abs(x.server.Root)
+func runServerPathEscape(ctx context.Context, x *serverCheck) Outcome {
+	root, err := filepath.Abs(x.root)
 	if err != nil {
 		return setupFailed(err)
 	}
@@ -86,12 +63,12 @@ func runServerPathEscape(ctx context.Context, x *checker) Outcome {
 	if parent == root {
 		return inconclusive("the server's root %s has no parent directory to place a file outside it", root)
 	}
-	outside := fx.name("outside.txt")
-	secret := []byte(escapeSecret + fx.token + "\n")
-	if err := fx.writeAt(filepath.Join(parent, outside), secret); err != nil {
+	outside := x.fx.name("outside.txt")
+	secret := []byte(escapeSecret + x.fx.token + "\n")
+	if err := x.fx.writeAt(filepath.Join(parent, outside), secret); err != nil {
 		return inconclusive("cannot place a file just outside the root, in %s: %v", parent, err)
 	}
-	absent := fx.name("absent.txt")
+	absent := x.fx.name("absent.txt")
 	probes := []struct {
 		name, what string
 	}{
@@ -113,7 +90,7 @@ func runServerPathEscape(ctx context.Context, x *checker) Outcome {
 // escapeProbe requests one escaping name on a fresh connection. It passes
 // only on ERR forbidden whose text discloses neither the secret nor the
 // absolute path of the root.
-func (x *checker) escapeProbe(ctx context.Context, name, what string, secret []byte, root string) (Outcome, string) {
+func (x *serverCheck) escapeProbe(ctx context.Context, name, what string, secret []byte, root string) (Outcome, string) {
 	k, err := x.dial(ctx)
 	if err != nil {
 		return cannotConnect(err), ""
@@ -124,18 +101,18 @@ func (x *checker) escapeProbe(ctx context.Context, name, what string, secret []b
 	}
 	size, er, err := k.reply(name)
 	if err != nil {
-		return fail("%s, %q: %v; it must refuse with ERR forbidden (%s)", what, name, err, reqs("REQ-SRV-6", "REQ-SRV-4")), ""
+		return fail("%s, %q: %v; it must refuse with ERR forbidden (%s)", what, name, err, cite("REQ-SRV-6")), ""
 	}
 	if er == nil {
-		return x.escapeServed(k, name, what, size, secret), ""
+		return escapeServed(k, name, what, size, secret), ""
 	}
 	if bytes.Contains([]byte(er.Text), bytes.TrimSpace(secret)[:40]) || strings.Contains(er.Text, root) {
 		return fail("%s, %q: the error text %q discloses the file's content or the server's absolute path (%s)",
-			what, name, er.Text, reqs("REQ-ERR-7")), ""
+			what, name, er.Text, cite("REQ-ERR-7")), ""
 	}
 	if er.Code != spec.CodeForbidden {
 		return fail("%s, %q: the server answered ERR %s, want ERR %s (%s: whether or not the target exists)",
-			what, name, er.Code, spec.CodeForbidden, reqs("REQ-SRV-6", "REQ-SEC-3")), ""
+			what, name, er.Code, spec.CodeForbidden, cite("REQ-SRV-6", "REQ-SEC-3")), ""
 	}
 	return pass(""), er.Code
 }
@@ -143,16 +120,158 @@ func (x *checker) escapeProbe(ctx context.Context, name, what string, secret []b
 // escapeServed judges a server that announced a size for an escaping name:
 // that alone breaks REQ-SRV-6; the kit reads what follows (bounded) to say
 // whether the file outside was disclosed.
-func (x *checker) escapeServed(k *kitConn, name, what string, size int64, secret []byte) Outcome {
+func escapeServed(k *kitConn, name, what string, size int64, secret []byte) Outcome {
 	base := fmt.Sprintf("%s, %q: the server announced %d bytes instead of refusing with ERR forbidden", what, name, size)
 	if err := k.ack(); err != nil {
-		return fail("%s (%s)", base, reqs("REQ-SRV-6", "REQ-SEC-1"))
+		return fail("%s (%s)", base, cite("REQ-SRV-6", "REQ-SEC-1"))
 	}
 	const limit = 1 << 20
 	got, _ := io.ReadAll(io.LimitReader(k.r.Body(size), min(size, limit)))
 	k.logf("<- data %d bytes", len(got))
 	if bytes.Contains(got, secret[:len(secret)-1]) {
-		return fail("%s and sent the content of the file the kit placed outside the root (%s)", base, reqs("REQ-SRV-6", "REQ-SEC-1"))
+		return fail("%s and sent the content of the file the kit placed outside the root (%s)", base, cite("REQ-SRV-6", "REQ-SEC-1"))
 	}
-	return fail("%s and sent %d bytes of something (%s)", base, len(got), reqs("REQ-SRV-6", "REQ-SEC-1"))
+	return fail("%s and sent %d bytes of something (%s)", base, len(got), cite("REQ-SRV-6", "REQ-SEC-1"))
+}
+
+func runServerSpecialFiles(ctx context.Context, x *serverCheck) Outcome {
+	good := x.fx.name("good.bin")
+	data, err := x.fx.file(good, 3000)
+	if err != nil {
+		return setupFailed(err)
+	}
+	dir := x.fx.name("a-directory")
+	if err := x.fx.dir(dir); err != nil {
+		return setupFailed(err)
+	}
+	fifo := x.fx.name("a-fifo")
+	if err := x.fx.fifo(fifo); err != nil {
+		return inconclusive("cannot make a FIFO in the server's root: %v (the kit needs one to check REQ-SEC-5)", err)
+	}
+	// Before the FIFO is removed: a server blocked opening it for reading
+	// returns when a writer opens it (removing it would not free it).
+	defer func() {
+		if unblockFIFO(x.fx.path(fifo)) {
+			x.logf("(the kit opened the FIFO for writing and closed it: a reader was still waiting on it)")
+		}
+	}()
+	x.logf("fixture %q: a directory; fixture %q: a FIFO", dir, fifo)
+	k, err := x.dial(ctx)
+	if err != nil {
+		return cannotConnect(err)
+	}
+	defer k.close()
+
+	// 1. A directory.
+	erDir, o := x.notRegular(k, dir, "a directory", false)
+	if erDir == nil {
+		return o
+	}
+	// 2. A FIFO: no writer ever opens it, so a blocking open never returns.
+	erFIFO, o := x.notRegular(k, fifo, "a FIFO", true)
+	if erFIFO == nil && o.Verdict != "" {
+		return o
+	}
+	if erFIFO == nil {
+		return x.fifoBlocked(ctx, fifo, good, data)
+	}
+	// 3. Another client, after the FIFO.
+	x.logf("-- a second client, after the FIFO")
+	if err := x.fetch(ctx, good, data); err != nil {
+		return fail("after a request for a FIFO, a new client was not served: %v (%s)", err, cite("REQ-SEC-5"))
+	}
+	// 4. The first connection stays usable.
+	x.logf("-- the first connection again")
+	if err := k.get(good, data); err != nil {
+		return fail("after ERR %s the connection must stay usable, but the next request failed: %v (%s)", spec.CodeNotRegular, err, cite("REQ-ERR-3"))
+	}
+	return pass("a directory (ERR not-regular %q) and a FIFO (ERR not-regular %q) were refused at once; another client was served, and so was the next request on the same connection",
+		erDir.Text, erFIFO.Text)
+}
+
+// notRegular asks for name on k and expects ERR not-regular. It returns
+// the error reply, or else the outcome; for a FIFO (afterRefusal set, the
+// connection has had one ERR not-regular already) it returns neither when
+// the server sent nothing, which the caller judges.
+func (x *serverCheck) notRegular(k *kitConn, name, what string, afterRefusal bool) (*spec.ErrorReply, Outcome) {
+	if err := k.request(name); err != nil {
+		if afterRefusal {
+			return nil, fail("after ERR %s for a directory, the kit could not send its next request: %v (%s: the connection stays open)",
+				spec.CodeNotRegular, err, cite("REQ-ERR-3"))
+		}
+		return nil, fail("%v", err)
+	}
+	size, er, err := k.reply(name)
+	switch {
+	case err != nil && isTimeout(err) && afterRefusal:
+		return nil, Outcome{}
+	case err != nil && isTimeout(err):
+		return nil, fail("the server sent nothing for %v after `get %s`, %s (%s)", x.timeout, name, what, cite("REQ-SRV-8"))
+	case err != nil && afterRefusal && (errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)):
+		return nil, fail("%v: after ERR %s for a directory the server closed the connection (%s: the connection stays open)",
+			err, spec.CodeNotRegular, cite("REQ-ERR-3"))
+	case err != nil:
+		return nil, fail("%v: %s must get ERR %s (%s)", err, what, spec.CodeNotRegular, cite("REQ-SRV-8"))
+	case er == nil:
+		return nil, fail("the server announced %d bytes for %s, %q (%s: only regular files are served)", size, what, name, cite("REQ-SRV-8"))
+	case er.Code != spec.CodeNotRegular:
+		return nil, fail("the server answered %s with ERR %s, want ERR %s (%s)", what, er.Code, spec.CodeNotRegular, cite("REQ-SRV-8", "REQ-ERR-1"))
+	}
+	return er, Outcome{}
+}
+
+// fifoBlocked judges a server that sent nothing after a request for a
+// FIFO: it blocked, and a second client shows whether only that
+// connection or the whole server is stuck.
+func (x *serverCheck) fifoBlocked(ctx context.Context, fifo, good string, data []byte) Outcome {
+	x.logf("-- a second client, while the first still waits for its reply about the FIFO")
+	served := "a second connection was served meanwhile, so only that connection was stuck"
+	if err := x.fetch(ctx, good, data); err != nil {
+		served = fmt.Sprintf("a second connection was not served either (%v): the whole server was stuck", err)
+	}
+	if unblockFIFO(x.fx.path(fifo)) {
+		served += "; the kit then found the server waiting to read the FIFO (an open without O_NONBLOCK) and freed it"
+	}
+	return fail("the server sent nothing for %v after `get %s`, a FIFO: it blocked opening or reading it (%s: find the type without blocking, then reply ERR %s); %s",
+		x.timeout, fifo, cite("REQ-SEC-5", "REQ-SRV-8"), spec.CodeNotRegular, served)
+}
+
+func runServerUnreadable(ctx context.Context, x *serverCheck) Outcome {
+	locked := x.fx.name("mode-000.bin")
+	if _, err := x.fx.file(locked, 500); err != nil {
+		return setupFailed(err)
+	}
+	if err := os.Chmod(x.fx.path(locked), 0); err != nil {
+		return setupFailed(fmt.Errorf("cannot take the permissions away from the fixture: %w", err))
+	}
+	x.logf("fixture %q: mode 000", locked)
+	good := x.fx.name("good.bin")
+	data, err := x.fx.file(good, 800)
+	if err != nil {
+		return setupFailed(err)
+	}
+	k, err := x.dial(ctx)
+	if err != nil {
+		return cannotConnect(err)
+	}
+	defer k.close()
+	if err := k.request(locked); err != nil {
+		return fail("%v", err)
+	}
+	size, er, err := k.reply(locked)
+	switch {
+	case err != nil && isTimeout(err):
+		return fail("the server sent nothing for %v after `get %s`, a file it may not read (%s)", x.timeout, locked, cite("REQ-SRV-10"))
+	case err != nil:
+		return fail("%v: a file that cannot be opened must get ERR %s (%s)", err, spec.CodeUnreadable, cite("REQ-SRV-10"))
+	case er == nil:
+		return inconclusive("the server announced %d bytes for %q: it could read a file with mode 000, so it probably runs as root; "+
+			"permission bits cannot make a file unreadable to it", size, locked)
+	case er.Code != spec.CodeUnreadable:
+		return fail("the server answered a file it may not read with ERR %s, want ERR %s (%s)", er.Code, spec.CodeUnreadable, cite("REQ-SRV-10"))
+	}
+	if err := k.get(good, data); err != nil {
+		return fail("after ERR %s the connection must stay usable, but the next request failed: %v (%s)", spec.CodeUnreadable, err, cite("REQ-ERR-3", "REQ-SRV-10"))
+	}
+	return pass("ERR %s %q for a file with mode 000, and the next request on the connection was served", er.Code, er.Text)
 }

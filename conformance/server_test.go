@@ -1,7 +1,6 @@
 package conformance_test
 
 import (
-	"context"
 	"net"
 	"os"
 	"path/filepath"
@@ -14,39 +13,17 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/stickykit/stickykit/conformance"
-	"github.com/stickykit/stickykit/ref"
+	"github.com/stickykit/stickykit/ref/reftest"
 	"github.com/stickykit/stickykit/spec"
 )
 
-// startRefServerForCheck serves a fresh root (a subdirectory of a temporary
-// directory, so the kit can place a file just outside it) with the
-// reference server until the test ends.
-func startRefServerForCheck(t *testing.T, f spec.Framing) conformance.ServerTarget {
+// refTarget serves a fresh root (a subdirectory of a temporary directory,
+// so the kit can place a file just outside it) with the reference server
+// until the test ends.
+func refTarget(t *testing.T, f spec.Framing) conformance.ServerTarget {
 	t.Helper()
-	root := filepath.Join(t.TempDir(), "root")
-	if err := os.Mkdir(root, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	srv, err := ref.NewServer(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Framing = f
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve = %v, want nil", err)
-		}
-		srv.Close()
-	})
-	return conformance.ServerTarget{Addr: ln.Addr().String(), Root: root, Framing: f}
+	srv := reftest.NewServer(t, "", reftest.Options{Framing: f})
+	return conformance.ServerTarget{Addr: srv.Addr, Root: srv.Root, Framing: f}
 }
 
 // wantRefVerdict is the verdict the reference server earns for case id in
@@ -115,13 +92,13 @@ var serverCaseIDs = []string{
 
 func TestServerCasesRegistered(t *testing.T) {
 	for _, id := range serverCaseIDs {
-		c := conformance.Lookup(id)
-		if c == nil {
-			t.Errorf("Lookup(%q) = nil, want a case", id)
+		c, ok := conformance.Lookup(id)
+		if !ok {
+			t.Errorf("Lookup(%q) found nothing, want a case", id)
 			continue
 		}
-		if c.Role != conformance.RoleServer {
-			t.Errorf("%s: Role = %q, want %q", id, c.Role, conformance.RoleServer)
+		if c.Role() != conformance.RoleServer {
+			t.Errorf("%s: Role() = %q, want %q", id, c.Role(), conformance.RoleServer)
 		}
 		if len(c.Requirements) == 0 || c.Title == "" {
 			t.Errorf("%s: Requirements = %v, Title = %q, want both set", id, c.Requirements, c.Title)
@@ -147,9 +124,9 @@ func TestRefServer(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	for _, f := range spec.Framings {
 		t.Run(f.String(), func(t *testing.T) {
-			target := startRefServerForCheck(t, f)
+			target := refTarget(t, f)
 			t.Run("TestServer", func(t *testing.T) {
-				conformance.TestServer(t, target)
+				conformance.TestServer(t, target, conformance.Options{})
 			})
 			t.Run("RunServer", func(t *testing.T) {
 				results := conformance.RunServer(t.Context(), target, conformance.Options{})

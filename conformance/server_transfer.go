@@ -12,64 +12,39 @@ import (
 // Server cases about transfers that should simply work: every size, odd
 // names, several requests per connection, a slow reader.
 
-func init() {
-	register(
-		&Case{
-			ID:           "server/sizes",
-			Title:        "files of 0, 1, 1023, 1024, 1025, 65537 bytes and 5 MiB arrive byte-exact with their digest",
-			Requirements: []string{"REQ-SRV-1", "REQ-MSG-4", "REQ-MSG-9", "REQ-MSG-10", "REQ-SRV-9", "REQ-LOCK-1"},
-			Severity:     Must,
-			Role:         RoleServer,
-			run:          runServerSizes,
-		},
-		&Case{
-			ID:           "server/names",
-			Title:        "names with inner, repeated, leading and trailing spaces, non-ASCII UTF-8 and a subdirectory are served",
-			Requirements: []string{"REQ-SRV-2", "REQ-MSG-1", "REQ-MSG-3"},
-			Severity:     Must,
-			Role:         RoleServer,
-			run:          runServerNames,
-		},
-		&Case{
-			ID:           "server/multi-request",
-			Title:        "several requests on one connection, a refused one among them, are all answered",
-			Requirements: []string{"REQ-SRV-3", "REQ-GEN-4", "REQ-ERR-3"},
-			Severity:     Must,
-			Role:         RoleServer,
-			run:          runServerMulti,
-		},
-		&Case{
-			ID: "server/slow-reader",
-			Title: "a 5 MiB file read in small reads with pauses (none near the 1 s floor of a write timeout) " +
-				"still arrives byte-exact",
-			// Pauses far below the shortest write timeout REQ-LIM-9
-			// recommends: a server that gives up on this reader has a
-			// write timeout below that floor, which is a SHOULD. (A
-			// reader that stops altogether, REQ-SRV-15, is
-			// server/abandoned-transfer's third client.)
-			Requirements: []string{"REQ-LIM-9"},
-			Severity:     Should,
-			Role:         RoleServer,
-			run:          runServerSlowReader,
-		},
-	)
-}
-
 // serverSizes are the sizes of server/sizes: empty, one byte, around the
 // tutorial's 1024-byte reads, past a 64 KiB buffer, and large.
 var serverSizes = []int{0, 1, 1023, 1024, 1025, 65537, 5 << 20}
 
-func runServerSizes(ctx context.Context, x *checker) Outcome {
-	fx := x.newFixtures("server/sizes")
-	defer fx.remove()
+// sizesCites returns what server/sizes cites for a failed transfer: the
+// rule that a regular file of any size is served (REQ-SRV-1), and the one
+// the fault breaks.
+func sizesCites(err error) citation {
+	var pe *spec.ProtocolError
+	switch faultOf(err) {
+	case faultReply:
+		if errors.As(err, &pe) {
+			return cite("REQ-SRV-1", "REQ-MSG-4")
+		}
+	case faultData:
+		return cite("REQ-SRV-1", "REQ-MSG-9")
+	case faultTruncated:
+		return cite("REQ-SRV-1", "REQ-SRV-9")
+	case faultDigest:
+		return cite("REQ-SRV-1", "REQ-MSG-10")
+	}
+	return cite("REQ-SRV-1")
+}
+
+func runServerSizes(ctx context.Context, x *serverCheck) Outcome {
 	type file struct {
 		name string
 		data []byte
 	}
 	var files []file
 	for _, n := range serverSizes {
-		name := fx.name(sizeName(n))
-		data, err := fx.file(name, n)
+		name := x.fx.name(sizeName(n))
+		data, err := x.fx.file(name, n)
 		if err != nil {
 			return setupFailed(err)
 		}
@@ -86,10 +61,10 @@ func runServerSizes(ctx context.Context, x *checker) Outcome {
 		var pe *spec.ProtocolError
 		if x.framing == spec.Lockstep && errors.As(err, &pe) && pe.Phase == spec.PhaseReply {
 			return fail("%v (%s: a lockstep size is its bare digits, with no terminator, in a write of its own)",
-				err, reqs("REQ-SRV-1", "REQ-MSG-4", "REQ-LOCK-1"))
+				err, cite("REQ-SRV-1", "REQ-MSG-4", "REQ-LOCK-1"))
 		}
 		if err != nil {
-			return fail("%v (%s)", err, reqs("REQ-SRV-1"))
+			return fail("%v (%s)", err, sizesCites(err))
 		}
 	}
 	return pass("%d files of %d to %d bytes arrived byte-exact with matching digests", len(files), serverSizes[0], serverSizes[len(serverSizes)-1])
@@ -110,33 +85,43 @@ var serverNames = []struct {
 	{"sub dir/inside file.txt", "a subdirectory with a space"},
 }
 
-func runServerNames(ctx context.Context, x *checker) Outcome {
-	fx := x.newFixtures("server/names")
-	defer fx.remove()
-	type file struct {
-		name, what string
-		data       []byte
-	}
-	var files []file
+// namedFile is a fixture of server/names: its name, what is odd about it,
+// and its content.
+type namedFile struct {
+	name, what string
+	data       []byte
+}
+
+// nameFixtures writes the files of server/names.
+func (x *serverCheck) nameFixtures() ([]namedFile, error) {
+	var files []namedFile
 	for i, sn := range serverNames {
 		var name string
 		switch {
 		case strings.HasPrefix(sn.label, " "):
-			name = " " + fx.name(sn.label[1:])
+			name = " " + x.fx.name(sn.label[1:])
 		case strings.HasPrefix(sn.label, "sub dir/"):
-			dir := fx.name("sub dir")
-			if err := fx.dir(dir); err != nil {
-				return setupFailed(err)
+			dir := x.fx.name("sub dir")
+			if err := x.fx.dir(dir); err != nil {
+				return nil, err
 			}
 			name = dir + "/" + strings.TrimPrefix(sn.label, "sub dir/")
 		default:
-			name = fx.name(sn.label)
+			name = x.fx.name(sn.label)
 		}
-		data, err := fx.file(name, 1000+i)
+		data, err := x.fx.file(name, 1000+i)
 		if err != nil {
-			return setupFailed(err)
+			return nil, err
 		}
-		files = append(files, file{name, sn.what, data})
+		files = append(files, namedFile{name, sn.what, data})
+	}
+	return files, nil
+}
+
+func runServerNames(ctx context.Context, x *serverCheck) Outcome {
+	files, err := x.nameFixtures()
+	if err != nil {
+		return setupFailed(err)
 	}
 	for _, f := range files {
 		k, err := x.dial(ctx)
@@ -145,65 +130,80 @@ func runServerNames(ctx context.Context, x *checker) Outcome {
 		}
 		err = k.get(f.name, f.data)
 		k.close()
-		if err != nil {
+		switch {
+		case err != nil && strings.Contains(f.name, "/"):
+			return fail("a name with %s, %q: %v (%s: the name is a path below the root with \"/\" as its separator)",
+				f.what, f.name, err, cite("REQ-SRV-2", "REQ-MSG-3"))
+		case err != nil:
 			return fail("a name with %s, %q: %v (%s: the name is every byte after \"get \", used as is)",
-				f.what, f.name, err, reqs("REQ-SRV-2", "REQ-MSG-1"))
+				f.what, f.name, err, cite("REQ-SRV-2", "REQ-MSG-1"))
 		}
 	}
 	return pass("%d names with spaces, non-ASCII UTF-8 and a subdirectory were served byte-exact", len(files))
 }
 
-func runServerMulti(ctx context.Context, x *checker) Outcome {
-	fx := x.newFixtures("server/multi-request")
-	defer fx.remove()
-	a, b := fx.name("a.bin"), fx.name("b.bin")
-	da, err := fx.file(a, 1025)
-	if err != nil {
-		return setupFailed(err)
-	}
-	db, err := fx.file(b, 70000)
-	if err != nil {
-		return setupFailed(err)
-	}
-	empty := fx.name("empty.bin")
-	de, err := fx.file(empty, 0)
-	if err != nil {
-		return setupFailed(err)
-	}
-	missing := fx.name("missing.bin")
+// multiStep is one exchange of server/multi-request: a file, or (data nil)
+// a missing one that must get ERR not-found.
+type multiStep struct {
+	name string
+	data []byte
+}
 
+func runServerMulti(ctx context.Context, x *serverCheck) Outcome {
+	a, b, empty := x.fx.name("a.bin"), x.fx.name("b.bin"), x.fx.name("empty.bin")
+	da, err := x.fx.file(a, 1025)
+	if err != nil {
+		return setupFailed(err)
+	}
+	db, err := x.fx.file(b, 70000)
+	if err != nil {
+		return setupFailed(err)
+	}
+	de, err := x.fx.file(empty, 0)
+	if err != nil {
+		return setupFailed(err)
+	}
 	k, err := x.dial(ctx)
 	if err != nil {
 		return cannotConnect(err)
 	}
 	defer k.close()
-	steps := []struct {
-		name string
-		data []byte // nil: expect ERR not-found
-	}{{a, da}, {b, db}, {missing, nil}, {empty, de}, {a, da}}
+	steps := []multiStep{{a, da}, {b, db}, {x.fx.name("missing.bin"), nil}, {empty, de}, {a, da}}
 	for i, s := range steps {
+		at := i + 1
 		if s.data == nil {
-			if err := k.request(s.name); err != nil {
-				return fail("request %d of %d on one connection: %v (%s)", i+1, len(steps), err, reqs("REQ-SRV-3"))
-			}
-			_, er, err := k.reply(s.name)
-			switch {
-			case err != nil:
-				return fail("request %d of %d on one connection, for a missing file: %v (%s)", i+1, len(steps), err, reqs("REQ-SRV-4", "REQ-SRV-5"))
-			case er == nil:
-				return fail("request %d of %d on one connection: the server announced a size for a file that does not exist", i+1, len(steps))
+			if o, ok := multiMissing(k, s.name, at, len(steps)); !ok {
+				return o
 			}
 			continue
 		}
 		if err := k.get(s.name, s.data); err != nil {
-			after := ""
 			if i > 0 && steps[i-1].data == nil {
-				after = " right after a refused request (the connection must stay usable)"
+				return fail("request %d of %d on one connection right after a refused request (the connection must stay usable): %v (%s)",
+					at, len(steps), err, cite("REQ-SRV-3", "REQ-ERR-3"))
 			}
-			return fail("request %d of %d on one connection%s: %v (%s)", i+1, len(steps), after, err, reqs("REQ-SRV-3", "REQ-ERR-3"))
+			return fail("request %d of %d on one connection: %v (%s)", at, len(steps), err, cite("REQ-SRV-3"))
 		}
 	}
 	return pass("%d exchanges on one connection, a not-found among them, all answered correctly", len(steps))
+}
+
+// multiMissing asks for the missing file name as exchange at of n on k:
+// the reply must be an error reply.
+func multiMissing(k *kitConn, name string, at, n int) (Outcome, bool) {
+	if err := k.request(name); err != nil {
+		return fail("request %d of %d on one connection: %v (%s)", at, n, err, cite("REQ-SRV-3")), false
+	}
+	_, er, err := k.reply(name)
+	switch {
+	case err != nil:
+		return fail("request %d of %d on one connection, for a missing file: %v (%s: every request gets its reply)",
+			at, n, err, cite("REQ-SRV-3", "REQ-GEN-4")), false
+	case er == nil:
+		return fail("request %d of %d on one connection: the server announced a size for a file that does not exist (%s)",
+			at, n, cite("REQ-SRV-5")), false
+	}
+	return Outcome{}, true
 }
 
 // slowPlan is how slowly server/slow-reader reads: 4 KiB per read, a 3 ms
@@ -214,11 +214,9 @@ var slowPlan = slowRead{
 	StallAfter: 5 << 19, Stall: 300 * time.Millisecond,
 }
 
-func runServerSlowReader(ctx context.Context, x *checker) Outcome {
-	fx := x.newFixtures("server/slow-reader")
-	defer fx.remove()
-	name := fx.name("slow.bin")
-	data, err := fx.file(name, 5<<20)
+func runServerSlowReader(ctx context.Context, x *serverCheck) Outcome {
+	name := x.fx.name("slow.bin")
+	data, err := x.fx.file(name, 5<<20)
 	if err != nil {
 		return setupFailed(err)
 	}
@@ -236,7 +234,7 @@ func runServerSlowReader(ctx context.Context, x *checker) Outcome {
 	k.slow = &plan
 	if err := k.get(name, data); err != nil {
 		return fail("reading slowly (%d-byte reads, a %v pause every %d reads, one %v stall): %v (%s)",
-			plan.Chunk, plan.Pause, plan.Every, plan.Stall, err, reqs("REQ-LIM-9"))
+			plan.Chunk, plan.Pause, plan.Every, plan.Stall, err, cite("REQ-LIM-9"))
 	}
 	return pass("a 5 MiB file read in %d slow reads, with a %v stall, arrived byte-exact", plan.reads, plan.Stall)
 }

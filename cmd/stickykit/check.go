@@ -252,10 +252,7 @@ func runCheck(e *env, args []string) int {
 // listCases prints the cases of role (every case when role is empty) whose
 // ID matches sel, with their severity, framings and requirement IDs.
 func (e *env) listCases(role conformance.Role, sel *regexp.Regexp) int {
-	cases := conformance.AllCases()
-	if role != "" {
-		cases = conformance.Cases(role)
-	}
+	cases := conformance.Cases(role)
 	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "CASE\tSEVERITY\tFRAMINGS\tREQUIREMENTS\tTITLE")
 	n := 0
@@ -295,7 +292,7 @@ func readExpect(name string) (report.Baseline, error) {
 func relevant(m report.Baseline, role conformance.Role, sel *regexp.Regexp) report.Baseline {
 	out := make(report.Baseline, len(m))
 	for id, v := range m {
-		if c := conformance.Lookup(id); c != nil && (c.Role != role || (sel != nil && !sel.MatchString(id))) {
+		if c, ok := conformance.Lookup(id); ok && (c.Role() != role || (sel != nil && !sel.MatchString(id))) {
 			continue
 		}
 		out[id] = v

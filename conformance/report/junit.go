@@ -106,7 +106,7 @@ func WriteJUnit(w io.Writer, suite string, results []conformance.Result) error {
 // junitCaseOf returns the <testcase> of r and whether it counts as a
 // failure or as skipped.
 func junitCaseOf(r conformance.Result) (c junitCase, failed, skipped bool) {
-	c = junitCase{Classname: string(r.Case.Role), Name: r.Case.ID, Time: seconds(r.Duration)}
+	c = junitCase{Classname: string(r.Case.Role()), Name: r.Case.ID, Time: seconds(r.Duration)}
 	o := r.Outcome
 	ids := strings.Join(r.Case.Requirements, ", ")
 	var out []string

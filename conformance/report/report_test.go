@@ -18,12 +18,11 @@ import (
 func sampleResults() []conformance.Result {
 	mk := func(id string, sev conformance.Severity, v conformance.Verdict, detail string, d time.Duration, log ...string) conformance.Result {
 		return conformance.Result{
-			Case: &conformance.Case{
+			Case: conformance.Case{
 				ID:           id,
 				Title:        "title of " + id,
 				Requirements: []string{"REQ-SRV-1", "REQ-MSG-4"},
 				Severity:     sev,
-				Role:         conformance.RoleServer,
 			},
 			Framing:  spec.Lockstep,
 			Outcome:  conformance.Outcome{Verdict: v, Detail: detail},

@@ -1,0 +1,62 @@
+package conformance
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestServer runs the server cases that opts selects against target as
+// subtests of t, named by case ID. A FAIL of a MUST case fails the subtest;
+// a FAIL of a SHOULD case is logged; HAZARD, INCONCLUSIVE and SKIP skip the
+// subtest with the reason. Each subtest runs under t's context, so a test
+// deadline or an interrupt stops it.
+//
+// A failure means the server broke the requirement the case names, never a
+// quirk of the kit; run it under the race detector when the server is Go.
+// With target.Start, each case gets a fresh server (see [ServerFactory]).
+func TestServer(t *testing.T, target ServerTarget, opts Options) {
+	t.Helper()
+	for i := range serverCatalogue {
+		sc := &serverCatalogue[i]
+		if !opts.selects(sc.ID) {
+			continue
+		}
+		t.Run(sc.ID, func(t *testing.T) {
+			reportTo(t, runServerCase(t.Context(), sc, target, opts))
+		})
+	}
+}
+
+// TestClient runs the client cases that opts selects against target as
+// subtests of t, with the same verdict rules as TestServer.
+func TestClient(t *testing.T, target ClientTarget, opts Options) {
+	t.Helper()
+	for i := range clientCatalogue {
+		cc := &clientCatalogue[i]
+		if !opts.selects(cc.ID) {
+			continue
+		}
+		t.Run(cc.ID, func(t *testing.T) {
+			reportTo(t, runClientCase(t.Context(), cc, target, opts))
+		})
+	}
+}
+
+// reportTo logs r's byte-level log to t and gives the subtest r's verdict.
+func reportTo(t *testing.T, r Result) {
+	t.Helper()
+	for _, l := range r.Log {
+		t.Log(l)
+	}
+	o, c := r.Outcome, r.Case
+	ids := strings.Join(c.Requirements, " ")
+	switch {
+	case o.Verdict == Pass:
+	case o.Verdict == Fail && c.Severity == Must:
+		t.Errorf("%s FAIL (MUST, [%s]): %s", c.ID, ids, o.Detail)
+	case o.Verdict == Fail:
+		t.Logf("%s FAIL (SHOULD, [%s]): %s", c.ID, ids, o.Detail)
+	default:
+		t.Skipf("%s %s: %s", c.ID, o.Verdict, o.Detail)
+	}
+}

@@ -1,0 +1,286 @@
+package conformance
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/stickykit/stickykit/spec"
+)
+
+// Judging a client case: from how the client ended, what it left at {out}
+// and in its directory, and what the kit saw on the wire. Wire evidence
+// (notes the case took) leads; the exit status follows.
+
+// clientRules are the requirements a client case's judgement cites, each
+// one its case lists; a nil citation leaves that finding uncited.
+type clientRules struct {
+	reads   citation // what a misreading breaks, shown by a wrong output
+	success citation // what a success breaks: with a wrong file or none (received), or at all (refused)
+	kept    citation // what a file left that did not verify breaks (REQ-CLI-5)
+	closes  citation // what a connection left open after a failure breaks (refused)
+	hangs   citation // what a client that neither closed nor exited breaks
+}
+
+// suffix returns " (IDS)" for a citation, or "" for none.
+func (c citation) suffix() string {
+	if len(c) == 0 {
+		return ""
+	}
+	return " (" + c.String() + ")"
+}
+
+// cited returns a finding of words (formatted from format and a) that
+// ends with the citation c, or with nothing when c is nil.
+func cited(c citation, format string, a ...any) Finding {
+	f := finding(format, a...)
+	if len(c) > 0 {
+		f.Words += c.suffix()
+		f.Cites = append(f.Cites, c...)
+	}
+	return f
+}
+
+// endedEarly ends a case the client broke before the scripted exchange was
+// over: it closes the connection, waits for the client to end (killing it
+// at the timeout), and fails with why, unless the client declared the case
+// unsupported.
+func (s *clientSession) endedEarly(why Finding) Outcome {
+	if s.conn != nil {
+		s.conn.Close()
+	}
+	if !s.waitExit(s.x.timeout) {
+		s.kill(s.x.timeout)
+	}
+	select {
+	case <-s.exited:
+	default:
+		return fail("%s; the client was still running %v later and did not stop when cancelled", why, s.x.timeout)
+	}
+	e := &s.exit
+	switch {
+	case e.setup != nil:
+		return inconclusive("the client could not be started: %v", e.setup)
+	case e.unsupported:
+		return skip("the client does not support this case (%s)", e)
+	case s.ctx.Err() != nil:
+		return inconclusive("the run was interrupted: %v", s.ctx.Err())
+	}
+	s.x.logf("kit: the client %s", e)
+	return fail("%s; the client %s", why, e)
+}
+
+// exitVerdict handles the endings that decide a case whatever it checks:
+// a client that declared the case unsupported, could not be started, was
+// interrupted, or hung. ok is false when one of them applies.
+func (s *clientSession) exitVerdict(after string) (Outcome, bool) {
+	select {
+	case <-s.exited:
+	default:
+		return fail("the client hung %s: it was still running %v later and did not stop when cancelled", after, s.x.timeout), false
+	}
+	e := &s.exit
+	switch {
+	case e.setup != nil:
+		return inconclusive("the client could not be started: %v", e.setup), false
+	case e.unsupported && !e.killed:
+		return skip("the client does not support this case (%s)", e), false
+	case s.ctx.Err() != nil:
+		return inconclusive("the run was interrupted: %v", s.ctx.Err()), false
+	case e.killed:
+		what := "it neither closed the connection nor exited"
+		if s.closed || s.reset {
+			what = "it closed the connection but did not exit"
+		}
+		return outcome(Fail, cited(s.rules.hangs, "the client hung %s: %s within %v and was killed", after, what, s.x.timeout)), false
+	}
+	return Outcome{}, true
+}
+
+// output is what the client left at {out}.
+type output struct {
+	exists bool
+	kind   string // "file", or what else is there ("directory", "symbolic link", ...)
+	data   []byte // up to limit bytes of the file
+	size   int64
+	err    error
+}
+
+// is reports whether the output is exactly the file data.
+func (o output) is(data []byte) bool {
+	return o.exists && o.kind == "file" && o.size == int64(len(data)) && bytes.Equal(o.data, data)
+}
+
+// readOutput reads what is at s.out, at most limit bytes of it.
+func (s *clientSession) readOutput(limit int64) output {
+	fi, err := os.Lstat(s.out)
+	if errors.Is(err, os.ErrNotExist) {
+		s.x.logf("kit: nothing at {out}")
+		return output{}
+	}
+	if err != nil {
+		return output{exists: true, kind: "something unreadable", err: err}
+	}
+	if !fi.Mode().IsRegular() {
+		kind := "non-regular file"
+		switch {
+		case fi.IsDir():
+			kind = "directory"
+		case fi.Mode()&os.ModeSymlink != 0:
+			kind = "symbolic link"
+		}
+		s.x.logf("kit: a %s at {out}", kind)
+		return output{exists: true, kind: kind}
+	}
+	o := output{exists: true, kind: "file", size: fi.Size()}
+	f, err := os.Open(s.out)
+	if err != nil {
+		o.err = err
+		return o
+	}
+	defer f.Close()
+	o.data, o.err = io.ReadAll(io.LimitReader(f, limit))
+	s.x.logf("kit: a %d-byte file at {out}", o.size)
+	return o
+}
+
+// judgeReceived judges a case in which the kit served data correctly: the
+// client must report success and leave exactly data at {out}. cond says
+// what condition the case produced, for a PASS.
+func (s *clientSession) judgeReceived(data []byte, cond string) Outcome {
+	if o, ok := s.exitVerdict("after the kit's last byte"); !ok {
+		return o
+	}
+	e, r := &s.exit, s.rules
+	out := s.readOutput(int64(len(data)) + 64<<10)
+	var fs []Finding
+	switch {
+	case e.err == nil && out.is(data):
+		if len(s.unconfirmed) > 0 {
+			return inconclusive("the client received the file correctly, but the condition was not confirmed: %s", strings.Join(s.unconfirmed, "; "))
+		}
+		return outcome(Pass, append([]Finding{finding("%s; the client %s and left the exact file at {out}", cond, e)}, s.notes...)...)
+	case e.err == nil && !out.exists:
+		fs = append(fs, cited(r.success, "the client reported success but left no file at {out}"))
+	case e.err == nil:
+		fs = append(fs, cited(r.success, "the client reported success but %s", describeOutput(out, data, r.reads)))
+	default:
+		// Lead with what went wrong in the client's reading, then its exit.
+		fs = append(fs, s.notes...)
+		s.notes = nil
+		if out.exists && !out.is(data) {
+			fs = append(fs, describeOutput(out, data, r.reads))
+		}
+		fs = append(fs, finding("the client %s, on a transfer the kit served correctly (%s)", e, cond))
+		switch {
+		case out.is(data):
+			fs = append(fs, cited(r.kept, "it left the file at {out} although it reported failure: a file it did not verify must not be left"))
+		case out.exists:
+			fs = append(fs, cited(r.kept, "it left that corrupt file at {out}"))
+		}
+	}
+	fs = append(fs, s.notes...)
+	if s.werr != nil {
+		fs = append(fs, finding("the kit could not send everything: %s", writeWords(s.werr)))
+	}
+	return outcome(Fail, fs...)
+}
+
+// judgeRefused judges a case in which the transfer could not succeed: the
+// client must report failure, promptly, close the connection and leave
+// nothing at {out}. what says why it could not succeed ("the digest did
+// not match the data").
+func (s *clientSession) judgeRefused(what Finding, data []byte) Outcome {
+	if o, ok := s.exitVerdict(fmt.Sprintf("after %s", what)); !ok {
+		return o
+	}
+	e, r := &s.exit, s.rules
+	out := s.readOutput(int64(len(data)) + 64<<10)
+	var f Finding
+	switch left := s.leftovers(); {
+	case e.err == nil && out.exists:
+		f = cited(r.success, "the client reported success (exit status 0) although %s, and left a %d-byte %s at {out}", what, out.size, out.kind)
+	case e.err == nil:
+		f = cited(r.success, "the client reported success (exit status 0) although %s", what)
+	case out.exists:
+		f = cited(r.kept, "the client reported failure, as it must, but left a corrupt %s at {out} (%d bytes): a file that did not verify must not be left", out.kind, out.size)
+	case len(left) > 0:
+		f = cited(r.kept, "the client reported failure and left nothing at {out}, but it left %s in its working directory: a temporary file must be removed on failure", strings.Join(left, ", "))
+	case s.stillOn:
+		f = cited(r.closes, "the client reported failure but did not close the connection")
+	default:
+		return outcome(Pass, append([]Finding{finding("%s; the client %s and left nothing at {out}", what, e)}, s.notes...)...)
+	}
+	return outcome(Fail, append([]Finding{f}, s.notes...)...)
+}
+
+// leftovers lists, quoted, what is in the client's temporary directory
+// besides {out}: at most five names.
+func (s *clientSession) leftovers() []string {
+	ents, err := os.ReadDir(s.dir)
+	if err != nil {
+		return nil
+	}
+	var names []string
+	for _, e := range ents {
+		if e.Name() == outName {
+			continue
+		}
+		if len(names) == 5 {
+			names = append(names, "...")
+			break
+		}
+		names = append(names, quote([]byte(e.Name())))
+	}
+	return names
+}
+
+// describeOutput says in a learner's words how the output differs from the
+// file the kit served; reads is what a misreading breaks.
+func describeOutput(out output, data []byte, reads citation) Finding {
+	if out.kind != "file" {
+		return finding("there is a %s at {out}, not the file", out.kind)
+	}
+	if out.err != nil {
+		return finding("the file at {out} cannot be read: %v", out.err)
+	}
+	got, size, want := out.data, out.size, int64(len(data))
+	switch {
+	case size > want && bytes.HasPrefix(got, data):
+		k := size - want
+		extra := got[len(data):]
+		if k <= spec.DigestLen && strings.HasPrefix(digestOf(data), string(extra)) {
+			sticky := finding("the output is %d bytes longer than the file and ends with the digest: the last read took the digest as file data (sticky packet", k)
+			if len(reads) > 0 {
+				return finding("%s, %s)", sticky, reads)
+			}
+			return finding("%s)", sticky)
+		}
+		return cited(reads, "the output is the file followed by %d extra bytes %s: the client wrote bytes beyond SIZE", k, quote(extra))
+	case size == want && bytes.Equal(got, data):
+		return finding("the file at {out} is the right one")
+	case size < want && bytes.HasPrefix(data, got):
+		return cited(reads, "the output is only the first %d of %d bytes of the file", size, want)
+	}
+	i := firstDiff(got, data)
+	if size == want {
+		return cited(reads, "the output has the right length (%d bytes) but differs from the file from byte %d on", size, i)
+	}
+	return cited(reads, "the output is %d bytes, the file %d; they differ from byte %d on", size, want, i)
+}
+
+// noAckAfterRefusal judges what a client sent after an error reply: nothing,
+// or (line framing) an ack it had pipelined before the reply arrived. ids
+// are the requirements an ack breaks.
+func noAckAfterRefusal(f spec.Framing, o Outcome, extra []byte, ids citation) Outcome {
+	if extra == nil || o.Verdict != Pass {
+		return o
+	}
+	if f == spec.Line && string(extra) == string(spec.EncodeAck(spec.Line)) {
+		return pass("%s; it had sent the ack (allowed only when pipelined before the reply, %s)", o, cite("REQ-LINE-7"))
+	}
+	return fail("the client sent %s after the error reply: on an error reply it must not send the ack (%s); %s", quote(extra), ids, o)
+}

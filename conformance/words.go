@@ -1,0 +1,114 @@
+package conformance
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/stickykit/stickykit/spec"
+)
+
+// Words for learners: how the kit puts what happened on the wire into a
+// sentence. None of these cite a requirement; the cases do.
+
+// quote renders at most 80 bytes of b for a log or a detail.
+func quote(b []byte) string {
+	const max = 80
+	if len(b) > max {
+		return fmt.Sprintf("%q... (%d bytes)", b[:max], len(b))
+	}
+	return fmt.Sprintf("%q", b)
+}
+
+// isTimeout reports whether err is a deadline that expired.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// describe puts a failure to read from the server in a learner's words.
+// waiting names what the kit was waiting for; timeout is how long it
+// waited.
+func describe(err error, timeout time.Duration, waiting string) string {
+	var pe *spec.ProtocolError
+	var te *spec.TruncatedError
+	switch {
+	case isTimeout(err):
+		return fmt.Sprintf("the server sent nothing for %v while the kit waited for %s", timeout, waiting)
+	case errors.As(err, &te):
+		return fmt.Sprintf("the server closed the connection inside the %s: %d of %d bytes arrived", te.Phase, te.Got, te.Want)
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Sprintf("the server closed the connection while the kit waited for %s", waiting)
+	case errors.Is(err, syscall.ECONNRESET):
+		return fmt.Sprintf("the server reset the connection while the kit waited for %s", waiting)
+	case errors.As(err, &pe):
+		return fmt.Sprintf("the server sent a malformed %s: %s", pe.Phase, strings.TrimPrefix(pe.Error(), "spec: malformed "+string(pe.Phase)+": "))
+	case errors.Is(err, spec.ErrTooLong):
+		return fmt.Sprintf("the server sent more than %d bytes where %s was due", spec.MaxControlLen, waiting)
+	}
+	return fmt.Sprintf("reading %s failed: %v", waiting, err)
+}
+
+// netWords names a network error briefly.
+func netWords(err error) string {
+	switch {
+	case err == nil:
+		return "ok"
+	case isTimeout(err):
+		return "timeout"
+	case errors.Is(err, io.EOF):
+		return "end of stream"
+	case errors.Is(err, syscall.ECONNRESET):
+		return "connection reset"
+	case errors.Is(err, syscall.EPIPE):
+		return "broken pipe"
+	}
+	return err.Error()
+}
+
+// readWords says what a failed read of the client means.
+func readWords(err error, timeout time.Duration) string {
+	switch {
+	case isTimeout(err):
+		return fmt.Sprintf("nothing arrived within %v", timeout)
+	case err == io.EOF:
+		return "it closed the connection"
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "it closed the connection inside a line"
+	case errors.Is(err, syscall.ECONNRESET):
+		return "it reset the connection"
+	case errors.Is(err, spec.ErrTooLong):
+		return fmt.Sprintf("it sent a line longer than %d bytes", spec.MaxControlLen)
+	}
+	return err.Error()
+}
+
+// writeWords says what a failed write to the client means.
+func writeWords(err error) string {
+	switch {
+	case errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.ECONNRESET):
+		return "the client had already closed the connection"
+	case isTimeout(err):
+		return "the client stopped reading"
+	}
+	return err.Error()
+}
+
+// oneLine returns s on one line, cut to max bytes.
+func oneLine(s string, max int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > max {
+		s = s[:max] + "..."
+	}
+	return s
+}
+
+// lastLine returns the last non-empty line of s, cut to 160 bytes.
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return oneLine(lines[len(lines)-1], 160)
+}
