@@ -152,6 +152,7 @@ func TestClientCommand(t *testing.T) {
 				t.Fatalf("no case matched %q", tt.run)
 			}
 			for _, r := range results {
+				checkCitations(t, r)
 				if !r.Case.AppliesTo(spec.Lockstep) {
 					continue // SKIP for its framing, whatever the client
 				}

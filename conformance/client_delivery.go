@@ -133,11 +133,11 @@ func runClientSplitDigest(ctx context.Context, x *clientCheck) Outcome {
 	s.write("digest, first 16 bytes", digest[:16])
 	s.drain("the first 16 bytes of the digest reached the client before the other 16 were sent")
 	if _, closed := s.early(time.Millisecond); closed && s.werr == nil {
-		s.note("the client closed the connection after the first 16 bytes of the digest, before the kit sent the other 16: it read only part of the digest (half packet, %s)", cite("REQ-CLI-3"))
+		s.note("the client closed the connection after the first 16 bytes of the digest, before the kit sent the other 16: it read only part of the digest (half packet, %s)", reads)
 	}
 	s.write("digest, last 16 bytes", digest[16:])
 	s.finish()
-	s.noteReset("the client closed with up to 16 bytes of the digest unread: it read only part of the digest (half packet, %s)", cite("REQ-CLI-3"))
+	s.noteReset("the client closed with up to 16 bytes of the digest unread: it read only part of the digest (half packet, %s)", reads)
 	return s.judgeReceived(data, fmt.Sprintf("the digest reached the client as 16 bytes, then %v later 16 more", catchUp))
 }
 

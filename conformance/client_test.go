@@ -52,8 +52,8 @@ func wantRefClient(id string, f spec.Framing) conformance.Verdict {
 	return conformance.Pass
 }
 
-// lineOnly lists the client cases that apply to the line framing only.
-var lineOnly = map[string]bool{"client/crlf": true}
+// lineOnlyCases lists the client cases that apply to the line framing only.
+var lineOnlyCases = map[string]bool{"client/crlf": true}
 
 func TestClientCasesRegistered(t *testing.T) {
 	cases := conformance.Cases(conformance.RoleClient)
@@ -64,7 +64,7 @@ func TestClientCasesRegistered(t *testing.T) {
 			t.Errorf("%s: Requirements %v, Severity %q, Title %q: want requirements, MUST and a title", c.ID, c.Requirements, c.Severity, c.Title)
 		}
 		for _, f := range spec.Framings {
-			want := f == spec.Line || !lineOnly[c.ID]
+			want := f == spec.Line || !lineOnlyCases[c.ID]
 			if got := c.AppliesTo(f); got != want {
 				t.Errorf("%s.AppliesTo(%v) = %v, want %v", c.ID, f, got, want)
 			}
@@ -106,6 +106,7 @@ func TestClientRefVerdicts(t *testing.T) {
 				t.Errorf("%d results, want %d", len(results), len(clientCaseIDs))
 			}
 			for _, r := range results {
+				checkCitations(t, r)
 				if want := wantRefClient(r.Case.ID, f); r.Outcome.Verdict != want {
 					t.Errorf("%s = %s: %s, want %s", r.Case.ID, r.Outcome.Verdict, r.Outcome.Detail, want)
 					logClientResult(t, r)
@@ -124,5 +125,6 @@ func runClientCase(t *testing.T, id string, f spec.Framing, fn conformance.Clien
 	if len(results) != 1 {
 		t.Fatalf("RunClient(%s) gave %d results, want 1", id, len(results))
 	}
+	checkCitations(t, results[0])
 	return results[0]
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/stickykit/stickykit/spec"
@@ -166,7 +167,7 @@ func (s *clientSession) judgeReceived(data []byte, cond string) Outcome {
 	case e.err == nil && !out.exists:
 		fs = append(fs, cited(r.success, "the client reported success but left no file at {out}"))
 	case e.err == nil:
-		fs = append(fs, cited(r.success, "the client reported success but %s", describeOutput(out, data, r.reads)))
+		fs = append(fs, finding("the client reported success but %s", describeOutput(out, data, append(slices.Clone(r.reads), r.success...))))
 	default:
 		// Lead with what went wrong in the client's reading, then its exit.
 		fs = append(fs, s.notes...)
@@ -175,6 +176,9 @@ func (s *clientSession) judgeReceived(data []byte, cond string) Outcome {
 			fs = append(fs, describeOutput(out, data, r.reads))
 		}
 		fs = append(fs, finding("the client %s, on a transfer the kit served correctly (%s)", e, cond))
+		if s.stillOn {
+			fs = append(fs, cited(r.hangs, "it had not closed the connection %v after the kit's last byte", s.x.timeout))
+		}
 		switch {
 		case out.is(data):
 			fs = append(fs, cited(r.kept, "it left the file at {out} although it reported failure: a file it did not verify must not be left"))
@@ -239,13 +243,13 @@ func (s *clientSession) leftovers() []string {
 }
 
 // describeOutput says in a learner's words how the output differs from the
-// file the kit served; reads is what a misreading breaks.
-func describeOutput(out output, data []byte, reads citation) Finding {
+// file the kit served, citing ids (what the difference breaks).
+func describeOutput(out output, data []byte, ids citation) Finding {
 	if out.kind != "file" {
-		return finding("there is a %s at {out}, not the file", out.kind)
+		return cited(ids, "there is a %s at {out}, not the file", out.kind)
 	}
 	if out.err != nil {
-		return finding("the file at {out} cannot be read: %v", out.err)
+		return cited(ids, "the file at {out} cannot be read: %v", out.err)
 	}
 	got, size, want := out.data, out.size, int64(len(data))
 	switch {
@@ -254,22 +258,22 @@ func describeOutput(out output, data []byte, reads citation) Finding {
 		extra := got[len(data):]
 		if k <= spec.DigestLen && strings.HasPrefix(digestOf(data), string(extra)) {
 			sticky := finding("the output is %d bytes longer than the file and ends with the digest: the last read took the digest as file data (sticky packet", k)
-			if len(reads) > 0 {
-				return finding("%s, %s)", sticky, reads)
+			if len(ids) > 0 {
+				return finding("%s, %s)", sticky, ids)
 			}
 			return finding("%s)", sticky)
 		}
-		return cited(reads, "the output is the file followed by %d extra bytes %s: the client wrote bytes beyond SIZE", k, quote(extra))
+		return cited(ids, "the output is the file followed by %d extra bytes %s: the client wrote bytes beyond SIZE", k, quote(extra))
 	case size == want && bytes.Equal(got, data):
 		return finding("the file at {out} is the right one")
 	case size < want && bytes.HasPrefix(data, got):
-		return cited(reads, "the output is only the first %d of %d bytes of the file", size, want)
+		return cited(ids, "the output is only the first %d of %d bytes of the file", size, want)
 	}
 	i := firstDiff(got, data)
 	if size == want {
-		return cited(reads, "the output has the right length (%d bytes) but differs from the file from byte %d on", size, i)
+		return cited(ids, "the output has the right length (%d bytes) but differs from the file from byte %d on", size, i)
 	}
-	return cited(reads, "the output is %d bytes, the file %d; they differ from byte %d on", size, want, i)
+	return cited(ids, "the output is %d bytes, the file %d; they differ from byte %d on", size, want, i)
 }
 
 // noAckAfterRefusal judges what a client sent after an error reply: nothing,

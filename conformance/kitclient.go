@@ -201,7 +201,8 @@ const (
 	faultData                       // data other than the file's
 	faultTruncated                  // the stream ended inside the data
 	faultStalled                    // the data or the digest stopped coming, or the connection broke
-	faultDigest                     // a digest that does not match the data, or none
+	faultNoDigest                   // no digest, or part of one, before the connection ended
+	faultDigest                     // a digest that does not match the data, or is malformed
 )
 
 // transferError is a transfer that went wrong: what, in a learner's words,
@@ -257,9 +258,11 @@ func (k *kitConn) receive(name string, want []byte) error {
 		var te *spec.TruncatedError
 		switch {
 		case errors.As(err, &te):
-			return transferErr(faultDigest, err, "the server sent the %d bytes of %q and closed the connection after %d of the 32 digest bytes", size, name, te.Got)
+			return transferErr(faultNoDigest, err, "the server sent the %d bytes of %q and closed the connection after %d of the 32 digest bytes", size, name, te.Got)
 		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-			return transferErr(faultDigest, err, "the server sent the %d bytes of %q and closed the connection without a digest", size, name)
+			return transferErr(faultNoDigest, err, "the server sent the %d bytes of %q and closed the connection without a digest", size, name)
+		case isTimeout(err):
+			return transferErr(faultNoDigest, err, "%s, after the %d bytes of %q", describe(err, k.timeout, "the 32-byte digest"), size, name)
 		}
 		return transferErr(faultDigest, err, "%s, after the %d bytes of %q", describe(err, k.timeout, "the 32-byte digest"), size, name)
 	}

@@ -23,9 +23,10 @@ import (
 // connection with TCP_NODELAY, and confirms them through the kernel: a
 // drain waits until the send queue is empty (SIOCOUTQ on Linux), that is,
 // until the client's kernel has acknowledged every byte written, and then
-// until the client has read them: on loopback the kit finds the client's
-// socket in /proc/net/tcp and waits for its receive queue to empty; where it
-// cannot (another host or system) it pauses instead. A condition the kit cannot
+// until the client has read them: on loopback the kit asks the kernel for
+// the client's socket (sock_diag, or /proc/net/tcp) and waits for its
+// receive queue to empty; where it cannot (another host or system) it
+// pauses instead. A condition the kit cannot
 // confirm makes a would-be PASS INCONCLUSIVE; a FAIL stays a FAIL, since
 // every segmentation is one a TCP stack may produce.
 

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"net"
 	"os"
@@ -20,177 +21,482 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/stickykit/stickykit/conformance"
+	"github.com/stickykit/stickykit/naive"
 	"github.com/stickykit/stickykit/spec"
 )
 
-// clientMutant is a client built right except for one defect, each field
-// one of them. Its zero value (with a framing) is a correct client.
-type clientMutant struct {
+// A client mutant is a client built right except for one defect. The
+// healthy client is a few steps (dial, request, reply, ack, data, digest,
+// keep the file); a defect replaces one or two of them with a small
+// function. Each is caught by the cases meant for it (clientMutantTests),
+// and passes the cases named there, so that the catch is the defect's.
+
+// clientDefect is the one thing a client mutant gets wrong: the steps it
+// does differently, each nil or false where the mutant is healthy.
+type clientDefect struct {
 	framing spec.Framing
-	// wrongAck acknowledges the size with "ok" instead of the ack text.
-	wrongAck bool
-	// bodyOneRead reads the whole data with one read, as recv(SIZE) does,
-	// and fails when the read is short.
-	bodyOneRead bool
-	// noEmpty refuses size 0 as invalid.
-	noEmpty bool
-	// maxSize, when not 0, refuses files larger than this many bytes.
-	maxSize int64
-	// lenientSize takes the leading digits of a malformed reply as the
-	// size, as C's atoi does.
-	lenientSize bool
-	// foldDigest compares the digests ignoring case.
-	foldDigest bool
-	// noValidate sends any name, however long.
-	noValidate bool
-	// lfOnly ends a size line at LF and keeps a CR before it.
-	lfOnly bool
-	// sizeOneRead reads the size line with one read, as lockstep does,
-	// instead of reading up to LF (the line framing's half packet).
-	sizeOneRead bool
-	// noCompare never compares the digests.
-	noCompare bool
-	// leaveCorrupt writes straight to out and leaves it there on failure.
-	leaveCorrupt bool
-	// okOnErrorReply exits 0 when the server refuses the request.
-	okOnErrorReply bool
-	// okOnUnknownCode exits 0 on an error reply whose code it does not
-	// know, as if it were a warning.
-	okOnUnknownCode bool
+
+	request func(c *mclient, name string) []byte                            // the request bytes; nil means the name is refused
+	reply   func(c *mclient) (int64, error)                                 // reads the reply
+	refused func(c *mclient, err error) error                               // what it does with a failed reply; its result is the exit
+	accept  func(c *mclient, size int64) error                              // checks a size
+	ack     func(c *mclient) error                                          // sends the ack
+	body    func(c *mclient, file io.Writer, h hash.Hash, size int64) error // reads the data into the file and the hash
+	digest  func(c *mclient) (string, error)                                // reads the digest
+	compare func(c *mclient, server, local string) error
+	keep    func(c *mclient, f *os.File) error // what happens to the verified temporary file
+
+	leaveCorrupt bool // writes straight to {out}, created first, and leaves it there on failure
+	leaksConn    bool // does not close the connection; it closes when the run ends
 }
 
-func (m clientMutant) get(ctx context.Context, addr, name, out string) (err error) {
+// mclient is one run of a client mutant.
+type mclient struct {
+	d    *clientDefect
+	conn net.Conn
+	br   *bufio.Reader
+	r    *spec.Reader
+	out  string
+}
+
+// get is the client: a conformance.ClientFunc.
+func (d clientDefect) get(ctx context.Context, addr, name, out string) (err error) {
+	c := &mclient{d: &d, out: out}
+	var f *os.File
+	if d.leaveCorrupt {
+		if f, err = os.Create(out); err != nil {
+			return err
+		}
+		defer f.Close()
+	}
+	req := c.request(name)
+	if req == nil {
+		return fmt.Errorf("invalid name: %d bytes", len(name))
+	}
+	if err := c.dial(ctx, addr); err != nil {
+		return err
+	}
+	if !d.leaksConn {
+		defer c.conn.Close()
+	}
+	if _, err := c.conn.Write(req); err != nil {
+		return err
+	}
+	size, err := c.readReply()
+	if err != nil {
+		return c.refusedReply(err)
+	}
+	if err := c.acceptSize(size); err != nil {
+		return err
+	}
+	if err := c.sendAck(); err != nil {
+		return err
+	}
+	return c.receive(size, f)
+}
+
+// dial connects to addr; the connection closes when ctx ends.
+func (c *mclient) dial(ctx context.Context, addr string) error {
 	conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	defer stop()
+	context.AfterFunc(ctx, func() { conn.Close() })
 	conn.SetDeadline(time.Now().Add(5 * time.Second))
+	c.conn = conn
+	c.br = bufio.NewReaderSize(conn, 64<<10)
+	c.r = spec.NewReader(c.br, c.d.framing)
+	return nil
+}
 
-	req, err := spec.EncodeRequest(m.framing, name)
-	if m.noValidate {
-		req, err = []byte(spec.RequestVerb+name), nil
-		if m.framing == spec.Line {
-			req = append(req, '\n')
+// receive reads the data and the digest into f (a temporary file beside
+// {out} unless f is given), compares the digests and keeps the file.
+func (c *mclient) receive(size int64, f *os.File) (err error) {
+	if f == nil {
+		if f, err = os.CreateTemp(filepath.Dir(c.out), ".part-*"); err != nil {
+			return err
 		}
+		defer func() {
+			f.Close()
+			if err != nil {
+				os.Remove(f.Name())
+			}
+		}()
 	}
+	h := md5.New()
+	if err := c.readBody(f, h, size); err != nil {
+		return err
+	}
+	server, err := c.readDigest()
 	if err != nil {
 		return err
 	}
-	if _, err := conn.Write(req); err != nil {
+	if err := c.compareDigests(server, hex.EncodeToString(h.Sum(nil))); err != nil {
 		return err
 	}
-	br := bufio.NewReaderSize(conn, 64<<10)
-	r := spec.NewReader(br, m.framing)
-	var size int64
-	var pe *spec.ProtocolError
-	switch {
-	case m.lfOnly:
-		line, err := br.ReadString('\n')
-		if err != nil {
-			return err
+	if c.d.leaveCorrupt {
+		return nil
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if c.d.keep != nil {
+		return c.d.keep(c, f)
+	}
+	return os.Rename(f.Name(), c.out)
+}
+
+// The steps: each is the defect's, or the healthy default.
+
+func (c *mclient) request(name string) []byte {
+	if c.d.request != nil {
+		return c.d.request(c, name)
+	}
+	b, err := spec.EncodeRequest(c.d.framing, name)
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+func (c *mclient) readReply() (int64, error) {
+	if c.d.reply != nil {
+		return c.d.reply(c)
+	}
+	return c.r.ReadReply()
+}
+
+func (c *mclient) refusedReply(err error) error {
+	if c.d.refused != nil {
+		return c.d.refused(c, err)
+	}
+	return err
+}
+
+func (c *mclient) acceptSize(size int64) error {
+	if c.d.accept != nil {
+		return c.d.accept(c, size)
+	}
+	return nil
+}
+
+func (c *mclient) sendAck() error {
+	if c.d.ack != nil {
+		return c.d.ack(c)
+	}
+	_, err := c.conn.Write(spec.EncodeAck(c.d.framing))
+	return err
+}
+
+func (c *mclient) readBody(file io.Writer, h hash.Hash, size int64) error {
+	if c.d.body != nil {
+		return c.d.body(c, file, h, size)
+	}
+	_, err := io.Copy(io.MultiWriter(file, h), c.r.Body(size))
+	return err
+}
+
+func (c *mclient) readDigest() (string, error) {
+	if c.d.digest != nil {
+		return c.d.digest(c)
+	}
+	return c.r.ReadDigest()
+}
+
+func (c *mclient) compareDigests(server, local string) error {
+	if c.d.compare != nil {
+		return c.d.compare(c, server, local)
+	}
+	if server != local {
+		return fmt.Errorf("digest mismatch: server %s, local %s", server, local)
+	}
+	return nil
+}
+
+// The defects, as functions of the framing where it matters.
+
+// healthyClient is the client without a defect.
+func healthyClient(f spec.Framing) clientDefect { return clientDefect{framing: f} }
+
+func noValidate(f spec.Framing) clientDefect {
+	return clientDefect{framing: f, request: func(c *mclient, name string) []byte {
+		req := []byte(spec.RequestVerb + name)
+		if f == spec.Line {
+			req = append(req, '\n')
 		}
-		size, err = spec.ParseReply([]byte(strings.TrimSuffix(line, "\n")))
-		if err != nil {
-			return err
-		}
-	case m.sizeOneRead:
+		return req
+	}}
+}
+
+// sizeOneRead reads the size line with one read, as lockstep does,
+// instead of reading up to LF (the line framing's half packet).
+func sizeOneRead(f spec.Framing) clientDefect {
+	return clientDefect{framing: f, reply: func(c *mclient) (int64, error) {
 		buf := make([]byte, spec.MaxControlLen+2)
-		n, err := conn.Read(buf)
+		n, err := c.br.Read(buf)
 		if err != nil {
-			return err
+			return 0, err
 		}
-		size, err = spec.ParseReply(spec.TrimLine(buf[:n]))
-		if err != nil && !m.okOnErrorReply {
-			return err
+		return spec.ParseReply(spec.TrimLine(buf[:n]))
+	}}
+}
+
+// lfOnly ends a size line at LF and keeps a CR before it.
+func lfOnly(f spec.Framing) clientDefect {
+	return clientDefect{framing: f, reply: func(c *mclient) (int64, error) {
+		line, err := c.br.ReadString('\n')
+		if err != nil {
+			return 0, err
 		}
-	default:
-		size, err = r.ReadReply()
-		if m.lenientSize && errors.As(err, &pe) {
+		return spec.ParseReply([]byte(strings.TrimSuffix(line, "\n")))
+	}}
+}
+
+// lenientSize takes the leading digits of a malformed reply as the size,
+// as C's atoi does.
+func lenientSize(f spec.Framing) clientDefect {
+	return clientDefect{framing: f, reply: func(c *mclient) (int64, error) {
+		size, err := c.r.ReadReply()
+		var pe *spec.ProtocolError
+		if errors.As(err, &pe) {
 			digits := strings.TrimRightFunc(string(pe.Data), func(c rune) bool { return c < '0' || c > '9' })
 			size, err = strconv.ParseInt(strings.Fields(digits + " x")[0], 10, 64)
 		}
-	}
-	var er *spec.ErrorReply
-	if errors.As(err, &er) && (m.okOnErrorReply || m.okOnUnknownCode && !slices.Contains(spec.Codes, er.Code)) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if m.noEmpty && size == 0 {
-		return errors.New("invalid size 0")
-	}
-	if m.maxSize > 0 && size > m.maxSize {
-		return fmt.Errorf("file too large: %d bytes, limit %d", size, m.maxSize)
-	}
-	ack := spec.EncodeAck(m.framing)
-	if m.wrongAck {
-		ack = []byte("ok")
-		if m.framing == spec.Line {
-			ack = append(ack, '\n')
-		}
-	}
-	if _, err := conn.Write(ack); err != nil {
-		return err
-	}
+		return size, err
+	}}
+}
 
-	var f *os.File
-	if m.leaveCorrupt {
-		f, err = os.Create(out)
-	} else {
-		f, err = os.CreateTemp(filepath.Dir(out), ".part-*")
-	}
-	if err != nil {
-		return err
-	}
-	defer func() {
-		f.Close()
-		if err != nil && !m.leaveCorrupt {
-			os.Remove(f.Name())
+// okOnErrorReply exits 0 when the server refuses the request.
+func okOnErrorReply(f spec.Framing) clientDefect {
+	return clientDefect{framing: f, refused: func(c *mclient, err error) error {
+		if _, ok := errors.AsType[*spec.ErrorReply](err); ok {
+			return nil
 		}
-	}()
-	h := md5.New()
-	if m.bodyOneRead && size > 0 {
+		return err
+	}}
+}
+
+// okOnUnknownCode exits 0 on an error reply whose code it does not know,
+// as if it were a warning.
+func okOnUnknownCode(f spec.Framing) clientDefect {
+	return clientDefect{framing: f, refused: func(c *mclient, err error) error {
+		if er, ok := errors.AsType[*spec.ErrorReply](err); ok && !slices.Contains(spec.Codes, er.Code) {
+			return nil
+		}
+		return err
+	}}
+}
+
+// okOnBadSize exits 0, with no file, on a reply that is not a size.
+func okOnBadSize(f spec.Framing) clientDefect {
+	return clientDefect{framing: f, refused: func(c *mclient, err error) error {
+		if _, ok := errors.AsType[*spec.ProtocolError](err); ok {
+			return nil
+		}
+		return err
+	}}
+}
+
+// acksAfterError sends the ack even after an error reply.
+func acksAfterError(f spec.Framing) clientDefect {
+	return clientDefect{framing: f, refused: func(c *mclient, err error) error {
+		c.conn.Write(spec.EncodeAck(f))
+		return err
+	}}
+}
+
+func noEmpty(f spec.Framing) clientDefect {
+	return clientDefect{framing: f, accept: func(c *mclient, size int64) error {
+		if size == 0 {
+			return errors.New("invalid size 0")
+		}
+		return nil
+	}}
+}
+
+func maxSize(f spec.Framing, limit int64) clientDefect {
+	return clientDefect{framing: f, accept: func(c *mclient, size int64) error {
+		if size > limit {
+			return fmt.Errorf("file too large: %d bytes, limit %d", size, limit)
+		}
+		return nil
+	}}
+}
+
+// ackText sends ack instead of the ack text, then waits for the data
+// with no deadline: until the kit gives up on it and closes.
+func ackText(f spec.Framing, ack string) clientDefect {
+	return clientDefect{framing: f, ack: func(c *mclient) error {
+		_, err := c.conn.Write([]byte(ack))
+		c.conn.SetReadDeadline(time.Time{})
+		return err
+	}}
+}
+
+// noAck never acknowledges the size and waits for the data with no
+// deadline: until the kit gives up on it and closes.
+func noAck(f spec.Framing) clientDefect {
+	return clientDefect{framing: f, ack: func(c *mclient) error {
+		c.conn.SetReadDeadline(time.Time{})
+		return nil
+	}}
+}
+
+// bodyOneRead reads the whole data with one read, as recv(SIZE) does, and
+// fails when the read is short.
+func bodyOneRead(f spec.Framing) clientDefect {
+	return clientDefect{framing: f, body: func(c *mclient, file io.Writer, h hash.Hash, size int64) error {
+		if size == 0 {
+			return nil
+		}
 		buf := make([]byte, size)
-		n, err := r.Body(size).Read(buf)
+		n, err := c.r.Body(size).Read(buf)
 		if err != nil {
 			return err
 		}
 		if int64(n) < size {
 			return fmt.Errorf("short read: %d of %d bytes", n, size)
 		}
-		f.Write(buf)
 		h.Write(buf)
-	} else if _, err := io.Copy(io.MultiWriter(f, h), r.Body(size)); err != nil {
+		_, err = file.Write(buf)
 		return err
-	}
-	var got string
-	if m.foldDigest {
-		b := make([]byte, spec.DigestLen)
-		if _, err := io.ReadFull(r.Body(spec.DigestLen), b); err != nil {
-			return err
-		}
-		got = strings.ToLower(string(b))
-	} else if got, err = r.ReadDigest(); err != nil {
-		return err
-	}
-	if local := hex.EncodeToString(h.Sum(nil)); got != local && !m.noCompare {
-		return fmt.Errorf("digest mismatch: server %s, local %s", got, local)
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if !m.leaveCorrupt {
-		return os.Rename(f.Name(), out)
-	}
-	return nil
+	}}
 }
 
-// clientMutantTest is one deliberately broken client and the case that
-// must catch it. A mutant also passes the cases named in passes (mostly
+// capsBody hashes all the data but writes at most 1 MiB of it.
+func capsBody(f spec.Framing) clientDefect {
+	return clientDefect{framing: f, body: func(c *mclient, file io.Writer, h hash.Hash, size int64) error {
+		_, err := io.Copy(io.MultiWriter(h, &cappedWriter{w: file, left: 1 << 20}), c.r.Body(size))
+		return err
+	}}
+}
+
+// okOnEOF takes an end of stream inside the data as the end of the file,
+// and reports success.
+func okOnEOF(f spec.Framing) clientDefect {
+	return clientDefect{framing: f,
+		body: func(c *mclient, file io.Writer, h hash.Hash, size int64) error {
+			_, err := io.Copy(io.MultiWriter(file, h), c.r.Body(size))
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				return nil
+			}
+			return err
+		},
+		digest:  func(c *mclient) (string, error) { return "", nil },
+		compare: func(c *mclient, server, local string) error { return nil }}
+}
+
+// foldDigest compares the digests ignoring case.
+func foldDigest(f spec.Framing) clientDefect {
+	return clientDefect{framing: f, digest: func(c *mclient) (string, error) {
+		b := make([]byte, spec.DigestLen)
+		if _, err := io.ReadFull(c.r.Body(spec.DigestLen), b); err != nil {
+			return "", err
+		}
+		return strings.ToLower(string(b)), nil
+	}}
+}
+
+// waitsForLFAfterDigest reads the digest, then waits for an LF after it, with no
+// deadline: it hangs until the run ends.
+func waitsForLFAfterDigest(f spec.Framing) clientDefect {
+	return clientDefect{framing: f, digest: func(c *mclient) (string, error) {
+		d, err := c.r.ReadDigest()
+		if err != nil {
+			return "", err
+		}
+		c.conn.SetReadDeadline(time.Time{})
+		if _, err := c.br.ReadByte(); err != nil {
+			return "", err
+		}
+		return d, nil
+	}}
+}
+
+// ignoresDigest reads 32 bytes where the digest is due and never checks
+// them.
+func ignoresDigest(f spec.Framing) clientDefect {
+	return clientDefect{framing: f,
+		digest: func(c *mclient) (string, error) {
+			_, err := io.ReadFull(c.r.Body(spec.DigestLen), make([]byte, spec.DigestLen))
+			return "", err
+		},
+		compare: func(c *mclient, server, local string) error { return nil }}
+}
+
+func noCompare(f spec.Framing) clientDefect {
+	return clientDefect{framing: f, compare: func(c *mclient, server, local string) error { return nil }}
+}
+
+// forgetsRename reports success but removes the verified file instead of
+// renaming it to {out}.
+func forgetsRename(f spec.Framing) clientDefect {
+	return clientDefect{framing: f, keep: func(c *mclient, file *os.File) error { return os.Remove(file.Name()) }}
+}
+
+// writesBeside keeps the file, and a note beside it in its directory.
+func writesBeside(f spec.Framing) clientDefect {
+	return clientDefect{framing: f, keep: func(c *mclient, file *os.File) error {
+		if err := os.WriteFile(filepath.Join(filepath.Dir(c.out), "fetched.log"), []byte("ok\n"), 0o644); err != nil {
+			return err
+		}
+		return os.Rename(file.Name(), c.out)
+	}}
+}
+
+func leaveCorrupt(d clientDefect) clientDefect { d.leaveCorrupt = true; return d }
+func leaksConn(d clientDefect) clientDefect    { d.leaksConn = true; return d }
+
+// cappedWriter writes at most left bytes to w and discards the rest.
+type cappedWriter struct {
+	w    io.Writer
+	left int64
+}
+
+func (c *cappedWriter) Write(p []byte) (int, error) {
+	n := min(int64(len(p)), c.left)
+	if n > 0 {
+		if _, err := c.w.Write(p[:n]); err != nil {
+			return 0, err
+		}
+		c.left -= n
+	}
+	return len(p), nil
+}
+
+// naiveClientFunc runs a naive client as the tutorial's program did: it
+// writes whatever it read to out and leaves it there, and it fails (as
+// "stickykit naive-get" exits 1) when the digests differ.
+func naiveClientFunc(v naive.Variant, f spec.Framing) conformance.ClientFunc {
+	return func(ctx context.Context, addr, name, out string) error {
+		conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		stop := context.AfterFunc(ctx, func() { conn.Close() })
+		defer stop()
+		fh, err := os.Create(out)
+		if err != nil {
+			return err
+		}
+		c := &naive.Client{Variant: v, Framing: f, Timeout: 5 * time.Second, DigestWait: time.Second}
+		res, err := c.Get(conn, name, fh)
+		if cerr := fh.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+		if !res.Match {
+			return fmt.Errorf("digest mismatch: wrote %d of %d bytes hashing to %s, server sent %q", res.Written, res.Size, res.Local, res.Server)
+		}
+		return nil
+	}
+}
+
+// clientMutantTest is one deliberately broken client and a case that must
+// catch it. It must also pass the cases named in passes (mostly
 // client/plain), so that the catch is the defect's and nothing else's.
 type clientMutantTest struct {
 	name    string
@@ -201,127 +507,83 @@ type clientMutantTest struct {
 	detail  string   // words the FAIL detail must contain
 }
 
-var clientMutantTests = []clientMutantTest{
-	{
-		name:    "size read with one read in line framing",
-		framing: spec.Line,
-		client:  clientMutant{framing: spec.Line, sizeOneRead: true}.get,
-		caught:  "client/split-size",
-		passes:  []string{"client/plain"},
-		detail:  "partial line",
-	},
-	{
-		name:    "never compares digests",
-		framing: spec.Lockstep,
-		client:  clientMutant{framing: spec.Lockstep, noCompare: true}.get,
-		caught:  "client/wrong-digest",
-		passes:  []string{"client/plain"},
-		detail:  "reported success (exit status 0) although the digest",
-	},
-	{
-		name:    "leaves a corrupt file (wrong digest)",
-		framing: spec.Line,
-		client:  clientMutant{framing: spec.Line, leaveCorrupt: true}.get,
-		caught:  "client/wrong-digest",
-		passes:  []string{"client/plain"},
-		detail:  "left a corrupt file at {out}",
-	},
-	{
-		name:    "leaves a corrupt file (truncated)",
-		framing: spec.Lockstep,
-		client:  clientMutant{framing: spec.Lockstep, leaveCorrupt: true}.get,
-		caught:  "client/truncated",
-		passes:  []string{"client/plain"},
-		detail:  "left a corrupt file at {out}",
-	},
-	{
-		name:    "wrong ack text",
-		framing: spec.Line,
-		client:  clientMutant{framing: spec.Line, wrongAck: true}.get,
-		caught:  "client/plain",
-		passes:  []string{"client/sticky"},
-		detail:  `ack was "ok"`,
-	},
-	{
-		name:    "data read with one read",
-		framing: spec.Lockstep,
-		client:  clientMutant{framing: spec.Lockstep, bodyOneRead: true}.get,
-		caught:  "client/split-body",
-		passes:  []string{"client/empty-file"},
-		detail:  "short read",
-	},
-	{
-		name:    "refuses size 0",
-		framing: spec.Lockstep,
-		client:  clientMutant{framing: spec.Lockstep, noEmpty: true}.get,
-		caught:  "client/empty-file",
-		passes:  []string{"client/plain"},
-		detail:  "invalid size 0",
-	},
-	{
-		name:    "refuses files over 4 MiB",
-		framing: spec.Line,
-		client:  clientMutant{framing: spec.Line, maxSize: 4 << 20}.get,
-		caught:  "client/large-file",
-		passes:  []string{"client/plain"},
-		detail:  "file too large",
-	},
-	{
-		name:    "unknown error code taken as a warning",
-		framing: spec.Line,
-		client:  clientMutant{framing: spec.Line, okOnUnknownCode: true}.get,
-		caught:  "client/unknown-error",
-		passes:  []string{"client/plain", "client/error-reply"},
-		detail:  "reported success (exit status 0) although the server refused",
-	},
-	{
-		name:    "lenient size parser",
-		framing: spec.Lockstep,
-		client:  clientMutant{framing: spec.Lockstep, lenientSize: true}.get,
-		caught:  "client/bad-size",
-		passes:  []string{"client/plain"},
-		detail:  "must not send the ack",
-	},
-	{
-		name:    "digest compared ignoring case",
-		framing: spec.Line,
-		client:  clientMutant{framing: spec.Line, foldDigest: true}.get,
-		caught:  "client/bad-digest",
-		passes:  []string{"client/plain"},
-		detail:  "reported success (exit status 0) although the digest",
-	},
-	{
-		name:    "name not validated",
-		framing: spec.Lockstep,
-		client:  clientMutant{framing: spec.Lockstep, noValidate: true}.get,
-		caught:  "client/bad-name",
-		passes:  []string{"client/plain"},
-		detail:  "sent a request with the 1021-byte name",
-	},
-	{
-		name:    "size line ended at LF only",
-		framing: spec.Line,
-		client:  clientMutant{framing: spec.Line, lfOnly: true}.get,
-		caught:  "client/crlf",
-		passes:  []string{"client/plain"},
-		detail:  "ended with CRLF, which a receiver must accept",
-	},
-	{
-		name:    "exits 0 on an error reply",
-		framing: spec.Lockstep,
-		client:  clientMutant{framing: spec.Lockstep, okOnErrorReply: true}.get,
-		caught:  "client/error-reply",
-		passes:  []string{"client/plain"},
-		detail:  "reported success (exit status 0) although the server refused",
-	},
+// row returns a row for the defect d caught by case caught.
+func row(name string, d clientDefect, caught string, passes []string, detail string) clientMutantTest {
+	return clientMutantTest{name: name, framing: d.framing, client: d.get, caught: caught, passes: passes, detail: detail}
 }
 
-// TestClientMutants proves that each client case can fail: a client with
+var (
+	lk, ln = spec.Lockstep, spec.Line
+	plain  = []string{"client/plain"}
+	sticky = []string{"client/sticky"}
+	errRep = []string{"client/error-reply"}
+)
+
+// clientMutantTests are the client mutants and the cases that catch them.
+var clientMutantTests = []clientMutantTest{
+	// The tutorial's clients: the naive reader passes client/plain and
+	// fails client/sticky; the article's fix passes client/sticky and
+	// fails client/split-digest.
+	{name: "naive reader", framing: lk, client: naiveClientFunc(naive.Naive, lk), caught: "client/sticky", passes: plain,
+		detail: "32 bytes longer than the file and ends with the digest"},
+	{name: "naive reader, line framing", framing: ln, client: naiveClientFunc(naive.Naive, ln), caught: "client/sticky", passes: plain,
+		detail: "sticky packet"},
+	{name: "article's fix", framing: lk, client: naiveClientFunc(naive.Article, lk), caught: "client/split-digest",
+		passes: []string{"client/plain", "client/sticky"}, detail: "half packet"},
+
+	row("size read with one read in line framing", sizeOneRead(ln), "client/split-size", plain, "partial line"),
+	row("never compares digests", noCompare(lk), "client/wrong-digest", plain, "reported success (exit status 0) although the digest"),
+	row("ignores the digest, split size", ignoresDigest(lk), "client/split-size", plain, "reported success but"),
+	row("leaves a corrupt file (wrong digest)", leaveCorrupt(healthyClient(ln)), "client/wrong-digest", plain, "left a corrupt file at {out}"),
+	row("leaves a corrupt file (truncated)", leaveCorrupt(healthyClient(lk)), "client/truncated", plain, "left a corrupt file at {out}"),
+	row("leaves a corrupt file (error reply)", leaveCorrupt(healthyClient(ln)), "client/error-reply", plain, "left a corrupt file at {out}"),
+	row("leaves a corrupt file (unknown error)", leaveCorrupt(healthyClient(lk)), "client/unknown-error", plain, "left a corrupt file at {out}"),
+	row("leaves a corrupt file (bad size)", leaveCorrupt(healthyClient(ln)), "client/bad-size", plain, "left a corrupt file at {out}"),
+	row("leaves a corrupt file (bad digest)", leaveCorrupt(healthyClient(lk)), "client/bad-digest", plain, "left a corrupt file at {out}"),
+	row("leaves a corrupt file (bad name)", leaveCorrupt(healthyClient(ln)), "client/bad-name", plain, "left a corrupt file at {out}"),
+	row("leaves a corrupt file (split size)", leaveCorrupt(healthyClient(lk)), "client/split-size", plain, "left that corrupt file at {out}"),
+	row("leaves a corrupt file (split body)", leaveCorrupt(bodyOneRead(lk)), "client/split-body", []string{"client/empty-file"}, "left that corrupt file at {out}"),
+	row("wrong ack text", ackText(ln, "ok\n"), "client/plain", sticky, `ack was "ok"`),
+	row("ack with LF in lockstep", ackText(lk, spec.AckText+"\n"), "client/plain", sticky, "no terminator"),
+	row("ack without LF in line framing", ackText(ln, spec.AckText), "client/plain", errRep, "no LF within"),
+	row("no ack", noAck(lk), "client/plain", errRep, "never acknowledged the size"),
+	row("waits for an LF after the digest", waitsForLFAfterDigest(ln), "client/plain", errRep, "had not closed the connection"),
+	row("leaves the connection open", leaksConn(healthyClient(lk)), "client/plain", sticky, "without closing the connection"),
+	row("leaves the connection open (wrong digest)", leaksConn(healthyClient(ln)), "client/wrong-digest", sticky, "did not close the connection"),
+	row("leaves the connection open (truncated)", leaksConn(healthyClient(lk)), "client/truncated", sticky, "did not close the connection"),
+	row("leaves the connection open (error reply)", leaksConn(healthyClient(ln)), "client/error-reply", sticky, "did not close the connection"),
+	row("leaves the connection open (unknown error)", leaksConn(healthyClient(lk)), "client/unknown-error", sticky, "did not close the connection"),
+	row("leaves the connection open (bad digest)", leaksConn(healthyClient(ln)), "client/bad-digest", sticky, "did not close the connection"),
+	row("writes beside the file", writesBeside(lk), "client/plain", sticky, "fetched.log"),
+	row("data read with one read", bodyOneRead(lk), "client/split-body", []string{"client/empty-file"}, "short read"),
+	row("refuses size 0", noEmpty(lk), "client/empty-file", plain, "invalid size 0"),
+	row("refuses files over 4 MiB", maxSize(ln, 4<<20), "client/large-file", plain, "file too large"),
+	row("writes only the first MiB", capsBody(lk), "client/large-file", plain, "only the first 1048576"),
+	row("unknown error code taken as a warning", okOnUnknownCode(ln), "client/unknown-error", []string{"client/plain", "client/error-reply"},
+		"reported success (exit status 0) although the server refused"),
+	row("acks after an error reply", acksAfterError(lk), "client/error-reply", plain, "must not send the ack"),
+	row("acks after an unknown error reply", acksAfterError(lk), "client/unknown-error", plain, "must not send the ack"),
+	row("lenient size parser", lenientSize(lk), "client/bad-size", plain, "must not send the ack"),
+	row("success on a bad size", okOnBadSize(ln), "client/bad-size", plain, "reported success (exit status 0) although the reply"),
+	row("digest compared ignoring case", foldDigest(ln), "client/bad-digest", plain, "reported success (exit status 0) although the digest"),
+	row("name not validated", noValidate(lk), "client/bad-name", plain, "sent a request with the 1021-byte name"),
+	row("size line ended at LF only", lfOnly(ln), "client/crlf", plain, "ended with CRLF, which a receiver must accept"),
+	row("exits 0 on an error reply", okOnErrorReply(lk), "client/error-reply", plain, "reported success (exit status 0) although the server refused"),
+	row("success on a truncated transfer", okOnEOF(lk), "client/truncated", plain, "reported success (exit status 0) although the kit closed"),
+	row("forgets to rename (plain)", forgetsRename(lk), "client/plain", errRep, "left no file"),
+	row("forgets to rename (sticky)", forgetsRename(ln), "client/sticky", errRep, "left no file"),
+	row("forgets to rename (split body)", forgetsRename(lk), "client/split-body", errRep, "left no file"),
+	row("forgets to rename (split digest)", forgetsRename(ln), "client/split-digest", errRep, "left no file"),
+	row("forgets to rename (split size)", forgetsRename(ln), "client/split-size", errRep, "left no file"),
+	row("forgets to rename (crlf)", forgetsRename(ln), "client/crlf", errRep, "left no file"),
+	row("forgets to rename (empty file)", forgetsRename(lk), "client/empty-file", errRep, "left no file"),
+	row("forgets to rename (large file)", forgetsRename(ln), "client/large-file", errRep, "left no file"),
+}
+
+// testClientMutants proves that each client case can fail: a client with
 // one defect FAILs the case aimed at that defect and passes the others
-// named.
-func TestClientMutants(t *testing.T) {
-	ignore := goleak.IgnoreCurrent()
-	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
+// named. It records what each failure cites in cov.
+func testClientMutants(t *testing.T, cov *coverage) {
 	for _, mt := range clientMutantTests {
 		t.Run(strings.ReplaceAll(mt.name, " ", "_"), func(t *testing.T) {
 			t.Parallel()
@@ -333,15 +595,38 @@ func TestClientMutants(t *testing.T) {
 				}
 			}
 			r := runClientCase(t, mt.caught, mt.framing, mt.client)
+			cov.ran(mt.caught)
 			if r.Outcome.Verdict != conformance.Fail {
 				t.Errorf("%s (%v) = %s: %s, want FAIL", mt.caught, mt.framing, r.Outcome.Verdict, r.Outcome.Detail)
 				logClientResult(t, r)
 				return
 			}
+			cov.caught(mt.caught, r.Outcome)
 			if !strings.Contains(r.Outcome.Detail, mt.detail) {
 				t.Errorf("%s FAIL detail = %q, want it to say %q", mt.caught, r.Outcome.Detail, mt.detail)
 			}
 			t.Logf("%s: FAIL: %s", mt.caught, r.Outcome.Detail)
+		})
+	}
+}
+
+// TestClientMutantHealthy checks that the mutant frame without a defect
+// gets the reference client's verdict in every case, so that each FAIL
+// above is its defect's doing.
+func TestClientMutantHealthy(t *testing.T) {
+	ignore := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
+	for _, f := range spec.Framings {
+		t.Run(f.String(), func(t *testing.T) {
+			t.Parallel()
+			results := conformance.RunClient(t.Context(), conformance.ClientTarget{Framing: f, Func: healthyClient(f).get}, conformance.Options{})
+			for _, r := range results {
+				checkCitations(t, r)
+				if want := wantRefClient(r.Case.ID, f); r.Outcome.Verdict != want {
+					t.Errorf("%s = %s: %s, want %s", r.Case.ID, r.Outcome.Verdict, r.Outcome.Detail, want)
+					logClientResult(t, r)
+				}
+			}
 		})
 	}
 }

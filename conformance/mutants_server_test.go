@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,62 +23,293 @@ import (
 	"github.com/stickykit/stickykit/spec"
 )
 
-// A mutant is a small hand-written server with exactly one defect, each the
-// kind of mistake the tutorial's server makes or a learner's server might.
-// Each is caught by the case meant for it; a healthy mutant passes every
-// case, so what a case catches is the defect, not the mutant's frame.
+// A server mutant is a small hand-written server with exactly one defect,
+// each the kind of mistake the tutorial's server makes or a learner's
+// server might. The healthy server is a few steps (read a message, refuse
+// or resolve a request, open the file, send the size, wait for the ack,
+// send the data and the digest); a defect replaces one or two of those
+// steps with a small function. Each is caught by the cases meant for it
+// (serverMutantTests); the healthy server passes every case, so what a
+// case catches is the defect, not the mutant's frame.
 
-// defect is the one thing a mutant server gets wrong.
-type defect int
+// serverDefect is the one thing a mutant server gets wrong: the steps it
+// does differently, each nil where the mutant is healthy.
+type serverDefect struct {
+	name string
 
-const (
-	healthy           defect = iota
-	dataBeforeAck            // sends the data right behind the size
-	wrongDigest              // one digit of the digest is wrong
-	truncatedBody            // closes after half the data
-	sizeOffByOne             // announces SIZE+1
-	silentOnMissing          // sends nothing for a missing file (the tutorial)
-	servesOutsideRoot        // opens "../x" and absolute names (the tutorial)
-	closesOnSpace            // drops the connection on a name with a space (the tutorial's split())
-	oneAtATime               // serves one connection at a time (the tutorial)
-	oneRequestPerConn        // closes after the first exchange
-	readsLineOnce            // line framing: takes one read as the request line
-	keepsPipelinedAck        // line framing: does not skip an ack line after a refusal
-	stopsOnVanish            // stops accepting when a client vanishes mid-transfer
-	impatientWriter          // gives a client 250 ms for the whole data
-
-	silentOnBadRequest       // sends nothing for a malformed request and reads on
-	staysOpenAfterBadRequest // answers ERR bad-request and reads on
-	rawErrorText             // puts the raw request, control bytes and all, in the error text
-	tooLongAsBadRequest      // answers an over-long request with ERR bad-request
-	waitsForLF               // line framing: reads a request line to its LF, however long
-	servesDirListing         // serves a directory's listing as if it were a file
-	blocksOnFIFO             // opens a FIFO without O_NONBLOCK (blocks until a writer comes)
-	closesOnUnreadable       // drops the connection on a file it may not read
-	digestAfterShortBody     // sends a shrunk file's bytes and their digest
-	sendsGrownBytes          // sends SIZE+1 bytes of a grown file
-	rejectsCRLF              // line framing: keeps the CR of CRLF as part of the line
-	lfAfterDigest            // line framing: sends LF after the digest
-	eofIsAck                 // takes an end of stream as the ack (the tutorial's recv() == b"")
-	sizeWithLF               // lockstep: sends the size with an LF behind it
-	queuesOverLimit          // stops accepting at its connection limit: the rest wait unanswered
-)
-
-var defectNames = map[defect]string{
-	healthy: "healthy", dataBeforeAck: "data-before-ack", wrongDigest: "wrong-digest",
-	truncatedBody: "truncated-body", sizeOffByOne: "size-off-by-one", silentOnMissing: "silent-on-missing",
-	servesOutsideRoot: "serves-outside-root", closesOnSpace: "closes-on-space", oneAtATime: "one-at-a-time",
-	oneRequestPerConn: "one-request-per-conn", readsLineOnce: "reads-line-once",
-	keepsPipelinedAck: "keeps-pipelined-ack", stopsOnVanish: "stops-on-vanish", impatientWriter: "impatient-writer",
-	silentOnBadRequest: "silent-on-bad-request", staysOpenAfterBadRequest: "stays-open-after-bad-request",
-	rawErrorText: "raw-error-text", tooLongAsBadRequest: "too-long-as-bad-request", waitsForLF: "waits-for-lf",
-	servesDirListing: "serves-dir-listing", blocksOnFIFO: "blocks-on-fifo", closesOnUnreadable: "closes-on-unreadable",
-	digestAfterShortBody: "digest-after-short-body", sendsGrownBytes: "sends-grown-bytes", rejectsCRLF: "rejects-crlf",
-	lfAfterDigest: "lf-after-digest", eofIsAck: "eof-is-ack", sizeWithLF: "size-with-lf",
-	queuesOverLimit: "queues-over-limit",
+	serial   bool           // serves one connection at a time (the tutorial)
+	queues   bool           // stops accepting at its limit: the rest wait unanswered
+	busy     func(c *mconn) // answers a connection over the limit
+	keepsAck bool           // line framing: does not skip an ack line after a refusal
+	read     func(c *mconn) (string, error)
+	refuse   func(c *mconn, code, text, msg string) (readOn bool) // a request that closes the connection
+	resolve  func(c *mconn, name string) (path, code string)
+	open     func(c *mconn, path string, fi os.FileInfo) (data []byte, code string)
+	openErr  func(c *mconn, code, name string) (readOn bool) // a keep-open error reply
+	missing  func(c *mconn) (data []byte, code string)       // a name that does not exist
+	size     func(c *mconn, n int64) []byte
+	ack      func(c *mconn) error
+	reread   func(c *mconn, path string, data []byte) []byte
+	send     func(c *mconn, data []byte) error
+	digest   func(c *mconn, data []byte) []byte
+	after    func(c *mconn) (readOn bool)
 }
 
-func (d defect) String() string { return defectNames[d] }
+// codeDrop is the code of a request after which the mutant drops the
+// connection without a word.
+const codeDrop = "(drop)"
+
+// healthy is the mutant without a defect.
+var healthy = &serverDefect{name: "healthy"}
+
+// The defects. Each is what one small mistake looks like in code.
+var (
+	dataBeforeAck = &serverDefect{name: "data-before-ack",
+		ack:   func(c *mconn) error { return nil },
+		after: func(c *mconn) bool { _, err := c.readMessage(); return err == nil }}
+	wrongDigest = &serverDefect{name: "wrong-digest", digest: func(c *mconn, data []byte) []byte {
+		d := c.sum(data)
+		d[31] = "10"[boolInt(d[31] == '1')]
+		return d
+	}}
+	truncatedBody = &serverDefect{name: "truncated-body", send: func(c *mconn, data []byte) error {
+		if len(data) == 0 {
+			return nil
+		}
+		c.write(data[:len(data)/2])
+		return errors.New("closes after half the data")
+	}}
+	corruptsData = &serverDefect{name: "corrupts-data", send: func(c *mconn, data []byte) error {
+		bad := bytes.Clone(data)
+		if len(bad) > 0 {
+			bad[0] ^= 0x20
+		}
+		return c.write(bad)
+	}}
+	sizeOffByOne = &serverDefect{name: "size-off-by-one", size: func(c *mconn, n int64) []byte {
+		b, _ := spec.EncodeSize(c.f, n+1)
+		return b
+	}}
+	sizeWithLF = &serverDefect{name: "size-with-lf", size: func(c *mconn, n int64) []byte {
+		b, _ := spec.EncodeSize(c.f, n)
+		return append(b, '\n')
+	}}
+	repliesWithoutLF = &serverDefect{name: "replies-without-lf", size: func(c *mconn, n int64) []byte {
+		b, _ := spec.EncodeSize(spec.Lockstep, n)
+		return b
+	}}
+	silentOnMissing = &serverDefect{name: "silent-on-missing", openErr: func(c *mconn, code, name string) bool {
+		if code == spec.CodeNotFound {
+			return true // says nothing and reads on: the tutorial's server
+		}
+		return c.openErrDefault(code, name)
+	}}
+	servesEmptyForMissing = &serverDefect{name: "serves-empty-for-missing",
+		missing: func(c *mconn) ([]byte, string) { return nil, "" }}
+	closesAfterRefusal = &serverDefect{name: "closes-after-refusal", openErr: func(c *mconn, code, name string) bool {
+		c.openErrDefault(code, name)
+		return false
+	}}
+	servesOutsideRoot = &serverDefect{name: "serves-outside-root", resolve: func(c *mconn, name string) (string, string) {
+		if filepath.IsAbs(name) {
+			return name, ""
+		}
+		return filepath.Join(c.m.root, filepath.FromSlash(name)), "" // "../x" climbs out
+	}}
+	notFoundOutside = &serverDefect{name: "not-found-outside", resolve: func(c *mconn, name string) (string, string) {
+		if !filepath.IsLocal(name) {
+			target := name
+			if !filepath.IsAbs(name) {
+				target = filepath.Join(c.m.root, name)
+			}
+			if _, err := os.Stat(target); err != nil {
+				return "", spec.CodeNotFound // looks before it confines
+			}
+		}
+		return c.resolveDefault(name)
+	}}
+	leaksPathInError = &serverDefect{name: "leaks-path-in-error", openErr: func(c *mconn, code, name string) bool {
+		if code == spec.CodeForbidden {
+			c.write(spec.EncodeError(c.f, code, name+" is outside "+c.m.root))
+			c.refused = true
+			return true
+		}
+		return c.openErrDefault(code, name)
+	}}
+	closesOnSpace = &serverDefect{name: "closes-on-space", resolve: func(c *mconn, name string) (string, string) {
+		if strings.Contains(name, " ") {
+			return "", codeDrop // the tutorial's cmd, filename = data.split() raises here
+		}
+		return c.resolveDefault(name)
+	}}
+	flatNames = &serverDefect{name: "flat-names", resolve: func(c *mconn, name string) (string, string) {
+		if strings.Contains(name, "/") {
+			return "", spec.CodeForbidden // serves the top level only
+		}
+		return c.resolveDefault(name)
+	}}
+	oneAtATime        = &serverDefect{name: "one-at-a-time", serial: true}
+	oneRequestPerConn = &serverDefect{name: "one-request-per-conn", after: func(c *mconn) bool { return false }}
+	readsLineOnce     = &serverDefect{name: "reads-line-once", read: func(c *mconn) (string, error) {
+		b := make([]byte, spec.MaxControlLen+1)
+		n, err := c.br.Read(b)
+		return string(spec.TrimLine(b[:n])), err
+	}}
+	keepsPipelinedAck = &serverDefect{name: "keeps-pipelined-ack", keepsAck: true}
+	stopsOnVanish     = &serverDefect{name: "stops-on-vanish", send: func(c *mconn, data []byte) error {
+		err := c.write(data)
+		if err != nil {
+			c.m.ln.Close() // an exception that ends the whole server
+		}
+		return err
+	}}
+	blocksOnStalledWriter = &serverDefect{name: "blocks-on-stalled-writer", send: func(c *mconn, data []byte) error {
+		c.m.writeMu.Lock() // one writer at a time: a reader that stalls holds them all
+		defer c.m.writeMu.Unlock()
+		return c.write(data)
+	}}
+	impatientWriter = &serverDefect{name: "impatient-writer", send: func(c *mconn, data []byte) error {
+		if tc, ok := c.c.(*net.TCPConn); ok {
+			tc.SetWriteBuffer(32 << 10) // no kernel buffer to hide in
+		}
+		c.c.SetWriteDeadline(time.Now().Add(250 * time.Millisecond))
+		_, err := c.c.Write(data)
+		return err
+	}}
+	silentOnRefusal = &serverDefect{name: "silent-on-refusal",
+		refuse: func(c *mconn, code, text, msg string) bool { return true }}
+	staysOpenAfterRefusal = &serverDefect{name: "stays-open-after-refusal", refuse: func(c *mconn, code, text, msg string) bool {
+		c.write(spec.EncodeError(c.f, code, text))
+		return true
+	}}
+	rawErrorText = &serverDefect{name: "raw-error-text", refuse: func(c *mconn, code, text, msg string) bool {
+		if code == spec.CodeBadRequest {
+			// Not through spec.EncodeError, which would clean it.
+			return c.refuseDefault(string(c.terminate("ERR bad-request cannot parse " + msg)))
+		}
+		return c.refuseDefault(string(spec.EncodeError(c.f, code, text)))
+	}}
+	tooLongAsBadRequest = &serverDefect{name: "too-long-as-bad-request", refuse: func(c *mconn, code, text, msg string) bool {
+		return c.refuseDefault(string(spec.EncodeError(c.f, spec.CodeBadRequest, "malformed request")))
+	}}
+	garbledRefusal = &serverDefect{name: "garbled-refusal", refuse: func(c *mconn, code, text, msg string) bool {
+		return c.refuseDefault(string(c.terminate("cannot parse your request")))
+	}}
+	longErrorText = &serverDefect{name: "long-error-text", refuse: func(c *mconn, code, text, msg string) bool {
+		// Not through spec.EncodeError, which would cut it.
+		return c.refuseDefault(string(c.terminate("ERR " + code + " " + strings.Repeat("sorry ", 50))))
+	}}
+	looksUpBadNames = &serverDefect{name: "looks-up-bad-names", refuse: func(c *mconn, code, text, msg string) bool {
+		if code == spec.CodeBadRequest && strings.HasPrefix(msg, spec.RequestVerb) {
+			return c.openErrDefault(spec.CodeNotFound, msg) // no such file, it says
+		}
+		return c.refuseDefault(string(spec.EncodeError(c.f, code, text)))
+	}}
+	breaksAfterRefusal = &serverDefect{name: "breaks-after-refusal",
+		refuse: func(c *mconn, code, text, msg string) bool {
+			c.m.broken.Store(true) // a worker dies, and with it every later transfer
+			return c.refuseDefault(string(spec.EncodeError(c.f, code, text)))
+		},
+		resolve: func(c *mconn, name string) (string, string) {
+			if c.m.broken.Load() {
+				return "", codeDrop
+			}
+			return c.resolveDefault(name)
+		}}
+	waitsForLF = &serverDefect{name: "waits-for-lf", read: func(c *mconn) (string, error) {
+		line, err := c.br.ReadBytes('\n')
+		return string(spec.TrimLine(line)), err
+	}}
+	rejectsCRLF = &serverDefect{name: "rejects-crlf", read: func(c *mconn) (string, error) {
+		if c.f == spec.Lockstep {
+			return c.readMessage()
+		}
+		line, err := c.br.ReadSlice('\n')
+		if err == bufio.ErrBufferFull {
+			return "", errLineTooLong
+		}
+		return string(bytes.TrimSuffix(line, []byte("\n"))), err
+	}}
+	servesPartialLine = &serverDefect{name: "serves-partial-line", read: func(c *mconn) (string, error) {
+		msg, err := c.readMessage()
+		if err == io.ErrUnexpectedEOF {
+			return msg, nil // acts on what came before the end of stream
+		}
+		return msg, err
+	}}
+	repliesToEOF = &serverDefect{name: "replies-to-eof", read: func(c *mconn) (string, error) {
+		msg, err := c.readMessage()
+		if err == io.EOF {
+			c.write(spec.EncodeError(c.f, spec.CodeBadRequest, "empty request"))
+		}
+		return msg, err
+	}}
+	servesDirListing = &serverDefect{name: "serves-dir-listing", open: func(c *mconn, path string, fi os.FileInfo) ([]byte, string) {
+		if fi.IsDir() {
+			var data []byte
+			entries, _ := os.ReadDir(path)
+			for _, e := range entries {
+				data = append(data, e.Name()+"\n"...)
+			}
+			return data, ""
+		}
+		return c.openDefault(path, fi)
+	}}
+	blocksOnFIFO = &serverDefect{name: "blocks-on-fifo", open: func(c *mconn, path string, fi os.FileInfo) ([]byte, string) {
+		if fi.Mode()&fs.ModeNamedPipe != 0 {
+			data, _ := os.ReadFile(path) // blocks in open until a writer comes
+			return data, ""
+		}
+		return c.openDefault(path, fi)
+	}}
+	misnamesSpecialFiles = &serverDefect{name: "misnames-special-files", openErr: func(c *mconn, code, name string) bool {
+		if code == spec.CodeNotRegular {
+			code = spec.CodeNotFound
+		}
+		return c.openErrDefault(code, name)
+	}}
+	closesOnUnreadable = &serverDefect{name: "closes-on-unreadable", open: func(c *mconn, path string, fi os.FileInfo) ([]byte, string) {
+		if fi.Mode().IsRegular() && fi.Mode().Perm()&0o444 == 0 {
+			return nil, codeDrop // an unhandled PermissionError
+		}
+		return c.openDefault(path, fi)
+	}}
+	// The healthy mutant read the file before the ack; these two read it
+	// again after the ack and mishandle a change of size.
+	digestAfterShortBody = &serverDefect{name: "digest-after-short-body", reread: func(c *mconn, path string, data []byte) []byte {
+		if now, err := os.ReadFile(path); err == nil && len(now) < len(data) {
+			return now
+		}
+		return data
+	}}
+	sendsGrownBytes = &serverDefect{name: "sends-grown-bytes", reread: func(c *mconn, path string, data []byte) []byte {
+		if now, err := os.ReadFile(path); err == nil && len(now) > len(data) {
+			return now[:len(data)+1]
+		}
+		return data
+	}}
+	lfAfterDigest = &serverDefect{name: "lf-after-digest",
+		digest: func(c *mconn, data []byte) []byte { return append(c.sum(data), '\n') }}
+	eofIsAck = &serverDefect{name: "eof-is-ack", ack: func(c *mconn) error {
+		if _, err := c.readMessage(); err != nil && err != io.EOF {
+			return err
+		}
+		return nil // the tutorial's recv(1024) returns b"" and it sends anyway
+	}}
+	queuesOverLimit = &serverDefect{name: "queues-over-limit", queues: true}
+	busyStaysOpen   = &serverDefect{name: "busy-stays-open", busy: func(c *mconn) {
+		c.write(spec.EncodeError(c.f, spec.CodeBusy, "too many connections"))
+		c.c.SetReadDeadline(time.Now().Add(mutantTimeout))
+		io.Copy(io.Discard, io.LimitReader(c.c, 1<<20)) // and keeps the connection
+	}}
+)
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
 
 // mutantTimeout bounds every read and write of a mutant, so every one of
 // its goroutines ends even if a test forgets a connection.
@@ -86,23 +318,28 @@ const mutantTimeout = 10 * time.Second
 // mutantMaxConns is a mutant's connection limit, the default of SPEC.md.
 const mutantMaxConns = 256
 
+// errLineTooLong is the mutant's over-long request line.
+var errLineTooLong = errors.New("request line too long")
+
+// mutant is a running mutant server.
 type mutant struct {
 	root    string
 	framing spec.Framing
-	defect  defect
+	d       *serverDefect
 	ln      net.Listener
 
-	mu     sync.Mutex
-	closed bool
-	conns  map[net.Conn]struct{}
-	wg     sync.WaitGroup
-
-	done  chan struct{} // closed by close
-	slots chan struct{} // queuesOverLimit: one token per connection served
+	mu      sync.Mutex
+	closed  bool
+	conns   map[net.Conn]struct{}
+	wg      sync.WaitGroup
+	writeMu sync.Mutex    // blocks-on-stalled-writer
+	broken  atomic.Bool   // breaks-after-refusal
+	done    chan struct{} // closed by close
+	slots   chan struct{} // queues-over-limit: one token per connection served
 }
 
 // startMutant serves a fresh root with a mutant until the test ends.
-func startMutant(t *testing.T, f spec.Framing, d defect) conformance.ServerTarget {
+func startMutant(t *testing.T, f spec.Framing, d *serverDefect) conformance.ServerTarget {
 	t.Helper()
 	root := filepath.Join(t.TempDir(), "root")
 	if err := os.Mkdir(root, 0o755); err != nil {
@@ -112,7 +349,7 @@ func startMutant(t *testing.T, f spec.Framing, d defect) conformance.ServerTarge
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := &mutant{root: root, framing: f, defect: d, ln: ln, conns: make(map[net.Conn]struct{}),
+	m := &mutant{root: root, framing: f, d: d, ln: ln, conns: make(map[net.Conn]struct{}),
 		done: make(chan struct{}), slots: make(chan struct{}, mutantMaxConns)}
 	m.wg.Add(1)
 	go m.serve()
@@ -123,7 +360,7 @@ func startMutant(t *testing.T, f spec.Framing, d defect) conformance.ServerTarge
 func (m *mutant) serve() {
 	defer m.wg.Done()
 	for {
-		if m.defect == queuesOverLimit {
+		if m.d.queues {
 			// A slot before each accept: at the limit the server stops
 			// accepting, and new connections wait in the listen queue.
 			select {
@@ -132,32 +369,24 @@ func (m *mutant) serve() {
 				return
 			}
 		}
-		c, err := m.ln.Accept()
+		nc, err := m.ln.Accept()
 		if err != nil {
 			return
 		}
-		ok, over := m.track(c)
+		ok, over := m.track(nc)
 		if !ok {
-			c.Close()
+			nc.Close()
 			return
 		}
-		if over && m.defect != queuesOverLimit {
-			m.wg.Add(1)
-			go func() {
-				defer m.wg.Done()
-				m.refuseBusy(c)
-			}()
-			continue
+		c := &mconn{m: m, d: m.d, c: nc, f: m.framing, br: bufio.NewReaderSize(nc, spec.MaxControlLen+2)}
+		switch {
+		case over && !m.d.queues:
+			m.wg.Go(c.refuseBusy)
+		case m.d.serial:
+			c.handle()
+		default:
+			m.wg.Go(c.handle)
 		}
-		if m.defect == oneAtATime {
-			m.handle(c)
-			continue
-		}
-		m.wg.Add(1)
-		go func() {
-			defer m.wg.Done()
-			m.handle(c)
-		}()
 	}
 }
 
@@ -180,20 +409,6 @@ func (m *mutant) untrack(c net.Conn) {
 	m.mu.Unlock()
 }
 
-// refuseBusy answers a connection over the limit with ERR busy,
-// half-closes it and drains it briefly, then closes it.
-func (m *mutant) refuseBusy(c net.Conn) {
-	defer m.untrack(c)
-	c.SetWriteDeadline(time.Now().Add(mutantTimeout))
-	if _, err := c.Write(spec.EncodeError(m.framing, spec.CodeBusy, "too many connections")); err != nil {
-		return
-	}
-	if tc, ok := c.(*net.TCPConn); ok && tc.CloseWrite() == nil {
-		c.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
-		io.Copy(io.Discard, io.LimitReader(c, 1<<20))
-	}
-}
-
 // close stops the mutant and waits for all its goroutines.
 func (m *mutant) close() {
 	close(m.done)
@@ -207,225 +422,283 @@ func (m *mutant) close() {
 	m.wg.Wait()
 }
 
-// errLineTooLong is the mutant's over-long request line.
-var errLineTooLong = errors.New("request line too long")
-
-// handle serves one connection, with the mutant's defect.
-func (m *mutant) handle(c net.Conn) {
-	defer m.untrack(c)
-	if m.defect == queuesOverLimit {
-		defer func() { <-m.slots }()
-	}
+// mconn is one connection of a mutant.
+type mconn struct {
+	m *mutant
+	d *serverDefect
+	c net.Conn
+	f spec.Framing
 	// Room for the longest line (1024 octets and CRLF): a longer one
 	// fills the buffer and is refused without waiting for its LF.
-	br := bufio.NewReaderSize(c, spec.MaxControlLen+2)
-	write := func(b []byte) error {
-		c.SetWriteDeadline(time.Now().Add(mutantTimeout))
-		_, err := c.Write(b)
-		return err
+	br      *bufio.Reader
+	refused bool // the last request got a keep-open error reply
+}
+
+// handle serves one connection.
+func (c *mconn) handle() {
+	defer c.m.untrack(c.c)
+	if c.d.queues {
+		defer func() { <-c.m.slots }()
 	}
-	// readControl reads one control message: one read in lockstep (and,
-	// for readsLineOnce, in line framing too), else one line.
-	readControl := func() (string, error) {
-		c.SetReadDeadline(time.Now().Add(mutantTimeout))
-		switch {
-		case m.framing == spec.Lockstep || m.defect == readsLineOnce:
-			b := make([]byte, spec.MaxControlLen+1)
-			n, err := br.Read(b)
-			return string(spec.TrimLine(b[:n])), err
-		case m.defect == waitsForLF:
-			line, err := br.ReadBytes('\n')
-			return string(spec.TrimLine(line)), err
-		}
-		line, err := br.ReadSlice('\n')
-		switch {
-		case err == bufio.ErrBufferFull:
-			return "", errLineTooLong
-		case m.defect == rejectsCRLF:
-			return string(bytes.TrimSuffix(line, []byte("\n"))), err
-		}
-		return string(spec.TrimLine(line)), err
-	}
-	// refuseAndClose answers a request that leaves the stream out of step,
-	// then half-closes and drains briefly so the reply is not lost to a
-	// reset (REQ-ERR-5).
-	refuseAndClose := func(reply []byte) {
-		if write(reply) != nil {
-			return
-		}
-		if tc, ok := c.(*net.TCPConn); ok && tc.CloseWrite() == nil {
-			c.SetReadDeadline(time.Now().Add(time.Second))
-			io.Copy(io.Discard, io.LimitReader(c, 1<<20))
-		}
-	}
-	refused := false
 	for {
-		msg, err := readControl()
+		msg, err := c.read()
 		if errors.Is(err, errLineTooLong) {
-			refuseAndClose(spec.EncodeError(m.framing, spec.CodeTooLong, "request too long"))
+			if c.refuse(spec.CodeTooLong, "request too long", msg) {
+				continue
+			}
 			return
 		}
 		if err != nil {
 			return
 		}
-		if m.framing == spec.Line && msg == spec.AckText && refused && m.defect != keepsPipelinedAck {
+		if c.f == spec.Line && msg == spec.AckText && c.refused && !c.d.keepsAck {
 			continue // the ack pipelined behind a refused request
 		}
-		refused = false
-		name, err := spec.ParseRequest([]byte(msg))
-		if err != nil {
-			code, text := spec.CodeBadRequest, "malformed request"
-			if errors.Is(err, spec.ErrTooLong) && m.defect != tooLongAsBadRequest {
-				code, text = spec.CodeTooLong, "request too long"
-			}
-			reply := spec.EncodeError(m.framing, code, text)
-			switch {
-			case code == spec.CodeBadRequest && m.defect == silentOnBadRequest:
-				continue
-			case code == spec.CodeBadRequest && m.defect == rawErrorText:
-				// Not through spec.EncodeError, which would clean it.
-				reply = []byte("ERR bad-request cannot parse " + msg)
-				if m.framing == spec.Line {
-					reply = append(reply, '\n')
-				}
-			case code == spec.CodeBadRequest && m.defect == staysOpenAfterBadRequest:
-				write(reply)
-				continue
-			}
-			refuseAndClose(reply)
-			return
-		}
-		if m.defect == closesOnSpace && strings.Contains(name, " ") {
-			return // the tutorial's cmd, filename = data.split() raises here
-		}
-		path := filepath.Join(m.root, filepath.FromSlash(name))
-		switch {
-		case m.defect == servesOutsideRoot && filepath.IsAbs(name):
-			path = name
-		case m.defect != servesOutsideRoot && !filepath.IsLocal(name):
-			write(spec.EncodeError(m.framing, spec.CodeForbidden, "name leaves the root"))
-			refused = true
-			continue
-		}
-		// Stat first: it neither blocks on a FIFO nor reads a device.
-		fi, err := os.Stat(path)
-		if err != nil {
-			if m.defect == silentOnMissing {
-				continue
-			}
-			write(spec.EncodeError(m.framing, spec.CodeNotFound, "no such file"))
-			refused = true
-			continue
-		}
-		var data []byte
-		switch {
-		case fi.IsDir() && m.defect == servesDirListing:
-			entries, _ := os.ReadDir(path)
-			for _, e := range entries {
-				data = append(data, e.Name()+"\n"...)
-			}
-		case fi.Mode()&fs.ModeNamedPipe != 0 && m.defect == blocksOnFIFO:
-			data, err = os.ReadFile(path) // blocks in open until a writer comes
-		case !fi.Mode().IsRegular():
-			write(spec.EncodeError(m.framing, spec.CodeNotRegular, "not a regular file"))
-			refused = true
-			continue
-		case fi.Mode().Perm()&0o444 == 0:
-			// What an unprivileged server finds, even when the tests
-			// run as root.
-			if m.defect == closesOnUnreadable {
-				return // an unhandled PermissionError
-			}
-			write(spec.EncodeError(m.framing, spec.CodeUnreadable, "permission denied"))
-			refused = true
-			continue
-		default:
-			data, err = os.ReadFile(path)
-		}
-		if err != nil {
-			write(spec.EncodeError(m.framing, spec.CodeUnreadable, "cannot read file"))
-			refused = true
-			continue
-		}
-		size := int64(len(data))
-		if m.defect == sizeOffByOne {
-			size++
-		}
-		b, _ := spec.EncodeSize(m.framing, size)
-		if m.defect == sizeWithLF {
-			b = append(b, '\n')
-		}
-		if write(b) != nil {
-			return
-		}
-		if m.defect != dataBeforeAck {
-			if _, err := readControl(); err != nil && !(m.defect == eofIsAck && err == io.EOF) {
-				return
-			}
-		}
-		// The healthy mutant read the file before the ack; these two read
-		// it again after the ack and mishandle a change of size.
-		if m.defect == digestAfterShortBody || m.defect == sendsGrownBytes {
-			if now, err := os.ReadFile(path); err == nil {
-				switch {
-				case m.defect == digestAfterShortBody && len(now) < len(data):
-					data = now
-				case m.defect == sendsGrownBytes && len(now) > len(data):
-					data = now[:len(data)+1]
-				}
-			}
-		}
-		if m.defect == truncatedBody {
-			write(data[:len(data)/2])
-			return
-		}
-		if m.defect == impatientWriter {
-			if tc, ok := c.(*net.TCPConn); ok {
-				tc.SetWriteBuffer(32 << 10) // no kernel buffer to hide in
-			}
-			c.SetWriteDeadline(time.Now().Add(250 * time.Millisecond))
-			if _, err := c.Write(data); err != nil {
-				return
-			}
-		} else if err := write(data); err != nil {
-			if m.defect == stopsOnVanish {
-				m.ln.Close() // an exception that ends the whole server
-			}
-			return
-		}
-		sum := md5.Sum(data)
-		d, _ := spec.EncodeDigest(sum[:])
-		if m.defect == wrongDigest {
-			d[31] = "10"[boolInt(d[31] == '1')]
-		}
-		if m.defect == lfAfterDigest {
-			d = append(d, '\n')
-		}
-		if write(d) != nil {
-			return
-		}
-		if m.defect == dataBeforeAck {
-			if _, err := readControl(); err != nil {
-				return
-			}
-		}
-		if m.defect == oneRequestPerConn {
+		c.refused = false
+		if !c.exchange(msg) {
 			return
 		}
 	}
 }
 
-func boolInt(b bool) int {
-	if b {
-		return 1
+// exchange answers one request; it reports whether to read on.
+func (c *mconn) exchange(msg string) bool {
+	name, err := spec.ParseRequest([]byte(msg))
+	if err != nil {
+		code, text := spec.CodeBadRequest, "malformed request"
+		if errors.Is(err, spec.ErrTooLong) {
+			code, text = spec.CodeTooLong, "request too long"
+		}
+		return c.refuse(code, text, msg)
 	}
-	return 0
+	path, code := c.resolve(name)
+	var data []byte
+	if code == "" {
+		data, code = c.openPath(path)
+	}
+	switch {
+	case code == codeDrop:
+		return false
+	case code != "":
+		return c.openErr(code, name)
+	}
+	return c.transfer(path, data)
 }
 
-// mutantTests name, for each defect, the case meant to catch it, the
-// framings it applies to, and words the case's detail must contain.
-var mutantTests = []struct {
-	defect   defect
+// transfer sends the size, waits for the ack, and sends the data and the
+// digest; it reports whether to read on.
+func (c *mconn) transfer(path string, data []byte) bool {
+	if c.write(c.sizeOf(int64(len(data)))) != nil {
+		return false
+	}
+	if c.awaitAck() != nil {
+		return false
+	}
+	if c.d.reread != nil {
+		data = c.d.reread(c, path, data)
+	}
+	if c.sendData(data) != nil {
+		return false
+	}
+	d := c.sum(data)
+	if c.d.digest != nil {
+		d = c.d.digest(c, data)
+	}
+	if c.write(d) != nil {
+		return false
+	}
+	if c.d.after != nil {
+		return c.d.after(c)
+	}
+	return true
+}
+
+// The steps: each is the defect's, or the healthy default.
+
+func (c *mconn) read() (string, error) {
+	if c.d.read != nil {
+		return c.d.read(c)
+	}
+	return c.readMessage()
+}
+
+func (c *mconn) refuse(code, text, msg string) bool {
+	if c.d.refuse != nil {
+		return c.d.refuse(c, code, text, msg)
+	}
+	return c.refuseDefault(string(spec.EncodeError(c.f, code, text)))
+}
+
+func (c *mconn) resolve(name string) (string, string) {
+	if c.d.resolve != nil {
+		return c.d.resolve(c, name)
+	}
+	return c.resolveDefault(name)
+}
+
+// openPath stats path first: that neither blocks on a FIFO nor reads a
+// device.
+func (c *mconn) openPath(path string) ([]byte, string) {
+	fi, err := os.Stat(path)
+	switch {
+	case err != nil && c.d.missing != nil:
+		return c.d.missing(c)
+	case err != nil:
+		return nil, spec.CodeNotFound
+	case c.d.open != nil:
+		return c.d.open(c, path, fi)
+	}
+	return c.openDefault(path, fi)
+}
+
+func (c *mconn) openErr(code, name string) bool {
+	if c.d.openErr != nil {
+		return c.d.openErr(c, code, name)
+	}
+	return c.openErrDefault(code, name)
+}
+
+func (c *mconn) sizeOf(n int64) []byte {
+	if c.d.size != nil {
+		return c.d.size(c, n)
+	}
+	b, _ := spec.EncodeSize(c.f, n)
+	return b
+}
+
+func (c *mconn) awaitAck() error {
+	if c.d.ack != nil {
+		return c.d.ack(c)
+	}
+	_, err := c.readMessage()
+	return err
+}
+
+func (c *mconn) sendData(data []byte) error {
+	if c.d.send != nil {
+		return c.d.send(c, data)
+	}
+	return c.write(data)
+}
+
+// The healthy steps.
+
+// readMessage reads one control message: one read in lockstep, else one
+// line of at most MaxControlLen+2 octets. A line cut short by the end of
+// stream is io.ErrUnexpectedEOF, with what came of it.
+func (c *mconn) readMessage() (string, error) {
+	c.c.SetReadDeadline(time.Now().Add(mutantTimeout))
+	if c.f == spec.Lockstep {
+		b := make([]byte, spec.MaxControlLen+1)
+		n, err := c.br.Read(b)
+		return string(spec.TrimLine(b[:n])), err
+	}
+	line, err := c.br.ReadSlice('\n')
+	switch {
+	case err == bufio.ErrBufferFull:
+		return "", errLineTooLong
+	case err == io.EOF && len(line) > 0:
+		return string(line), io.ErrUnexpectedEOF
+	}
+	return string(spec.TrimLine(line)), err
+}
+
+// refuseDefault answers a request that leaves the stream out of step,
+// then half-closes and drains briefly so the reply is not lost to a reset
+// (REQ-ERR-5). It reports false: the connection is done.
+func (c *mconn) refuseDefault(reply string) bool {
+	if c.write([]byte(reply)) == nil {
+		c.drainClose(time.Second)
+	}
+	return false
+}
+
+// drainClose half-closes the connection and discards what arrives for at
+// most d.
+func (c *mconn) drainClose(d time.Duration) {
+	if tc, ok := c.c.(*net.TCPConn); ok && tc.CloseWrite() == nil {
+		c.c.SetReadDeadline(time.Now().Add(d))
+		io.Copy(io.Discard, io.LimitReader(c.c, 1<<20))
+	}
+}
+
+func (c *mconn) resolveDefault(name string) (string, string) {
+	if !filepath.IsLocal(name) {
+		return "", spec.CodeForbidden
+	}
+	return filepath.Join(c.m.root, filepath.FromSlash(name)), ""
+}
+
+func (c *mconn) openDefault(path string, fi os.FileInfo) ([]byte, string) {
+	switch {
+	case !fi.Mode().IsRegular():
+		return nil, spec.CodeNotRegular
+	case fi.Mode().Perm()&0o444 == 0:
+		// What an unprivileged server finds, even when the tests run as
+		// root.
+		return nil, spec.CodeUnreadable
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, spec.CodeUnreadable
+	}
+	return data, ""
+}
+
+// openErrTexts are the texts of the keep-open error replies.
+var openErrTexts = map[string]string{
+	spec.CodeForbidden: "name leaves the root", spec.CodeNotFound: "no such file",
+	spec.CodeNotRegular: "not a regular file", spec.CodeUnreadable: "cannot read file",
+}
+
+func (c *mconn) openErrDefault(code, name string) bool {
+	c.write(spec.EncodeError(c.f, code, openErrTexts[code]))
+	c.refused = true
+	return true
+}
+
+// refuseBusy answers a connection over the limit with ERR busy,
+// half-closes it and drains it briefly, then closes it.
+func (c *mconn) refuseBusy() {
+	defer c.m.untrack(c.c)
+	if c.d.busy != nil {
+		c.d.busy(c)
+		return
+	}
+	if c.write(spec.EncodeError(c.f, spec.CodeBusy, "too many connections")) == nil {
+		c.drainClose(500 * time.Millisecond)
+	}
+}
+
+// write sends b under the mutant's deadline.
+func (c *mconn) write(b []byte) error {
+	c.c.SetWriteDeadline(time.Now().Add(mutantTimeout))
+	_, err := c.c.Write(b)
+	return err
+}
+
+// sum returns the digest of data as the wire carries it.
+func (c *mconn) sum(data []byte) []byte {
+	s := md5.Sum(data)
+	d, _ := spec.EncodeDigest(s[:])
+	return d
+}
+
+// terminate ends a control message s as the framing does.
+func (c *mconn) terminate(s string) []byte {
+	if c.f == spec.Line {
+		return []byte(s + "\n")
+	}
+	return []byte(s)
+}
+
+// serverMutantTests name, for each defect, a case meant to catch it, the
+// framings it applies to, and words the case's detail must contain. A
+// defect may be caught by several cases; every case has a row, and every
+// MUST requirement a case lists is cited by one of its rows' failures
+// (TestMutantsCoverCases).
+var serverMutantTests = []struct {
+	d        *serverDefect
 	caseID   string
 	framings []spec.Framing // nil: both
 	detail   string
@@ -433,60 +706,89 @@ var mutantTests = []struct {
 	{dataBeforeAck, "server/no-data-before-ack", nil, "before the kit's ack"},
 	{wrongDigest, "server/sizes", nil, "the digest it sent does not match the data"},
 	{truncatedBody, "server/sizes", nil, "closed the connection"},
+	{corruptsData, "server/sizes", nil, "differ from the file from byte 0"},
 	{sizeOffByOne, "server/sizes", nil, "the server announced"},
+	{sizeWithLF, "server/sizes", lockstepOnly, "REQ-LOCK-1"},
 	{silentOnMissing, "server/missing-file", nil, "a client would hang"},
+	{servesEmptyForMissing, "server/missing-file", nil, "which does not exist"},
+	{closesAfterRefusal, "server/missing-file", nil, "must stay usable"},
 	{servesOutsideRoot, "server/path-escape", nil, "placed outside the root"},
+	{leaksPathInError, "server/path-escape", nil, "discloses"},
+	{notFoundOutside, "server/path-escape", nil, "whether or not the target exists"},
 	{closesOnSpace, "server/names", nil, "closed the connection"},
+	{flatNames, "server/names", nil, "separator"},
 	{oneAtATime, "server/concurrent", nil, "one client at a time"},
 	{oneRequestPerConn, "server/multi-request", nil, "request 2 of 5"},
-	{readsLineOnce, "server/split-request", []spec.Framing{spec.Line}, "one byte per segment"},
-	{keepsPipelinedAck, "server/pipelined-ack", []spec.Framing{spec.Line}, "skip the ack line"},
+	{silentOnMissing, "server/multi-request", nil, "for a missing file"},
+	{servesEmptyForMissing, "server/multi-request", nil, "does not exist"},
+	{closesAfterRefusal, "server/multi-request", nil, "right after a refused request"},
+	{readsLineOnce, "server/split-request", lineOnly, "one byte per segment"},
+	{keepsPipelinedAck, "server/pipelined-ack", lineOnly, "skip the ack line"},
 	{stopsOnVanish, "server/abandoned-transfer", nil, "vanished mid-transfer"},
+	{blocksOnStalledWriter, "server/abandoned-transfer", nil, "must not hold the server"},
 	{impatientWriter, "server/slow-reader", nil, "reading slowly"},
-	{silentOnBadRequest, "server/bad-request", nil, "sent nothing"},
-	{staysOpenAfterBadRequest, "server/bad-request", nil, "kept the connection open"},
+	{silentOnRefusal, "server/bad-request", nil, "sent nothing"},
+	{staysOpenAfterRefusal, "server/bad-request", nil, "kept the connection open"},
 	{rawErrorText, "server/bad-request", nil, "control byte 0x00"},
+	{garbledRefusal, "server/bad-request", nil, "neither a size nor"},
+	{longErrorText, "server/bad-request", nil, "over the 200 allowed"},
+	{looksUpBadNames, "server/bad-request", nil, "want ERR bad-request"},
+	{breaksAfterRefusal, "server/bad-request", nil, "a well-formed one on a new connection failed"},
 	{tooLongAsBadRequest, "server/too-long", nil, "want ERR too-long"},
-	{waitsForLF, "server/too-long", []spec.Framing{spec.Line}, "without its LF"},
+	{waitsForLF, "server/too-long", lineOnly, "without its LF"},
+	{silentOnRefusal, "server/too-long", nil, "sent nothing"},
+	{staysOpenAfterRefusal, "server/too-long", nil, "kept the connection open"},
+	{garbledRefusal, "server/too-long", nil, "neither a size nor"},
+	{longErrorText, "server/too-long", nil, "over the 200 allowed"},
+	{breaksAfterRefusal, "server/too-long", nil, "a well-formed one on a new connection failed"},
 	{servesDirListing, "server/special-files", nil, "for a directory"},
 	{blocksOnFIFO, "server/special-files", nil, "a FIFO: it blocked"},
+	{misnamesSpecialFiles, "server/special-files", nil, "want ERR not-regular"},
+	{closesAfterRefusal, "server/special-files", nil, "the connection stays open"},
 	{closesOnUnreadable, "server/unreadable", nil, "closed the connection"},
+	{closesAfterRefusal, "server/unreadable", nil, "must stay usable"},
 	{digestAfterShortBody, "server/file-changes", nil, "a digest, the MD5"},
 	{sendsGrownBytes, "server/file-changes", nil, "past the announced size"},
-	{rejectsCRLF, "server/line-endings", []spec.Framing{spec.Line}, "CRLF"},
-	{lfAfterDigest, "server/line-endings", []spec.Framing{spec.Line}, "REQ-LINE-5"},
+	{rejectsCRLF, "server/line-endings", lineOnly, "CRLF"},
+	{lfAfterDigest, "server/line-endings", lineOnly, "REQ-LINE-5"},
+	{repliesWithoutLF, "server/line-endings", lineOnly, "no LF"},
 	{eofIsAck, "server/end-of-stream", nil, "as an ack"},
-	{sizeWithLF, "server/sizes", []spec.Framing{spec.Lockstep}, "REQ-LOCK-1"},
+	{repliesToEOF, "server/end-of-stream", nil, "that client left"},
+	{servesPartialLine, "server/end-of-stream", lineOnly, "partial line"},
 	{queuesOverLimit, "server/conn-limit", nil, "listen queue"},
+	{busyStaysOpen, "server/conn-limit", nil, "stayed open"},
 }
+
+// lockstepOnly and lineOnly are the framings of a row that applies to one.
+var (
+	lockstepOnly = []spec.Framing{spec.Lockstep}
+	lineOnly     = []spec.Framing{spec.Line}
+)
 
 // mutantOptions keep the mutant runs short: a silent mutant costs one
 // timeout.
 var mutantOptions = conformance.Options{Timeout: 2 * time.Second}
 
-// TestServerMutants checks that each mutant is caught (FAIL) by the case
-// meant for its defect, with a detail that says what went wrong.
-func TestServerMutants(t *testing.T) {
-	defer goleak.VerifyNone(t)
-	for _, tc := range mutantTests {
+// testServerMutants checks that each mutant is caught (FAIL) by the case
+// meant for its defect, with a detail that says what went wrong, and
+// records what each failure cites in cov.
+func testServerMutants(t *testing.T, cov *coverage) {
+	for _, tc := range serverMutantTests {
 		framings := tc.framings
 		if framings == nil {
 			framings = spec.Framings
 		}
 		for _, f := range framings {
-			t.Run(tc.defect.String()+"/"+f.String(), func(t *testing.T) {
-				target := startMutant(t, f, tc.defect)
-				o := mutantOptions
-				o.Run = regexp.MustCompile("^" + regexp.QuoteMeta(tc.caseID) + "$")
-				results := conformance.RunServer(t.Context(), target, o)
-				if len(results) != 1 {
-					t.Fatalf("RunServer(%s) returned %d results, want 1", tc.caseID, len(results))
-				}
-				r := results[0]
+			t.Run(tc.d.name+"/"+tc.caseID+"/"+f.String(), func(t *testing.T) {
+				t.Parallel()
+				target := startMutant(t, f, tc.d)
+				r := runServerCase(t, target, tc.caseID)
+				cov.ran(tc.caseID)
 				if r.Outcome.Verdict != conformance.Fail {
 					t.Fatalf("%s against the %s mutant (%s): verdict %s, want FAIL: %s\n%s",
-						tc.caseID, tc.defect, f, r.Outcome.Verdict, r.Outcome.Detail, strings.Join(r.Log, "\n"))
+						tc.caseID, tc.d.name, f, r.Outcome.Verdict, r.Outcome.Detail, strings.Join(r.Log, "\n"))
 				}
+				cov.caught(tc.caseID, r.Outcome)
 				if !strings.Contains(r.Outcome.Detail, tc.detail) {
 					t.Errorf("%s detail = %q, want it to contain %q", tc.caseID, r.Outcome.Detail, tc.detail)
 				}
@@ -497,6 +799,19 @@ func TestServerMutants(t *testing.T) {
 	}
 }
 
+// runServerCase runs the server case id against target.
+func runServerCase(t *testing.T, target conformance.ServerTarget, id string) conformance.Result {
+	t.Helper()
+	o := mutantOptions
+	o.Run = regexp.MustCompile("^" + regexp.QuoteMeta(id) + "$")
+	results := conformance.RunServer(t.Context(), target, o)
+	if len(results) != 1 {
+		t.Fatalf("RunServer(%s) returned %d results, want 1", id, len(results))
+	}
+	checkCitations(t, results[0])
+	return results[0]
+}
+
 // TestServerMutantHealthy checks that the mutant frame without a defect
 // passes every case, so that each FAIL above is its defect's doing.
 func TestServerMutantHealthy(t *testing.T) {
@@ -505,6 +820,7 @@ func TestServerMutantHealthy(t *testing.T) {
 		t.Run(f.String(), func(t *testing.T) {
 			target := startMutant(t, f, healthy)
 			for _, r := range conformance.RunServer(t.Context(), target, mutantOptions) {
+				checkCitations(t, r)
 				want := wantRefVerdict(r.Case.ID, f)
 				if r.Case.ID == "server/unreadable" {
 					want = conformance.Pass // the mutant refuses mode 000 even as root

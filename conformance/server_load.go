@@ -426,7 +426,7 @@ func (x *serverCheck) noBusy(conns []*kitConn, good string, data []byte) Outcome
 	err := last.get(good, data)
 	switch {
 	case err == nil:
-		return inconclusive("the server served %d connections at once without ERR busy: its limit is above %d, or it has none, and the kit cannot tell which (REQ-LIM-10; the default limit is 256)", n, n)
+		return inconclusive("the server served %d connections at once without ERR busy: its limit is above %d, or it has none, and the kit cannot tell which (%s; the default limit is 256)", n, n, cite("REQ-LIM-10"))
 	case isTimeout(err):
 		return fail("with %d connections open none got ERR busy, and the request on connection %d went unanswered for %v: it seems to wait in the listen queue (%s: a connection over the limit is accepted and answered ERR busy at once, never left waiting)",
 			n, n, x.timeout, cite("REQ-LIM-10"))

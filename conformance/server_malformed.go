@@ -184,8 +184,8 @@ func (x *serverCheck) tooLongProbes() []refusalProbe {
 				return Outcome{}, false
 			}
 			return inconclusive("the server answered a 1025-octet request with ERR %s, a reply to a valid request: it seems to read "+
-				"a lockstep control message with room for only 1024 octets (REQ-LOCK-4, a SHOULD), so it never receives a message "+
-				"over the limit and REQ-LIM-1 cannot be checked here; the line framing can", er.Code), true
+				"a lockstep control message with room for only 1024 octets (room for 1025 is a SHOULD of the lockstep framing), so it never receives a message "+
+				"over the limit and the limit (%s) cannot be checked here; the line framing can", er.Code, cite("REQ-LIM-1")), true
 		}
 		return []refusalProbe{first}
 	}

@@ -146,7 +146,7 @@ func runServerSpecialFiles(ctx context.Context, x *serverCheck) Outcome {
 	}
 	fifo := x.fx.name("a-fifo")
 	if err := x.fx.fifo(fifo); err != nil {
-		return inconclusive("cannot make a FIFO in the server's root: %v (the kit needs one to check REQ-SEC-5)", err)
+		return inconclusive("cannot make a FIFO in the server's root: %v (the kit needs one to check %s)", err, cite("REQ-SEC-5"))
 	}
 	// Before the FIFO is removed: a server blocked opening it for reading
 	// returns when a writer opens it (removing it would not free it).

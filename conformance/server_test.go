@@ -134,6 +134,7 @@ func TestRefServer(t *testing.T) {
 					t.Fatalf("RunServer returned %d results, want %d", len(results), len(serverCaseIDs))
 				}
 				for _, r := range results {
+					checkCitations(t, r)
 					want := wantRefVerdict(r.Case.ID, f)
 					t.Logf("%-28s %-6s %8v  %s", r.Case.ID, r.Outcome.Verdict, r.Duration.Round(time.Millisecond), r.Outcome.Detail)
 					if r.Outcome.Verdict != want {

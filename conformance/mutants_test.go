@@ -1,0 +1,159 @@
+package conformance_test
+
+import (
+	"maps"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/stickykit/stickykit/conformance"
+	"github.com/stickykit/stickykit/spec"
+)
+
+// Every check is proven able to fail: deliberately broken servers
+// (mutants_server_test.go) and clients (mutants_client_test.go), each
+// caught by the cases meant for it. TestMutants runs them all and then
+// checks that they cover the catalogue: every case catches a mutant, and
+// every MUST requirement a case lists is cited by the failure of one of
+// its mutants. checkCitations holds every result of every test to its
+// case's list.
+
+// reqWord is a requirement ID in a detail.
+var reqWord = regexp.MustCompile(`REQ-[A-Z]+-[0-9]+`)
+
+// checkCitations fails t when r's detail names a requirement its findings
+// do not cite, or its findings cite one its case does not list: then the
+// report would say two things at once.
+func checkCitations(t *testing.T, r conformance.Result) {
+	t.Helper()
+	named := map[string]bool{}
+	for _, id := range reqWord.FindAllString(r.Outcome.Detail, -1) {
+		named[id] = true
+	}
+	cites := r.Outcome.Cites()
+	for _, id := range cites {
+		if !r.Case.Declares(id) {
+			t.Errorf("%s: a finding cites %s, which the case does not list (it lists %v): %s", r.Case.ID, id, r.Case.Requirements, r.Outcome.Detail)
+		}
+		if !named[id] {
+			t.Errorf("%s: a finding cites %s, which its words do not name: %s", r.Case.ID, id, r.Outcome.Detail)
+		}
+		delete(named, id)
+	}
+	for _, id := range slices.Sorted(maps.Keys(named)) {
+		t.Errorf("%s: the detail names %s, but no finding cites it: %s", r.Case.ID, id, r.Outcome.Detail)
+	}
+}
+
+// coverage collects, per case, how many mutant rows ran and the
+// requirements their failures cited.
+type coverage struct {
+	mu    sync.Mutex
+	runs  map[string]int
+	cites map[string]map[string]bool
+}
+
+func newCoverage() *coverage {
+	return &coverage{runs: map[string]int{}, cites: map[string]map[string]bool{}}
+}
+
+// ran records that a mutant row of case id ran.
+func (c *coverage) ran(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.runs[id]++
+}
+
+// caught records what the failure o of case id cites.
+func (c *coverage) caught(id string, o conformance.Outcome) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cites[id] == nil {
+		c.cites[id] = map[string]bool{}
+	}
+	for _, r := range o.Cites() {
+		c.cites[id][r] = true
+	}
+}
+
+// mustLevel returns the MUST requirements of SPEC.md.
+func mustLevel(t *testing.T) map[string]bool {
+	must := map[string]bool{}
+	for id, level := range specRequirements(t) {
+		must[id] = level == "MUST"
+	}
+	return must
+}
+
+// TestMutants runs every mutant against the cases meant to catch it, then
+// checks that every MUST requirement each case lists was cited by the
+// failure of one of its mutants. When -run leaves rows out, the coverage
+// check is skipped.
+func TestMutants(t *testing.T) {
+	ignore := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
+	cov := newCoverage()
+	// The clients first: the kit's drains read /proc/net/tcp, which the
+	// server cases fill with closed connections for a while.
+	t.Run("client", func(t *testing.T) { testClientMutants(t, cov) })
+	t.Run("server", func(t *testing.T) { testServerMutants(t, cov) })
+	want := serverRows() + clientRows()
+	total := 0
+	for _, n := range cov.runs {
+		total += n
+	}
+	if total < want {
+		t.Logf("%d of %d mutant rows ran: coverage not checked", total, want)
+		return
+	}
+	must := mustLevel(t)
+	for _, c := range conformance.Cases("") {
+		var missing []string
+		for _, id := range c.Requirements {
+			if must[id] && !cov.cites[c.ID][id] {
+				missing = append(missing, id)
+			}
+		}
+		if len(missing) > 0 {
+			t.Errorf("%s lists %s, but no mutant's failure cites it (it cited %v): add a mutant that breaks it, or stop listing it",
+				c.ID, strings.Join(missing, " "), slices.Sorted(maps.Keys(cov.cites[c.ID])))
+		}
+	}
+}
+
+// serverRows and clientRows count the mutant rows TestMutants runs.
+func serverRows() int {
+	n := 0
+	for _, tc := range serverMutantTests {
+		n += max(len(tc.framings), len(spec.Framings)*boolInt(tc.framings == nil))
+	}
+	return n
+}
+
+func clientRows() int { return len(clientMutantTests) }
+
+// TestEveryCaseHasAMutant checks the mutant tables against the catalogue:
+// every case is meant to catch at least one mutant, and every row names a
+// case that exists.
+func TestEveryCaseHasAMutant(t *testing.T) {
+	rows := map[string]int{}
+	for _, tc := range serverMutantTests {
+		rows[tc.caseID]++
+	}
+	for _, tc := range clientMutantTests {
+		rows[tc.caught]++
+	}
+	for _, c := range conformance.Cases("") {
+		if rows[c.ID] == 0 {
+			t.Errorf("no mutant is meant to be caught by %s", c.ID)
+		}
+		delete(rows, c.ID)
+	}
+	for id := range rows {
+		t.Errorf("a mutant row names %s, which is not a case", id)
+	}
+}
