@@ -34,10 +34,6 @@ func received(reads citation, kept bool) clientRules {
 	return r
 }
 
-// resetNote is what a reset after the kit's last byte means in most
-// client cases.
-const resetNote = "the connection was reset: the client closed it with bytes still unread"
-
 func runClientPlain(ctx context.Context, x *clientCheck) Outcome {
 	data := x.content("file", stickySize)
 	rules := received(nil, false)
@@ -45,100 +41,84 @@ func runClientPlain(ctx context.Context, x *clientCheck) Outcome {
 	if x.framing == spec.Line {
 		rules.hangs = cite("REQ-CLI-17", "REQ-LINE-5")
 	}
-	s := newClientSession(ctx, x, "plain.bin", rules)
-	defer s.close()
-	if o, ok := s.open(); !ok {
+	return x.session(ctx, "plain.bin", rules, func(s *clientSession) Outcome {
+		if o, ok := s.sendSize(len(data), true); !ok {
+			return o
+		}
+		s.write("data", data)
+		s.drain("the data reached the client before the digest was sent")
+		s.write("digest", []byte(digestOf(data)))
+		s.finish()
+		s.noteReset(resetNote)
+		o := s.judgeReceived(data, "the size, the data and the digest each reached the client on its own (no coalescing)")
+		if o.Verdict == Pass && s.stillOn {
+			return fail("the client received the file but ended without closing the connection (%s)", cite("REQ-CLI-17"))
+		}
+		if left := s.leftovers(); o.Verdict == Pass && len(left) > 0 {
+			return fail("the client received the file but also wrote %s in its working directory: it must write only to {out} (%s)", strings.Join(left, ", "), cite("REQ-SEC-11"))
+		}
 		return o
-	}
-	if o, ok := s.sendSize(len(data), true); !ok {
-		return o
-	}
-	s.write("data", data)
-	s.drain("the data reached the client before the digest was sent")
-	s.write("digest", []byte(digestOf(data)))
-	s.finish()
-	s.noteReset(resetNote)
-	o := s.judgeReceived(data, "the size, the data and the digest each reached the client on its own (no coalescing)")
-	if o.Verdict == Pass && s.stillOn {
-		return fail("the client received the file but ended without closing the connection (%s)", cite("REQ-CLI-17"))
-	}
-	if left := s.leftovers(); o.Verdict == Pass && len(left) > 0 {
-		return fail("the client received the file but also wrote %s in its working directory: it must write only to {out} (%s)", strings.Join(left, ", "), cite("REQ-SEC-11"))
-	}
-	return o
+	})
 }
 
 func runClientSticky(ctx context.Context, x *clientCheck) Outcome {
 	data := x.content("file", stickySize)
 	digest := digestOf(data)
-	s := newClientSession(ctx, x, "sticky.bin", received(cite("REQ-CLI-2", "REQ-GEN-1", "REQ-GEN-2"), true))
-	defer s.close()
-	if o, ok := s.open(); !ok {
-		return o
-	}
-	if o, ok := s.sendSize(len(data), false); !ok {
-		return o
-	}
-	head := len(data) - stickyTail
-	s.write("data", data[:head])
-	s.drain(fmt.Sprintf("the first %d bytes of data reached the client before the tail", head))
-	last := append(append([]byte{}, data[head:]...), digest...)
-	s.write(fmt.Sprintf("data tail (%d bytes) and digest (32 bytes) together", stickyTail), last)
-	if s.sent() {
-		x.logf("kit: the %d bytes left in one segment: the client's next read can return the tail and the digest together", len(last))
-	} else if s.werr == nil {
-		s.unconfirm("the tail and the digest could not be confirmed to have left in one segment")
-	}
-	s.finish()
-	s.noteReset(resetNote)
-	return s.judgeReceived(data, fmt.Sprintf("the last %d bytes of data and the digest reached the client in one segment, after it had read the rest (the sticky packet)", stickyTail))
+	return x.session(ctx, "sticky.bin", received(cite("REQ-CLI-2", "REQ-GEN-1", "REQ-GEN-2"), true), func(s *clientSession) Outcome {
+		if o, ok := s.sendSize(len(data), false); !ok {
+			return o
+		}
+		head := len(data) - stickyTail
+		s.write("data", data[:head])
+		s.drain(fmt.Sprintf("the first %d bytes of data reached the client before the tail", head))
+		last := append(append([]byte{}, data[head:]...), digest...)
+		s.write(fmt.Sprintf("data tail (%d bytes) and digest (32 bytes) together", stickyTail), last)
+		if s.sent() {
+			x.logf("kit: the %d bytes left in one segment: the client's next read can return the tail and the digest together", len(last))
+		} else if s.werr == nil {
+			s.unconfirm("the tail and the digest could not be confirmed to have left in one segment")
+		}
+		return s.received(data, fmt.Sprintf("the last %d bytes of data and the digest reached the client in one segment, after it had read the rest (the sticky packet)", stickyTail))
+	})
 }
 
 func runClientSplitBody(ctx context.Context, x *clientCheck) Outcome {
 	data := x.content("file", 300)
-	s := newClientSession(ctx, x, "split-body.bin", received(cite("REQ-CLI-16", "REQ-GEN-1"), true))
-	defer s.close()
-	if o, ok := s.open(); !ok {
-		return o
-	}
-	if o, ok := s.sendSize(len(data), false); !ok {
-		return o
-	}
-	confirmed := s.writeBytewise(data)
-	if s.werr == nil {
-		x.logf("kit → client: data as %d one-byte writes, %v apart; %d of them confirmed to have left as a segment of their own", len(data), bytePace, confirmed)
-		if confirmed < len(data) {
-			s.unconfirm(fmt.Sprintf("only %d of the %d one-byte segments were confirmed to have left alone", confirmed, len(data)))
+	return x.session(ctx, "split-body.bin", received(cite("REQ-CLI-16", "REQ-GEN-1"), true), func(s *clientSession) Outcome {
+		if o, ok := s.sendSize(len(data), false); !ok {
+			return o
 		}
-	}
-	s.write("digest", []byte(digestOf(data)))
-	s.finish()
-	s.noteReset(resetNote)
-	return s.judgeReceived(data, fmt.Sprintf("the %d bytes of data left in %d one-byte segments, %v apart", len(data), len(data), bytePace))
+		confirmed := s.writeBytewise(data)
+		if s.werr == nil {
+			x.logf("kit → client: data as %d one-byte writes, %v apart; %d of them confirmed to have left as a segment of their own", len(data), bytePace, confirmed)
+			if confirmed < len(data) {
+				s.unconfirm(fmt.Sprintf("only %d of the %d one-byte segments were confirmed to have left alone", confirmed, len(data)))
+			}
+		}
+		s.write("digest", []byte(digestOf(data)))
+		return s.received(data, fmt.Sprintf("the %d bytes of data left in %d one-byte segments, %v apart", len(data), len(data), bytePace))
+	})
 }
 
 func runClientSplitDigest(ctx context.Context, x *clientCheck) Outcome {
 	data := x.content("file", 3000)
 	digest := []byte(digestOf(data))
 	reads := cite("REQ-CLI-3", "REQ-GEN-1")
-	s := newClientSession(ctx, x, "split-digest.bin", received(reads, true))
-	defer s.close()
-	if o, ok := s.open(); !ok {
-		return o
-	}
-	if o, ok := s.sendSize(len(data), false); !ok {
-		return o
-	}
-	s.write("data", data)
-	s.write("digest, first 16 bytes", digest[:16])
-	s.drain("the first 16 bytes of the digest reached the client before the other 16 were sent")
-	if _, closed := s.early(time.Millisecond); closed && s.werr == nil {
-		s.note("the client closed the connection after the first 16 bytes of the digest, before the kit sent the other 16: it read only part of the digest (half packet, %s)", reads)
-	}
-	s.write("digest, last 16 bytes", digest[16:])
-	s.finish()
-	s.noteReset("the client closed with up to 16 bytes of the digest unread: it read only part of the digest (half packet, %s)", reads)
-	return s.judgeReceived(data, fmt.Sprintf("the digest reached the client as 16 bytes, then %v later 16 more", catchUp))
+	return x.session(ctx, "split-digest.bin", received(reads, true), func(s *clientSession) Outcome {
+		if o, ok := s.sendSize(len(data), false); !ok {
+			return o
+		}
+		s.write("data", data)
+		s.write("digest, first 16 bytes", digest[:16])
+		s.drain("the first 16 bytes of the digest reached the client before the other 16 were sent")
+		if _, closed := s.early(time.Millisecond); closed && s.werr == nil {
+			s.note("the client closed the connection after the first 16 bytes of the digest, before the kit sent the other 16: it read only part of the digest (half packet, %s)", reads)
+		}
+		s.write("digest, last 16 bytes", digest[16:])
+		s.finish()
+		s.noteReset("the client closed with up to 16 bytes of the digest unread: it read only part of the digest (half packet, %s)", reads)
+		return s.judgeReceived(data, fmt.Sprintf("the digest reached the client as 16 bytes, then %v later 16 more", catchUp))
+	})
 }
 
 func runClientSplitSize(ctx context.Context, x *clientCheck) Outcome {
@@ -147,44 +127,41 @@ func runClientSplitSize(ctx context.Context, x *clientCheck) Outcome {
 	if x.framing == spec.Line {
 		reads = cite("REQ-CLI-15", "REQ-LINE-6")
 	}
-	s := newClientSession(ctx, x, "split-size.bin", received(reads, true))
-	defer s.close()
-	if o, ok := s.open(); !ok {
-		return o
-	}
-	size, _ := spec.EncodeSize(x.framing, int64(len(data)))
-	first, rest := size[:3], size[3:]
-	s.write("size, first piece", first)
-	s.drainPause(fmt.Sprintf("the size piece %s reached the client before the rest was sent", quote(first)), 0)
-	firstAt := time.Now()
-	acked, _ := s.early(catchUp)
-	gap := time.Since(firstAt).Round(time.Millisecond)
-	if acked {
-		x.logf("client → kit: bytes arrived within %v of the first piece of the size, before the rest was sent", catchUp)
-	} else {
-		x.logf("kit: nothing from the client within %v of the first piece", catchUp)
-	}
-	s.write("size, rest", rest)
-	if o, ok := s.readAck(false); !ok {
-		return o
-	}
-	s.write("data", data)
-	s.write("digest", []byte(digestOf(data)))
-	s.finish()
-	s.noteReset(resetNote)
-	sent := fmt.Sprintf("the size %s was sent as %s, then %v later %s", quote(spec.TrimLine(size)), quote(first), gap, quote(rest))
-	if acked {
-		sent = fmt.Sprintf("the size %s was sent as %s, then %s once the client had answered", quote(spec.TrimLine(size)), quote(first), quote(rest))
-	}
-	if x.framing == spec.Line {
-		o := s.judgeReceived(data, sent)
-		if acked && o.Verdict != Skip && o.Verdict != Inconclusive {
-			return fail("the client acknowledged after only %s of the size line %s: it acted on a partial line instead of reading up to LF (half packet, %s); %s",
-				quote(first), quote(size), reads, o)
+	return x.session(ctx, "split-size.bin", received(reads, true), func(s *clientSession) Outcome {
+		size, _ := spec.EncodeSize(x.framing, int64(len(data)))
+		first, rest := size[:3], size[3:]
+		s.write("size, first piece", first)
+		s.drainPause(fmt.Sprintf("the size piece %s reached the client before the rest was sent", quote(first)), 0)
+		firstAt := time.Now()
+		acked, _ := s.early(catchUp)
+		gap := time.Since(firstAt).Round(time.Millisecond)
+		if acked {
+			x.logf("client → kit: bytes arrived within %v of the first piece of the size, before the rest was sent", catchUp)
+		} else {
+			x.logf("kit: nothing from the client within %v of the first piece", catchUp)
 		}
-		return o
-	}
-	return splitSizeHazard(s, data, sent, first, acked)
+		s.write("size, rest", rest)
+		if o, ok := s.readAck(false); !ok {
+			return o
+		}
+		s.write("data", data)
+		s.write("digest", []byte(digestOf(data)))
+		s.finish()
+		s.noteReset(resetNote)
+		sent := fmt.Sprintf("the size %s was sent as %s, then %v later %s", quote(spec.TrimLine(size)), quote(first), gap, quote(rest))
+		if acked {
+			sent = fmt.Sprintf("the size %s was sent as %s, then %s once the client had answered", quote(spec.TrimLine(size)), quote(first), quote(rest))
+		}
+		if x.framing == spec.Line {
+			o := s.judgeReceived(data, sent)
+			if acked && o.Verdict != Skip && o.Verdict != Inconclusive {
+				return fail("the client acknowledged after only %s of the size line %s: it acted on a partial line instead of reading up to LF (half packet, %s); %s",
+					quote(first), quote(size), reads, o)
+			}
+			return o
+		}
+		return splitSizeHazard(s, data, sent, first, acked)
+	})
 }
 
 // splitSizeHazard judges client/split-size in lockstep: nothing marks
@@ -212,60 +189,45 @@ func splitSizeHazard(s *clientSession, data []byte, sent string, first []byte, a
 
 func runClientCRLF(ctx context.Context, x *clientCheck) Outcome {
 	data := x.content("file", 3000)
-	s := newClientSession(ctx, x, "crlf.bin", received(cite("REQ-LINE-3"), false))
-	defer s.close()
-	if o, ok := s.open(); !ok {
-		return o
-	}
-	size := []byte(fmt.Sprintf("%d\r\n", len(data)))
-	s.write("size line ending in CRLF", size)
-	if o, ok := s.readAck(false); !ok {
-		if o.Verdict == Fail {
-			return fail("the size line %s ended with CRLF, which a receiver must accept as a terminator (%s): %s", quote(size), cite("REQ-LINE-3"), o)
+	return x.session(ctx, "crlf.bin", received(cite("REQ-LINE-3"), false), func(s *clientSession) Outcome {
+		size := []byte(fmt.Sprintf("%d\r\n", len(data)))
+		s.write("size line ending in CRLF", size)
+		if o, ok := s.readAck(false); !ok {
+			if o.Verdict == Fail {
+				return fail("the size line %s ended with CRLF, which a receiver must accept as a terminator (%s): %s", quote(size), cite("REQ-LINE-3"), o)
+			}
+			return o
 		}
-		return o
-	}
-	s.write("data", data)
-	s.write("digest", []byte(digestOf(data)))
-	s.finish()
-	s.noteReset(resetNote)
-	return s.judgeReceived(data, "the size line ended with CRLF")
+		s.write("data", data)
+		s.write("digest", []byte(digestOf(data)))
+		return s.received(data, "the size line ended with CRLF")
+	})
 }
 
 func runClientEmptyFile(ctx context.Context, x *clientCheck) Outcome {
-	s := newClientSession(ctx, x, "empty.bin", received(cite("REQ-CLI-6"), false))
-	defer s.close()
-	if o, ok := s.open(); !ok {
-		return o
-	}
-	if o, ok := s.sendSize(0, false); !ok {
-		if o.Verdict == Fail {
-			return fail("size 0 is a valid size, to be acknowledged like any other (%s): %s", cite("REQ-CLI-6"), o)
+	return x.session(ctx, "empty.bin", received(cite("REQ-CLI-6"), false), func(s *clientSession) Outcome {
+		if o, ok := s.sendSize(0, false); !ok {
+			if o.Verdict == Fail {
+				return fail("size 0 is a valid size, to be acknowledged like any other (%s): %s", cite("REQ-CLI-6"), o)
+			}
+			return o
 		}
-		return o
-	}
-	s.write("digest of no data", []byte(digestOf(nil)))
-	s.finish()
-	s.noteReset(resetNote)
-	return s.judgeReceived([]byte{}, "size 0, no data, then the digest of nothing")
+		s.write("digest of no data", []byte(digestOf(nil)))
+		return s.received([]byte{}, "size 0, no data, then the digest of nothing")
+	})
 }
 
 func runClientLargeFile(ctx context.Context, x *clientCheck) Outcome {
 	data := x.content("file", 8<<20)
-	s := newClientSession(ctx, x, "large.bin", received(cite("REQ-MSG-9", "REQ-CLI-2"), false))
-	defer s.close()
-	if o, ok := s.open(); !ok {
-		return o
-	}
-	if o, ok := s.sendSize(len(data), false); !ok {
-		if o.Verdict == Fail {
-			return fail("a size of 8 MiB must be accepted: sizes range up to 2^63−1 (%s): %s", cite("REQ-LIM-3"), o)
+	return x.session(ctx, "large.bin", received(cite("REQ-MSG-9", "REQ-CLI-2"), false), func(s *clientSession) Outcome {
+		if o, ok := s.sendSize(len(data), false); !ok {
+			if o.Verdict == Fail {
+				return fail("a size of 8 MiB must be accepted: sizes range up to 2^63−1 (%s): %s", cite("REQ-LIM-3"), o)
+			}
+			return o
 		}
-		return o
-	}
-	s.writeData(data, 64<<10)
-	s.write("digest", []byte(digestOf(data)))
-	s.finish()
-	s.noteReset(resetNote)
-	return s.judgeReceived(data, "8 MiB of data in 64 KiB writes with the digest right behind")
+		s.writeData(data, 64<<10)
+		s.write("digest", []byte(digestOf(data)))
+		return s.received(data, "8 MiB of data in 64 KiB writes with the digest right behind")
+	})
 }

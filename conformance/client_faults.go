@@ -25,96 +25,81 @@ func runClientWrongDigest(ctx context.Context, x *clientCheck) Outcome {
 	other := append([]byte{}, data...)
 	other[len(other)-1] ^= 0xff
 	wrong := digestOf(other)
-	s := newClientSession(ctx, x, "wrong-digest.bin", refused(cite("REQ-CLI-4", "REQ-CLI-12"), cite("REQ-CLI-13")))
-	defer s.close()
-	if o, ok := s.open(); !ok {
-		return o
-	}
-	if o, ok := s.sendSize(len(data), false); !ok {
-		return o
-	}
-	s.write("data", data)
-	x.logf("kit: the data hashes to %s; the kit sends %s instead", digestOf(data), wrong)
-	s.write("digest (wrong)", []byte(wrong))
-	s.finish()
-	return s.judgeRefused(finding("the digest the kit sent does not match the data"), data)
+	return x.session(ctx, "wrong-digest.bin", refused(cite("REQ-CLI-4", "REQ-CLI-12"), cite("REQ-CLI-13")), func(s *clientSession) Outcome {
+		if o, ok := s.sendSize(len(data), false); !ok {
+			return o
+		}
+		s.write("data", data)
+		x.logf("kit: the data hashes to %s; the kit sends %s instead", digestOf(data), wrong)
+		s.write("digest (wrong)", []byte(wrong))
+		s.finish()
+		return s.judgeRefused(finding("the digest the kit sent does not match the data"), data)
+	})
 }
 
 func runClientTruncated(ctx context.Context, x *clientCheck) Outcome {
 	data := x.content("file", stickySize)
 	half := len(data) / 2
-	s := newClientSession(ctx, x, "truncated.bin", refused(cite("REQ-CLI-9", "REQ-GEN-5", "REQ-CLI-12"), cite("REQ-CLI-13")))
-	defer s.close()
-	if o, ok := s.open(); !ok {
-		return o
-	}
-	if o, ok := s.sendSize(len(data), false); !ok {
-		return o
-	}
-	s.write("data, first half", data[:half])
-	if s.werr == nil {
-		if err := s.conn.CloseWrite(); err != nil {
-			x.logf("kit: closing its side: %v", err)
-		} else {
-			x.logf("kit: closed its side of the connection (FIN) after %d of %d bytes of data", half, len(data))
+	return x.session(ctx, "truncated.bin", refused(cite("REQ-CLI-9", "REQ-GEN-5", "REQ-CLI-12"), cite("REQ-CLI-13")), func(s *clientSession) Outcome {
+		if o, ok := s.sendSize(len(data), false); !ok {
+			return o
 		}
-	}
-	s.finish()
-	return s.judgeRefused(finding("the kit closed the connection after %d of the %d bytes", half, len(data)), data)
+		s.write("data, first half", data[:half])
+		if s.werr == nil {
+			if err := s.conn.CloseWrite(); err != nil {
+				x.logf("kit: closing its side: %v", err)
+			} else {
+				x.logf("kit: closed its side of the connection (FIN) after %d of %d bytes of data", half, len(data))
+			}
+		}
+		s.finish()
+		return s.judgeRefused(finding("the kit closed the connection after %d of the %d bytes", half, len(data)), data)
+	})
 }
 
 func runClientErrorReply(ctx context.Context, x *clientCheck) Outcome {
 	rules := refused(cite("REQ-CLI-7", "REQ-MSG-5", "REQ-CLI-12"), cite("REQ-CLI-17"))
 	rules.hangs = cite("REQ-CLI-7")
-	s := newClientSession(ctx, x, "missing.bin", rules)
-	defer s.close()
-	if o, ok := s.open(); !ok {
-		return o
-	}
-	s.write("error reply", spec.EncodeError(x.framing, spec.CodeNotFound, "no such file"))
-	extra := s.watch()
-	s.finish()
-	o := s.judgeRefused(finding("the server refused the request with ERR not-found"), nil)
-	return noAckAfterRefusal(x.framing, o, extra, cite("REQ-CLI-7"))
+	return x.session(ctx, "missing.bin", rules, func(s *clientSession) Outcome {
+		s.write("error reply", spec.EncodeError(x.framing, spec.CodeNotFound, "no such file"))
+		extra := s.watch()
+		s.finish()
+		o := s.judgeRefused(finding("the server refused the request with ERR not-found"), nil)
+		return noAckAfterRefusal(x.framing, o, extra, cite("REQ-CLI-7"))
+	})
 }
 
 func runClientUnknownError(ctx context.Context, x *clientCheck) Outcome {
 	rules := refused(cite("REQ-MSG-7", "REQ-CLI-12"), cite("REQ-CLI-17"))
 	rules.hangs = cite("REQ-MSG-7", "REQ-CLI-7")
-	s := newClientSession(ctx, x, "teapot.bin", rules)
-	defer s.close()
-	if o, ok := s.open(); !ok {
-		return o
-	}
-	reply := spec.EncodeError(x.framing, "teapot", "")
-	s.write("error reply with an unknown code", reply)
-	extra := s.watch()
-	s.finish()
-	o := s.judgeRefused(finding("the server refused the request with %s, a code the client cannot know", quote(spec.TrimLine(reply))), nil)
-	return noAckAfterRefusal(x.framing, o, extra, cite("REQ-CLI-7", "REQ-MSG-7"))
+	return x.session(ctx, "teapot.bin", rules, func(s *clientSession) Outcome {
+		reply := spec.EncodeError(x.framing, "teapot", "")
+		s.write("error reply with an unknown code", reply)
+		extra := s.watch()
+		s.finish()
+		o := s.judgeRefused(finding("the server refused the request with %s, a code the client cannot know", quote(spec.TrimLine(reply))), nil)
+		return noAckAfterRefusal(x.framing, o, extra, cite("REQ-CLI-7", "REQ-MSG-7"))
+	})
 }
 
 func runClientBadSize(ctx context.Context, x *clientCheck) Outcome {
 	rules := refused(cite("REQ-CLI-8", "REQ-MSG-5"), cite("REQ-CLI-8"))
 	rules.hangs = cite("REQ-CLI-8")
-	s := newClientSession(ctx, x, "bad-size.bin", rules)
-	defer s.close()
-	if o, ok := s.open(); !ok {
-		return o
-	}
-	reply := []byte("100000 bytes")
-	if x.framing == spec.Line {
-		reply = append(reply, '\n')
-	}
-	s.write("malformed reply", reply)
-	extra := s.watch()
-	s.finish()
-	o := s.judgeRefused(finding("the reply %s is not a size (digits only, %s)", quote(spec.TrimLine(reply)), cite("REQ-MSG-4")), nil)
-	if extra == nil || o.Verdict == Skip || o.Verdict == Inconclusive {
-		return o
-	}
-	return fail("the client answered the malformed reply %s with %s: it must not send the ack, but report failure and close (%s); %s",
-		quote(spec.TrimLine(reply)), quote(extra), cite("REQ-CLI-8"), o)
+	return x.session(ctx, "bad-size.bin", rules, func(s *clientSession) Outcome {
+		reply := []byte("100000 bytes")
+		if x.framing == spec.Line {
+			reply = append(reply, '\n')
+		}
+		s.write("malformed reply", reply)
+		extra := s.watch()
+		s.finish()
+		o := s.judgeRefused(finding("the reply %s is not a size (digits only, %s)", quote(spec.TrimLine(reply)), cite("REQ-MSG-4")), nil)
+		if extra == nil || o.Verdict == Skip || o.Verdict == Inconclusive {
+			return o
+		}
+		return fail("the client answered the malformed reply %s with %s: it must not send the ack, but report failure and close (%s); %s",
+			quote(spec.TrimLine(reply)), quote(extra), cite("REQ-CLI-8"), o)
+	})
 }
 
 func runClientBadDigest(ctx context.Context, x *clientCheck) Outcome {
@@ -124,18 +109,15 @@ func runClientBadDigest(ctx context.Context, x *clientCheck) Outcome {
 	if upper == digest {
 		return inconclusive("setting up: the fixture's digest %s has no hex letter to put in uppercase", digest)
 	}
-	s := newClientSession(ctx, x, "bad-digest.bin", refused(cite("REQ-CLI-10"), cite("REQ-CLI-13")))
-	defer s.close()
-	if o, ok := s.open(); !ok {
-		return o
-	}
-	if o, ok := s.sendSize(len(data), false); !ok {
-		return o
-	}
-	s.write("data", data)
-	s.write("digest in uppercase (malformed)", []byte(upper))
-	s.finish()
-	return s.judgeRefused(finding("the digest %s is in uppercase hex, which is malformed (%s)", upper, cite("REQ-MSG-10")), data)
+	return x.session(ctx, "bad-digest.bin", refused(cite("REQ-CLI-10"), cite("REQ-CLI-13")), func(s *clientSession) Outcome {
+		if o, ok := s.sendSize(len(data), false); !ok {
+			return o
+		}
+		s.write("data", data)
+		s.write("digest in uppercase (malformed)", []byte(upper))
+		s.finish()
+		return s.judgeRefused(finding("the digest %s is in uppercase hex, which is malformed (%s)", upper, cite("REQ-MSG-10")), data)
+	})
 }
 
 func runClientBadName(ctx context.Context, x *clientCheck) Outcome {

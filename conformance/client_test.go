@@ -80,40 +80,48 @@ func TestClientCasesRegistered(t *testing.T) {
 	}
 }
 
-// TestClientRef runs the kit against the reference client through the
-// testing entry point: no MUST case may fail.
-func TestClientRef(t *testing.T) {
+// inEachFraming runs test as a parallel subtest per framing and checks
+// that no goroutine outlives them.
+func inEachFraming(t *testing.T, test func(t *testing.T, f spec.Framing)) {
 	ignore := goleak.IgnoreCurrent()
 	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
 	for _, f := range spec.Framings {
 		t.Run(f.String(), func(t *testing.T) {
 			t.Parallel()
-			conformance.TestClient(t, conformance.ClientTarget{Framing: f, Func: refClientFunc(f)}, conformance.Options{})
+			test(t, f)
 		})
 	}
+}
+
+// TestClientRef runs the kit against the reference client through the
+// testing entry point: no MUST case may fail.
+func TestClientRef(t *testing.T) {
+	inEachFraming(t, func(t *testing.T, f spec.Framing) {
+		conformance.TestClient(t, conformance.ClientTarget{Framing: f, Func: refClientFunc(f)}, conformance.Options{})
+	})
 }
 
 // TestClientRefVerdicts checks the exact verdict of every case for the
 // reference client: PASS everywhere, HAZARD for the split size in lockstep.
 func TestClientRefVerdicts(t *testing.T) {
-	ignore := goleak.IgnoreCurrent()
-	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
-	for _, f := range spec.Framings {
-		t.Run(f.String(), func(t *testing.T) {
-			t.Parallel()
-			results := conformance.RunClient(t.Context(), conformance.ClientTarget{Framing: f, Func: refClientFunc(f)}, conformance.Options{})
-			if len(results) != len(clientCaseIDs) {
-				t.Errorf("%d results, want %d", len(results), len(clientCaseIDs))
-			}
-			for _, r := range results {
-				checkCitations(t, r)
-				if want := wantRefClient(r.Case.ID, f); r.Outcome.Verdict != want {
-					t.Errorf("%s = %s: %s, want %s", r.Case.ID, r.Outcome.Verdict, r.Outcome.Detail, want)
-					logClientResult(t, r)
-				}
-				t.Logf("%-20s %-6s %7v  %s", r.Case.ID, r.Outcome.Verdict, r.Duration.Round(time.Millisecond), r.Outcome.Detail)
-			}
-		})
+	inEachFraming(t, func(t *testing.T, f spec.Framing) { wantRefClientVerdicts(t, f, refClientFunc(f)) })
+}
+
+// wantRefClientVerdicts runs every client case against fn in framing f
+// and checks each verdict is the reference client's.
+func wantRefClientVerdicts(t *testing.T, f spec.Framing, fn conformance.ClientFunc) {
+	t.Helper()
+	results := conformance.RunClient(t.Context(), conformance.ClientTarget{Framing: f, Func: fn}, conformance.Options{})
+	if len(results) != len(clientCaseIDs) {
+		t.Errorf("%d results, want %d", len(results), len(clientCaseIDs))
+	}
+	for _, r := range results {
+		checkCitations(t, r)
+		if want := wantRefClient(r.Case.ID, f); r.Outcome.Verdict != want {
+			t.Errorf("%s = %s: %s, want %s", r.Case.ID, r.Outcome.Verdict, r.Outcome.Detail, want)
+			logClientResult(t, r)
+		}
+		t.Logf("%-20s %-6s %7v  %s", r.Case.ID, r.Outcome.Verdict, r.Duration.Round(time.Millisecond), r.Outcome.Detail)
 	}
 }
 

@@ -65,6 +65,33 @@ func (fx *fixtures) file(name string, n int) ([]byte, error) {
 	return data, fx.writeAt(fx.path(name), data)
 }
 
+// sized is a fixture a case asks for: its label and its size in bytes.
+type sized struct {
+	label string
+	n     int
+}
+
+// fixture is a file written into the server's root: its name there and
+// its content.
+type fixture struct {
+	name string
+	data []byte
+}
+
+// files writes one fixture for each of want, in order: name(label), of
+// the sizes asked.
+func (fx *fixtures) files(want ...sized) ([]fixture, error) {
+	fs := make([]fixture, len(want))
+	for i, w := range want {
+		fs[i].name = fx.name(w.label)
+		var err error
+		if fs[i].data, err = fx.file(fs[i].name, w.n); err != nil {
+			return nil, err
+		}
+	}
+	return fs, nil
+}
+
 // dir creates the directory name (relative to the root).
 func (fx *fixtures) dir(name string) error {
 	p := fx.path(name)

@@ -16,29 +16,21 @@ import (
 // With target.Start, each case gets a fresh server (see [ServerFactory]).
 func TestServer(t *testing.T, target ServerTarget, opts Options) {
 	t.Helper()
-	for i := range serverCatalogue {
-		sc := &serverCatalogue[i]
-		if !opts.selects(sc.ID) {
-			continue
-		}
-		t.Run(sc.ID, func(t *testing.T) {
-			reportTo(t, runServerCase(t.Context(), sc, target, opts))
-		})
-	}
+	testEntries(t, serverEntries(target, opts))
 }
 
 // TestClient runs the client cases that opts selects against target as
 // subtests of t, with the same verdict rules as TestServer.
 func TestClient(t *testing.T, target ClientTarget, opts Options) {
 	t.Helper()
-	for i := range clientCatalogue {
-		cc := &clientCatalogue[i]
-		if !opts.selects(cc.ID) {
-			continue
-		}
-		t.Run(cc.ID, func(t *testing.T) {
-			reportTo(t, runClientCase(t.Context(), cc, target, opts))
-		})
+	testEntries(t, clientEntries(target, opts))
+}
+
+// testEntries runs es as subtests of t, named by case ID.
+func testEntries(t *testing.T, es []entry) {
+	t.Helper()
+	for _, e := range es {
+		t.Run(e.c.ID, func(t *testing.T) { reportTo(t, e.run(t.Context())) })
 	}
 }
 

@@ -148,6 +148,18 @@ func (s *clientSession) readOutput(limit int64) output {
 	return o
 }
 
+// received ends a session in which the kit served data correctly: it
+// waits for the client to end, then judges it (judgeReceived).
+func (s *clientSession) received(data []byte, cond string) Outcome {
+	s.finish()
+	s.noteReset(resetNote)
+	return s.judgeReceived(data, cond)
+}
+
+// resetNote is what a reset after the kit's last byte means in most
+// client cases.
+const resetNote = "the connection was reset: the client closed it with bytes still unread"
+
 // judgeReceived judges a case in which the kit served data correctly: the
 // client must report success and leave exactly data at {out}. cond says
 // what condition the case produced, for a PASS.

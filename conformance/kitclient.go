@@ -412,6 +412,42 @@ func (k *kitConn) readUpTo(n int64) ([]byte, error) {
 	return got.Bytes(), err
 }
 
+// begin writes the case's fixtures into the server's root and connects to
+// the server. When it cannot, k is nil and o says why.
+func (x *serverCheck) begin(ctx context.Context, want ...sized) (k *kitConn, fs []fixture, o Outcome) {
+	fs, err := x.fx.files(want...)
+	if err != nil {
+		return nil, nil, setupFailed(err)
+	}
+	if k, err = x.dial(ctx); err != nil {
+		return nil, nil, cannotConnect(err)
+	}
+	return k, fs, Outcome{}
+}
+
+// answer is the server's reply to a request: a size, an error reply, or
+// the failure to read either.
+type answer struct {
+	size int64
+	er   *spec.ErrorReply
+	err  error
+}
+
+// opening is begin, then `get name` and the server's reply to it.
+func (x *serverCheck) opening(ctx context.Context, name string, want ...sized) (*kitConn, []fixture, answer, Outcome) {
+	k, fs, o := x.begin(ctx, want...)
+	if k == nil {
+		return nil, nil, answer{}, o
+	}
+	if err := k.request(name); err != nil {
+		k.close()
+		return nil, nil, answer{}, fail("%v", err)
+	}
+	var a answer
+	a.size, a.er, a.err = k.reply(name)
+	return k, fs, a, Outcome{}
+}
+
 // fetch fetches name on a fresh connection and checks it against data.
 func (x *serverCheck) fetch(ctx context.Context, name string, data []byte) error {
 	k, err := x.dial(ctx)

@@ -76,6 +76,18 @@ func newClientSession(ctx context.Context, x *clientCheck, name string, rules cl
 	return &clientSession{x: x, ctx: ctx, name: name, rules: rules}
 }
 
+// session runs x's client once against one scripted connection, judged
+// by rules: it opens the session (the client must connect and ask for
+// name), runs script on it, and closes it, whatever happened.
+func (x *clientCheck) session(ctx context.Context, name string, rules clientRules, script func(s *clientSession) Outcome) Outcome {
+	s := newClientSession(ctx, x, name, rules)
+	defer s.close()
+	if o, ok := s.open(); !ok {
+		return o
+	}
+	return script(s)
+}
+
 // open makes the temporary directory and the listener, starts the client,
 // accepts its connection and reads its request, which must ask for s.name.
 // When it returns false the outcome says why the case ended.

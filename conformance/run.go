@@ -117,22 +117,51 @@ func (x *clientCheck) content(label string, n int) []byte { return caseContent(x
 // and returns one result per case (SKIP for a case whose framings exclude
 // t.Framing).
 func RunServer(ctx context.Context, t ServerTarget, o Options) []Result {
-	var results []Result
-	for i := range serverCatalogue {
-		if sc := &serverCatalogue[i]; o.selects(sc.ID) {
-			results = append(results, runServerCase(ctx, sc, t, o))
-		}
-	}
-	return results
+	return runEntries(ctx, serverEntries(t, o))
 }
 
 // RunClient runs the selected client cases against t, one after another.
 func RunClient(ctx context.Context, t ClientTarget, o Options) []Result {
-	var results []Result
-	for i := range clientCatalogue {
-		if cc := &clientCatalogue[i]; o.selects(cc.ID) {
-			results = append(results, runClientCase(ctx, cc, t, o))
+	return runEntries(ctx, clientEntries(t, o))
+}
+
+// entry is a case of the catalogue that o selects, ready to run against a
+// target.
+type entry struct {
+	c   *Case
+	run func(ctx context.Context) Result
+}
+
+// serverEntries returns the server cases o selects, to run against t.
+func serverEntries(t ServerTarget, o Options) []entry {
+	return entriesOf(serverCatalogue, o, func(sc *serverCase) *Case { return &sc.Case },
+		func(ctx context.Context, sc *serverCase) Result { return runServerCase(ctx, sc, t, o) })
+}
+
+// clientEntries returns the client cases o selects, to run against t.
+func clientEntries(t ClientTarget, o Options) []entry {
+	return entriesOf(clientCatalogue, o, func(cc *clientCase) *Case { return &cc.Case },
+		func(ctx context.Context, cc *clientCase) Result { return runClientCase(ctx, cc, t, o) })
+}
+
+// entriesOf returns an entry for each row of a catalogue that o selects:
+// head gives the row's case, run runs it.
+func entriesOf[R any](rows []R, o Options, head func(*R) *Case, run func(context.Context, *R) Result) []entry {
+	var es []entry
+	for i := range rows {
+		r := &rows[i]
+		if c := head(r); o.selects(c.ID) {
+			es = append(es, entry{c, func(ctx context.Context) Result { return run(ctx, r) }})
 		}
+	}
+	return es
+}
+
+// runEntries runs es one after another.
+func runEntries(ctx context.Context, es []entry) []Result {
+	results := make([]Result, len(es))
+	for i, e := range es {
+		results[i] = e.run(ctx)
 	}
 	return results
 }

@@ -22,21 +22,16 @@ import (
 const changeSize = 256 << 10
 
 func runServerFileChanges(ctx context.Context, x *serverCheck) Outcome {
-	shrink, grow := x.fx.name("shrinks.bin"), x.fx.name("grows.bin")
-	dshrink, err := x.fx.file(shrink, changeSize)
-	if err != nil {
-		return setupFailed(err)
-	}
-	dgrow, err := x.fx.file(grow, changeSize)
+	fs, err := x.fx.files(sized{"shrinks.bin", changeSize}, sized{"grows.bin", changeSize})
 	if err != nil {
 		return setupFailed(err)
 	}
 	more := x.fx.content("appended", 64<<10)
-	o1, ok := x.shrinkProbe(ctx, shrink, dshrink)
+	o1, ok := x.shrinkProbe(ctx, fs[0].name, fs[0].data)
 	if !ok {
 		return o1
 	}
-	o2, ok := x.growProbe(ctx, grow, dgrow, more, x.fx.name("missing.bin"))
+	o2, ok := x.growProbe(ctx, fs[1].name, fs[1].data, more, x.fx.name("missing.bin"))
 	if !ok {
 		return o2
 	}

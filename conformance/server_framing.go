@@ -20,19 +20,12 @@ const ackDelay = 300 * time.Millisecond
 
 func runServerNoDataBeforeAck(ctx context.Context, x *serverCheck) Outcome {
 	name := x.fx.name("wait-for-ack.bin")
-	data, err := x.fx.file(name, 65537)
-	if err != nil {
-		return setupFailed(err)
-	}
-	k, err := x.dial(ctx)
-	if err != nil {
-		return cannotConnect(err)
+	k, fs, a, o := x.opening(ctx, name, sized{"wait-for-ack.bin", 65537})
+	if k == nil {
+		return o
 	}
 	defer k.close()
-	if err := k.request(name); err != nil {
-		return fail("%v", err)
-	}
-	size, er, err := k.reply(name)
+	data, size, er, err := fs[0].data, a.size, a.er, a.err
 	var pe *spec.ProtocolError
 	switch {
 	case errors.As(err, &pe) && len(pe.Data) > 0 && startsWithSize(pe.Data, len(data)):
@@ -69,16 +62,12 @@ func runServerNoDataBeforeAck(ctx context.Context, x *serverCheck) Outcome {
 }
 
 func runServerSplitRequest(ctx context.Context, x *serverCheck) Outcome {
-	name := x.fx.name("split.bin")
-	data, err := x.fx.file(name, 4097)
-	if err != nil {
-		return setupFailed(err)
-	}
-	k, err := x.dial(ctx)
-	if err != nil {
-		return cannotConnect(err)
+	k, fs, o := x.begin(ctx, sized{"split.bin", 4097})
+	if k == nil {
+		return o
 	}
 	defer k.close()
+	name, data := fs[0].name, fs[0].data
 	req, err := spec.EncodeRequest(x.framing, name)
 	if err != nil {
 		return setupFailed(err)
@@ -132,21 +121,13 @@ func splitRequestHazard(k *kitConn, name string, data, req []byte, sent int, wer
 }
 
 func runServerPipelinedAck(ctx context.Context, x *serverCheck) Outcome {
-	a, b := x.fx.name("a.bin"), x.fx.name("b.bin")
-	da, err := x.fx.file(a, 2049)
-	if err != nil {
-		return setupFailed(err)
-	}
-	db, err := x.fx.file(b, 1000)
-	if err != nil {
-		return setupFailed(err)
-	}
-	missing := x.fx.name("missing.bin")
-	k, err := x.dial(ctx)
-	if err != nil {
-		return cannotConnect(err)
+	k, fs, o := x.begin(ctx, sized{"a.bin", 2049}, sized{"b.bin", 1000})
+	if k == nil {
+		return o
 	}
 	defer k.close()
+	a, da, b, db := fs[0].name, fs[0].data, fs[1].name, fs[1].data
+	missing := x.fx.name("missing.bin")
 	pipelined := func(name string) error {
 		req, err := spec.EncodeRequest(x.framing, name)
 		if err != nil {
@@ -191,21 +172,13 @@ func runServerPipelinedAck(ctx context.Context, x *serverCheck) Outcome {
 }
 
 func runServerLineEndings(ctx context.Context, x *serverCheck) Outcome {
-	a, b := x.fx.name("crlf.bin"), x.fx.name("lf.bin")
-	da, err := x.fx.file(a, 1500)
-	if err != nil {
-		return setupFailed(err)
-	}
-	db, err := x.fx.file(b, 700)
-	if err != nil {
-		return setupFailed(err)
-	}
-	missing := x.fx.name("missing.bin")
-	k, err := x.dial(ctx)
-	if err != nil {
-		return cannotConnect(err)
+	k, fs, o := x.begin(ctx, sized{"crlf.bin", 1500}, sized{"lf.bin", 700})
+	if k == nil {
+		return o
 	}
 	defer k.close()
+	a, da, b, db := fs[0].name, fs[0].data, fs[1].name, fs[1].data
+	missing := x.fx.name("missing.bin")
 
 	// 1. A request ending with CRLF, for a file.
 	after := fmt.Sprintf("`get %s` ending with CRLF", a)
@@ -299,11 +272,11 @@ func servedLine(k *kitConn, l []byte, name, after string, data []byte) (Outcome,
 }
 
 func runServerEndOfStream(ctx context.Context, x *serverCheck) Outcome {
-	name := x.fx.name("ack-due.bin")
-	data, err := x.fx.file(name, 4096)
+	fs, err := x.fx.files(sized{"ack-due.bin", 4096})
 	if err != nil {
 		return setupFailed(err)
 	}
+	name, data := fs[0].name, fs[0].data
 	// 1. A client that leaves without sending a byte.
 	x.logf("-- a client that ends its stream before sending a byte")
 	k, err := x.dial(ctx)

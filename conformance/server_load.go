@@ -23,21 +23,17 @@ const abandonedSize = 5 << 20
 // abandoned is the state of one run of server/abandoned-transfer: its two
 // files.
 type abandoned struct {
-	x                 *serverCheck
-	ctx               context.Context
-	big, small        string
-	bigData, smallDat []byte
+	x          *serverCheck
+	ctx        context.Context
+	big, small fixture
 }
 
 func runServerAbandoned(ctx context.Context, x *serverCheck) Outcome {
-	a := &abandoned{x: x, ctx: ctx, big: x.fx.name("big.bin"), small: x.fx.name("small.bin")}
-	var err error
-	if a.bigData, err = x.fx.file(a.big, abandonedSize); err != nil {
+	fs, err := x.fx.files(sized{"big.bin", abandonedSize}, sized{"small.bin", 1025})
+	if err != nil {
 		return setupFailed(err)
 	}
-	if a.smallDat, err = x.fx.file(a.small, 1025); err != nil {
-		return setupFailed(err)
-	}
+	a := &abandoned{x: x, ctx: ctx, big: fs[0], small: fs[1]}
 	// 1. A client that closes after the size, without an ack.
 	k, o := a.start("1 leaves after the size, before its ack", "")
 	if k == nil {
@@ -85,15 +81,15 @@ func (a *abandoned) start(label, after string) (k *kitConn, o Outcome) {
 		}
 		return nil, fail("%s, a new client cannot connect: %v (%s)", after, err, cite("REQ-SRV-13", "REQ-SRV-16"))
 	}
-	if err := k.request(a.big); err != nil {
+	if err := k.request(a.big.name); err != nil {
 		k.close()
 		return nil, fail("%v", err)
 	}
-	size, er, err := k.reply(a.big)
+	size, er, err := k.reply(a.big.name)
 	if err == nil && er == nil && size != abandonedSize {
-		err = fmt.Errorf("asked for the %d-byte file %q; the server announced %d", abandonedSize, a.big, size)
+		err = fmt.Errorf("asked for the %d-byte file %q; the server announced %d", abandonedSize, a.big.name, size)
 	} else if er != nil {
-		err = fmt.Errorf("the server refused `get %s`: %v", a.big, er)
+		err = fmt.Errorf("the server refused `get %s`: %v", a.big.name, er)
 	}
 	if err != nil {
 		k.close()
@@ -144,10 +140,7 @@ func (a *abandoned) stall() (*kitConn, Outcome) {
 // served fetches both files on fresh connections and says what went
 // wrong; after says what happened before.
 func (a *abandoned) served(after string) (Outcome, bool) {
-	for _, f := range []struct {
-		name string
-		data []byte
-	}{{a.small, a.smallDat}, {a.big, a.bigData}} {
+	for _, f := range []fixture{a.small, a.big} {
 		a.x.logf("-- a new client, %s", after)
 		k, err := a.x.dial(a.ctx)
 		if err != nil {
@@ -184,14 +177,17 @@ func eachClient(cs []*concurrentClient, f func(c *concurrentClient)) {
 }
 
 func runServerConcurrent(ctx context.Context, x *serverCheck) Outcome {
-	cs := make([]*concurrentClient, concurrentClients)
-	for i := range cs {
-		name := x.fx.name(fmt.Sprintf("client-%02d.bin", i+1))
-		data, err := x.fx.file(name, 20000+997*i)
-		if err != nil {
-			return setupFailed(err)
-		}
-		cs[i] = &concurrentClient{name: name, data: data}
+	want := make([]sized, concurrentClients)
+	for i := range want {
+		want[i] = sized{fmt.Sprintf("client-%02d.bin", i+1), 20000 + 997*i}
+	}
+	fs, err := x.fx.files(want...)
+	if err != nil {
+		return setupFailed(err)
+	}
+	cs := make([]*concurrentClient, len(fs))
+	for i, f := range fs {
+		cs[i] = &concurrentClient{name: f.name, data: f.data}
 	}
 	// An idle connection first: a server that serves one client at a time
 	// now waits for its request, and every other client stalls.
@@ -314,11 +310,11 @@ type heard struct {
 }
 
 func runServerConnLimit(ctx context.Context, x *serverCheck) Outcome {
-	good := x.fx.name("good.bin")
-	data, err := x.fx.file(good, 2000)
+	fs, err := x.fx.files(sized{"good.bin", 2000})
 	if err != nil {
 		return setupFailed(err)
 	}
+	good, data := fs[0].name, fs[0].data
 	conns, o := x.openIdle(ctx)
 	defer func() {
 		for _, k := range conns {

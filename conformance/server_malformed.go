@@ -132,12 +132,11 @@ func badRequests(p, good string) []refusalProbe {
 }
 
 func runServerBadRequest(ctx context.Context, x *serverCheck) Outcome {
-	good := x.fx.name("good.txt")
-	data, err := x.fx.file(good, 1000)
+	fs, err := x.fx.files(sized{"good.txt", 1000})
 	if err != nil {
 		return setupFailed(err)
 	}
-	probes := badRequests(x.fx.name(""), good)
+	probes := badRequests(x.fx.name(""), fs[0].name)
 	var texts []string
 	for _, p := range probes {
 		p.code = spec.CodeBadRequest
@@ -151,7 +150,7 @@ func runServerBadRequest(ctx context.Context, x *serverCheck) Outcome {
 		texts = append(texts, quote([]byte(er.Text)))
 	}
 	x.logf("-- a well-formed request on a new connection")
-	if err := x.fetch(ctx, good, data); err != nil {
+	if err := x.fetch(ctx, fs[0].name, fs[0].data); err != nil {
 		return fail("after %d malformed requests, a well-formed one on a new connection failed: %v (%s)", len(probes), err, cite("REQ-SRV-16"))
 	}
 	return pass("%d malformed requests each got ERR bad-request (texts %s) and a closed connection; then a new connection was served",
@@ -204,8 +203,7 @@ func (x *serverCheck) tooLongProbes() []refusalProbe {
 }
 
 func runServerTooLong(ctx context.Context, x *serverCheck) Outcome {
-	good := x.fx.name("good.txt")
-	data, err := x.fx.file(good, 1000)
+	fs, err := x.fx.files(sized{"good.txt", 1000})
 	if err != nil {
 		return setupFailed(err)
 	}
@@ -222,7 +220,7 @@ func runServerTooLong(ctx context.Context, x *serverCheck) Outcome {
 		}
 	}
 	x.logf("-- a well-formed request on a new connection")
-	if err := x.fetch(ctx, good, data); err != nil {
+	if err := x.fetch(ctx, fs[0].name, fs[0].data); err != nil {
 		return fail("after an over-long request, a well-formed one on a new connection failed: %v (%s)", err, cite("REQ-SRV-16"))
 	}
 	return pass("%s; then a new connection was served", detail)

@@ -17,37 +17,52 @@ import (
 // Server cases about refusals: a missing file, names that leave the root,
 // files that are not regular, and files the server may not read.
 
-func runServerMissing(ctx context.Context, x *serverCheck) Outcome {
-	missing := x.fx.name("missing.txt")
-	after := x.fx.name("after.txt")
-	data, err := x.fx.file(after, 100)
-	if err != nil {
-		return setupFailed(err)
-	}
-	k, err := x.dial(ctx)
-	if err != nil {
-		return cannotConnect(err)
+// keepOpen is a request that must get a keep-open error reply, after
+// which the connection must serve the next request (REQ-ERR-3).
+type keepOpen struct {
+	name   string   // the name asked for
+	what   string   // what it is: "a missing file"
+	code   string   // the error code due
+	rule   citation // what says the code is due
+	silent citation // what silence breaks
+	hint   string   // what silence means, for a learner: ": a client would hang"
+	// sized judges a size announced where the error reply was due.
+	sized func(size int64) Outcome
+}
+
+// refusedOpen asks for p.name on a fresh connection and expects ERR
+// p.code; then the file next must be served on the same connection.
+func (x *serverCheck) refusedOpen(ctx context.Context, p keepOpen, next sized) Outcome {
+	k, fs, a, o := x.opening(ctx, p.name, next)
+	if k == nil {
+		return o
 	}
 	defer k.close()
-	if err := k.request(missing); err != nil {
-		return fail("%v", err)
-	}
-	size, er, err := k.reply(missing)
 	switch {
-	case err != nil && isTimeout(err):
-		return fail("the server sent nothing for %v after `get %s` (%s): a client would hang, as the tutorial's did",
-			x.timeout, missing, cite("REQ-SRV-5", "REQ-SRV-4", "REQ-ERR-2"))
-	case err != nil:
-		return fail("%v: a missing file must get an error reply (%s)", err, cite("REQ-SRV-4", "REQ-ERR-2"))
-	case er == nil:
-		return fail("the server announced %d bytes for %q, which does not exist (%s)", size, missing, cite("REQ-SRV-5"))
-	case er.Code != spec.CodeNotFound:
-		return fail("the server answered a missing file with ERR %s, want ERR %s (%s)", er.Code, spec.CodeNotFound, cite("REQ-SRV-5"))
+	case a.err != nil && isTimeout(a.err):
+		return fail("the server sent nothing for %v after `get %s`, %s (%s)%s", x.timeout, p.name, p.what, p.silent, p.hint)
+	case a.err != nil:
+		return fail("%v: %s must get ERR %s (%s)", a.err, p.what, p.code, p.silent)
+	case a.er == nil:
+		return p.sized(a.size)
+	case a.er.Code != p.code:
+		return fail("the server answered %s with ERR %s, want ERR %s (%s)", p.what, a.er.Code, p.code, p.rule)
 	}
-	if err := k.get(after, data); err != nil {
-		return fail("after ERR not-found the connection must stay usable, but the next request failed: %v (%s)", err, cite("REQ-ERR-3"))
+	if err := k.get(fs[0].name, fs[0].data); err != nil {
+		return fail("after ERR %s the connection must stay usable, but the next request failed: %v (%s)", p.code, err, cite("REQ-ERR-3"))
 	}
-	return pass("ERR %s %q, and the next request on the connection was served", er.Code, er.Text)
+	return pass("ERR %s %q for %s, and the next request on the connection was served", a.er.Code, a.er.Text, p.what)
+}
+
+func runServerMissing(ctx context.Context, x *serverCheck) Outcome {
+	missing := x.fx.name("missing.txt")
+	return x.refusedOpen(ctx, keepOpen{
+		name: missing, what: "a missing file", code: spec.CodeNotFound, rule: cite("REQ-SRV-5"),
+		silent: cite("REQ-SRV-5", "REQ-SRV-4", "REQ-ERR-2"), hint: ": a client would hang, as the tutorial's did",
+		sized: func(size int64) Outcome {
+			return fail("the server announced %d bytes for %q, which does not exist (%s)", size, missing, cite("REQ-SRV-5"))
+		},
+	}, sized{"after.txt", 100})
 }
 
 // escapeSecret marks the content of the file the kit places outside the
@@ -135,11 +150,6 @@ func escapeServed(k *kitConn, name, what string, size int64, secret []byte) Outc
 }
 
 func runServerSpecialFiles(ctx context.Context, x *serverCheck) Outcome {
-	good := x.fx.name("good.bin")
-	data, err := x.fx.file(good, 3000)
-	if err != nil {
-		return setupFailed(err)
-	}
 	dir := x.fx.name("a-directory")
 	if err := x.fx.dir(dir); err != nil {
 		return setupFailed(err)
@@ -156,11 +166,12 @@ func runServerSpecialFiles(ctx context.Context, x *serverCheck) Outcome {
 		}
 	}()
 	x.logf("fixture %q: a directory; fixture %q: a FIFO", dir, fifo)
-	k, err := x.dial(ctx)
-	if err != nil {
-		return cannotConnect(err)
+	k, fs, o := x.begin(ctx, sized{"good.bin", 3000})
+	if k == nil {
+		return o
 	}
 	defer k.close()
+	good, data := fs[0].name, fs[0].data
 
 	// 1. A directory.
 	erDir, o := x.notRegular(k, dir, "a directory", false)
@@ -245,33 +256,12 @@ func runServerUnreadable(ctx context.Context, x *serverCheck) Outcome {
 		return setupFailed(fmt.Errorf("cannot take the permissions away from the fixture: %w", err))
 	}
 	x.logf("fixture %q: mode 000", locked)
-	good := x.fx.name("good.bin")
-	data, err := x.fx.file(good, 800)
-	if err != nil {
-		return setupFailed(err)
-	}
-	k, err := x.dial(ctx)
-	if err != nil {
-		return cannotConnect(err)
-	}
-	defer k.close()
-	if err := k.request(locked); err != nil {
-		return fail("%v", err)
-	}
-	size, er, err := k.reply(locked)
-	switch {
-	case err != nil && isTimeout(err):
-		return fail("the server sent nothing for %v after `get %s`, a file it may not read (%s)", x.timeout, locked, cite("REQ-SRV-10"))
-	case err != nil:
-		return fail("%v: a file that cannot be opened must get ERR %s (%s)", err, spec.CodeUnreadable, cite("REQ-SRV-10"))
-	case er == nil:
-		return inconclusive("the server announced %d bytes for %q: it could read a file with mode 000, so it probably runs as root; "+
-			"permission bits cannot make a file unreadable to it", size, locked)
-	case er.Code != spec.CodeUnreadable:
-		return fail("the server answered a file it may not read with ERR %s, want ERR %s (%s)", er.Code, spec.CodeUnreadable, cite("REQ-SRV-10"))
-	}
-	if err := k.get(good, data); err != nil {
-		return fail("after ERR %s the connection must stay usable, but the next request failed: %v (%s)", spec.CodeUnreadable, err, cite("REQ-ERR-3", "REQ-SRV-10"))
-	}
-	return pass("ERR %s %q for a file with mode 000, and the next request on the connection was served", er.Code, er.Text)
+	return x.refusedOpen(ctx, keepOpen{
+		name: locked, what: "a file it may not read (mode 000)", code: spec.CodeUnreadable,
+		rule: cite("REQ-SRV-10"), silent: cite("REQ-SRV-10"),
+		sized: func(size int64) Outcome {
+			return inconclusive("the server announced %d bytes for %q: it could read a file with mode 000, so it probably runs as root; "+
+				"permission bits cannot make a file unreadable to it", size, locked)
+		},
+	}, sized{"good.bin", 800})
 }

@@ -37,35 +37,25 @@ func sizesCites(err error) citation {
 }
 
 func runServerSizes(ctx context.Context, x *serverCheck) Outcome {
-	type file struct {
-		name string
-		data []byte
-	}
-	var files []file
+	var want []sized
 	for _, n := range serverSizes {
-		name := x.fx.name(sizeName(n))
-		data, err := x.fx.file(name, n)
-		if err != nil {
-			return setupFailed(err)
-		}
-		files = append(files, file{name, data})
+		want = append(want, sized{sizeName(n), n})
+	}
+	files, err := x.fx.files(want...)
+	if err != nil {
+		return setupFailed(err)
 	}
 	// One connection per size, so that each failure is about one size.
-	for _, f := range files {
-		k, err := x.dial(ctx)
-		if err != nil {
-			return cannotConnect(err)
-		}
-		err = k.get(f.name, f.data)
-		k.close()
+	o := x.fetchEach(ctx, files, func(_ int, err error) Outcome {
 		var pe *spec.ProtocolError
 		if x.framing == spec.Lockstep && errors.As(err, &pe) && pe.Phase == spec.PhaseReply {
 			return fail("%v (%s: a lockstep size is its bare digits, with no terminator, in a write of its own)",
 				err, cite("REQ-SRV-1", "REQ-MSG-4", "REQ-LOCK-1"))
 		}
-		if err != nil {
-			return fail("%v (%s)", err, sizesCites(err))
-		}
+		return fail("%v (%s)", err, sizesCites(err))
+	})
+	if o.Verdict != "" {
+		return o
 	}
 	return pass("%d files of %d to %d bytes arrived byte-exact with matching digests", len(files), serverSizes[0], serverSizes[len(serverSizes)-1])
 }
@@ -85,16 +75,10 @@ var serverNames = []struct {
 	{"sub dir/inside file.txt", "a subdirectory with a space"},
 }
 
-// namedFile is a fixture of server/names: its name, what is odd about it,
-// and its content.
-type namedFile struct {
-	name, what string
-	data       []byte
-}
-
-// nameFixtures writes the files of server/names.
-func (x *serverCheck) nameFixtures() ([]namedFile, error) {
-	var files []namedFile
+// nameFixtures writes the files of server/names, one for each of
+// serverNames.
+func (x *serverCheck) nameFixtures() ([]fixture, error) {
+	var files []fixture
 	for i, sn := range serverNames {
 		var name string
 		switch {
@@ -113,7 +97,7 @@ func (x *serverCheck) nameFixtures() ([]namedFile, error) {
 		if err != nil {
 			return nil, err
 		}
-		files = append(files, namedFile{name, sn.what, data})
+		files = append(files, fixture{name, data})
 	}
 	return files, nil
 }
@@ -123,52 +107,29 @@ func runServerNames(ctx context.Context, x *serverCheck) Outcome {
 	if err != nil {
 		return setupFailed(err)
 	}
-	for _, f := range files {
-		k, err := x.dial(ctx)
-		if err != nil {
-			return cannotConnect(err)
-		}
-		err = k.get(f.name, f.data)
-		k.close()
-		switch {
-		case err != nil && strings.Contains(f.name, "/"):
+	o := x.fetchEach(ctx, files, func(i int, err error) Outcome {
+		f, what := files[i], serverNames[i].what
+		if strings.Contains(f.name, "/") {
 			return fail("a name with %s, %q: %v (%s: the name is a path below the root with \"/\" as its separator)",
-				f.what, f.name, err, cite("REQ-SRV-2", "REQ-MSG-3"))
-		case err != nil:
-			return fail("a name with %s, %q: %v (%s: the name is every byte after \"get \", used as is)",
-				f.what, f.name, err, cite("REQ-SRV-2", "REQ-MSG-1"))
+				what, f.name, err, cite("REQ-SRV-2", "REQ-MSG-3"))
 		}
+		return fail("a name with %s, %q: %v (%s: the name is every byte after \"get \", used as is)",
+			what, f.name, err, cite("REQ-SRV-2", "REQ-MSG-1"))
+	})
+	if o.Verdict != "" {
+		return o
 	}
 	return pass("%d names with spaces, non-ASCII UTF-8 and a subdirectory were served byte-exact", len(files))
 }
 
-// multiStep is one exchange of server/multi-request: a file, or (data nil)
-// a missing one that must get ERR not-found.
-type multiStep struct {
-	name string
-	data []byte
-}
-
 func runServerMulti(ctx context.Context, x *serverCheck) Outcome {
-	a, b, empty := x.fx.name("a.bin"), x.fx.name("b.bin"), x.fx.name("empty.bin")
-	da, err := x.fx.file(a, 1025)
-	if err != nil {
-		return setupFailed(err)
-	}
-	db, err := x.fx.file(b, 70000)
-	if err != nil {
-		return setupFailed(err)
-	}
-	de, err := x.fx.file(empty, 0)
-	if err != nil {
-		return setupFailed(err)
-	}
-	k, err := x.dial(ctx)
-	if err != nil {
-		return cannotConnect(err)
+	k, fs, o := x.begin(ctx, sized{"a.bin", 1025}, sized{"b.bin", 70000}, sized{"empty.bin", 0})
+	if k == nil {
+		return o
 	}
 	defer k.close()
-	steps := []multiStep{{a, da}, {b, db}, {x.fx.name("missing.bin"), nil}, {empty, de}, {a, da}}
+	// A missing file (data nil) must get ERR not-found.
+	steps := []fixture{fs[0], fs[1], {x.fx.name("missing.bin"), nil}, fs[2], fs[0]}
 	for i, s := range steps {
 		at := i + 1
 		if s.data == nil {
@@ -186,6 +147,23 @@ func runServerMulti(ctx context.Context, x *serverCheck) Outcome {
 		}
 	}
 	return pass("%d exchanges on one connection, a not-found among them, all answered correctly", len(steps))
+}
+
+// fetchEach fetches each file on a connection of its own, so that each
+// failure is about one file; failed judges the first that fails, files[i].
+func (x *serverCheck) fetchEach(ctx context.Context, files []fixture, failed func(i int, err error) Outcome) Outcome {
+	for i, f := range files {
+		k, err := x.dial(ctx)
+		if err != nil {
+			return cannotConnect(err)
+		}
+		err = k.get(f.name, f.data)
+		k.close()
+		if err != nil {
+			return failed(i, err)
+		}
+	}
+	return Outcome{}
 }
 
 // multiMissing asks for the missing file name as exchange at of n on k:
@@ -215,16 +193,12 @@ var slowPlan = slowRead{
 }
 
 func runServerSlowReader(ctx context.Context, x *serverCheck) Outcome {
-	name := x.fx.name("slow.bin")
-	data, err := x.fx.file(name, 5<<20)
-	if err != nil {
-		return setupFailed(err)
-	}
-	k, err := x.dial(ctx)
-	if err != nil {
-		return cannotConnect(err)
+	k, fs, o := x.begin(ctx, sized{"slow.bin", 5 << 20})
+	if k == nil {
+		return o
 	}
 	defer k.close()
+	name, data := fs[0].name, fs[0].data
 	// A small receive buffer makes the slowness reach the server: its
 	// writes block instead of filling a large kernel buffer.
 	if tc, ok := k.nc.(interface{ SetReadBuffer(int) error }); ok {

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 	"text/tabwriter"
+	"time"
 
 	"golang.org/x/term"
 
@@ -63,142 +64,202 @@ verdict other than the one listed, a listed case that did not run, or a
 MUST FAIL of a case the baseline does not list.`
 
 func runCheck(e *env, args []string) int {
-	// Everything after the first "--" is the client's command line, taken
-	// as is.
-	var command []string
-	dashdash := false
-	for i, a := range args {
-		if a == "--" {
-			command, args, dashdash = args[i+1:], args[:i], true
-			break
-		}
-	}
-
-	fs := e.newFlags("check", "server --addr ADDR --root DIR [flags]\n       stickykit check client [flags] -- CMD ARG...", checkAbout)
-	addr := fs.String("addr", "", "`address` (host:port) of the server under test (check server)")
-	root := fs.String("root", "", "`directory` the server under test serves; the kit writes its fixtures here (check server)")
-	framing := spec.Lockstep
-	fs.Var(&framing, "framing", "`framing` the implementation speaks: lockstep (the tutorial's bytes) or line (LF-terminated)")
-	runRE := fs.String("run", "", "run only the cases whose ID matches this `regexp`")
-	list := fs.Bool("list", false, "list the cases (ID, severity, framings, SPEC.md requirements) and exit")
-	jsonFile := fs.String("json", "", "also write the report as JSON to `FILE`")
-	junitFile := fs.String("junit", "", "also write the report as JUnit XML to `FILE` (for CI)")
-	expectFile := fs.String("expect", "", "compare the verdicts with the baseline in `FILE`; only a difference fails")
-	verbose := fs.Bool("v", false, "show each case's byte-level log below its row")
-	timeout := fs.Duration("timeout", conformance.DefaultTimeout, "bound for each single wait on the implementation (a reply, a read, an exit)")
-	pos, code, ok := e.parse(fs, args)
+	c, code, ok := parseCheck(e, args)
 	if !ok {
 		return code
 	}
+	if c.list {
+		return e.listCases(c.role, c.sel)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if code, ok := c.prepare(ctx, e); !ok {
+		return code
+	}
+	defer c.closeFiles()
+	return c.report(ctx, e, c.run(ctx))
+}
 
-	var sel *regexp.Regexp
-	if *runRE != "" {
-		re, err := regexp.Compile(*runRE)
+// checkRun is one run of "stickykit check": what the flags asked for, and
+// the files and baseline it prepared.
+type checkRun struct {
+	role    conformance.Role
+	command []string // the client's command line (check client)
+	target  string   // the server's address or the client's command, for the reports
+	addr    string
+	root    string
+	framing spec.Framing
+	sel     *regexp.Regexp
+	runRE   string
+	list    bool
+	verbose bool
+	timeout time.Duration
+
+	jsonFile, junitFile, expectFile string
+
+	expect            report.Baseline
+	jsonOut, junitOut *os.File
+}
+
+// parseCheck parses the command line of "stickykit check". It returns the
+// run, or the exit status and false when the command should stop.
+func parseCheck(e *env, args []string) (*checkRun, int, bool) {
+	c := &checkRun{framing: spec.Lockstep}
+	// Everything after the first "--" is the client's command line, taken
+	// as is.
+	dashdash := false
+	for i, a := range args {
+		if a == "--" {
+			c.command, args, dashdash = args[i+1:], args[:i], true
+			break
+		}
+	}
+	fs := e.newFlags("check", "server --addr ADDR --root DIR [flags]\n       stickykit check client [flags] -- CMD ARG...", checkAbout)
+	fs.StringVar(&c.addr, "addr", "", "`address` (host:port) of the server under test (check server)")
+	fs.StringVar(&c.root, "root", "", "`directory` the server under test serves; the kit writes its fixtures here (check server)")
+	fs.Var(&c.framing, "framing", "`framing` the implementation speaks: lockstep (the tutorial's bytes) or line (LF-terminated)")
+	fs.StringVar(&c.runRE, "run", "", "run only the cases whose ID matches this `regexp`")
+	fs.BoolVar(&c.list, "list", false, "list the cases (ID, severity, framings, SPEC.md requirements) and exit")
+	fs.StringVar(&c.jsonFile, "json", "", "also write the report as JSON to `FILE`")
+	fs.StringVar(&c.junitFile, "junit", "", "also write the report as JUnit XML to `FILE` (for CI)")
+	fs.StringVar(&c.expectFile, "expect", "", "compare the verdicts with the baseline in `FILE`; only a difference fails")
+	fs.BoolVar(&c.verbose, "v", false, "show each case's byte-level log below its row")
+	fs.DurationVar(&c.timeout, "timeout", conformance.DefaultTimeout, "bound for each single wait on the implementation (a reply, a read, an exit)")
+	pos, code, ok := e.parse(fs, args)
+	if !ok {
+		return nil, code, false
+	}
+	if code := c.validate(e, fs, pos, dashdash); code != exitOK {
+		return nil, code, false
+	}
+	return c, exitOK, true
+}
+
+// validate checks the flags and arguments of check, and sets the role,
+// the selection and the target. It returns exitOK, or the status of a
+// usage error it reported.
+func (c *checkRun) validate(e *env, fs *flag.FlagSet, pos []string, dashdash bool) int {
+	if c.runRE != "" {
+		re, err := regexp.Compile(c.runRE)
 		if err != nil {
 			return e.usageErr(fs, "bad --run regexp: %v", err)
 		}
-		sel = re
+		c.sel = re
 	}
 	if len(pos) > 1 {
 		return e.usageErr(fs, "unexpected argument %q (a client's command goes after \"--\")", pos[1])
 	}
-	role := ""
 	if len(pos) == 1 {
-		role = pos[0]
-		if role != string(conformance.RoleServer) && role != string(conformance.RoleClient) {
-			return e.usageErr(fs, "want \"server\" or \"client\", got %q", role)
+		c.role = conformance.Role(pos[0])
+		if c.role != conformance.RoleServer && c.role != conformance.RoleClient {
+			return e.usageErr(fs, "want \"server\" or \"client\", got %q", pos[0])
 		}
 	}
-	if *list {
-		return e.listCases(conformance.Role(role), sel)
-	}
-	if role == "" {
+	switch {
+	case c.list:
+		return exitOK
+	case c.role == "":
 		return e.usageErr(fs, "say what to check: \"check server ...\" or \"check client ... -- CMD ARG...\"")
-	}
-	if *timeout <= 0 {
+	case c.timeout <= 0:
 		return e.usageErr(fs, "--timeout must be positive")
+	case c.role == conformance.RoleServer:
+		return c.validateServer(e, fs, dashdash)
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-
-	var target string
-	switch conformance.Role(role) {
-	case conformance.RoleServer:
-		if dashdash {
-			return e.usageErr(fs, "check server takes no command (\"--\" is for check client)")
-		}
-		if *addr == "" || *root == "" {
-			return e.usageErr(fs, "check server needs --addr ADDR and --root DIR")
-		}
-		if fi, err := os.Stat(*root); err != nil {
-			return e.usageErr(fs, "--root: %v", err)
-		} else if !fi.IsDir() {
-			return e.usageErr(fs, "--root %s is not a directory", *root)
-		}
-		target = *addr
-	case conformance.RoleClient:
-		if set["addr"] || set["root"] {
-			return e.usageErr(fs, "--addr and --root are for check server; check client runs its own servers")
-		}
-		if len(command) == 0 || command[0] == "" {
-			return e.usageErr(fs, "check client needs the client's command after \"--\"")
-		}
-		target = commandLine(command)
+	switch {
+	case set["addr"] || set["root"]:
+		return e.usageErr(fs, "--addr and --root are for check server; check client runs its own servers")
+	case len(c.command) == 0 || c.command[0] == "":
+		return e.usageErr(fs, "check client needs the client's command after \"--\"")
 	}
+	c.target = commandLine(c.command)
+	return exitOK
+}
 
-	var expect report.Baseline
-	if *expectFile != "" {
-		m, err := readExpect(*expectFile)
+// validateServer checks the flags of check server.
+func (c *checkRun) validateServer(e *env, fs *flag.FlagSet, dashdash bool) int {
+	if dashdash {
+		return e.usageErr(fs, "check server takes no command (\"--\" is for check client)")
+	}
+	if c.addr == "" || c.root == "" {
+		return e.usageErr(fs, "check server needs --addr ADDR and --root DIR")
+	}
+	if fi, err := os.Stat(c.root); err != nil {
+		return e.usageErr(fs, "--root: %v", err)
+	} else if !fi.IsDir() {
+		return e.usageErr(fs, "--root %s is not a directory", c.root)
+	}
+	c.target = c.addr
+	return exitOK
+}
+
+// prepare does what must succeed before the run: it reads the baseline,
+// reaches the server (an unreachable server is a setup error, not a table
+// of failed cases) and creates the report files, so that a bad path fails
+// before the run. It returns the exit status and false when it cannot.
+func (c *checkRun) prepare(ctx context.Context, e *env) (int, bool) {
+	if c.expectFile != "" {
+		m, err := readExpect(c.expectFile)
 		if err != nil {
 			e.errorf("check: --expect: %v", err)
-			return exitUsage
+			return exitUsage, false
 		}
-		expect = relevant(m, conformance.Role(role), sel)
+		c.expect = relevant(m, c.role, c.sel)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if conformance.Role(role) == conformance.RoleServer {
-		// A quick dial first: an unreachable server is a setup error, not
-		// a table of failed cases.
-		c, err := (&net.Dialer{Timeout: *timeout}).DialContext(ctx, "tcp", *addr)
+	if c.role == conformance.RoleServer {
+		conn, err := (&net.Dialer{Timeout: c.timeout}).DialContext(ctx, "tcp", c.addr)
 		if err != nil {
-			e.errorf("check: cannot reach the server at %s: %v", *addr, err)
-			return exitUsage
+			e.errorf("check: cannot reach the server at %s: %v", c.addr, err)
+			return exitUsage, false
 		}
-		c.Close()
+		conn.Close()
 	}
-	// Create the report files now, so a bad path fails before the run.
-	var jsonOut, junitOut *os.File
 	for _, r := range []struct {
 		name string
 		f    **os.File
-	}{{*jsonFile, &jsonOut}, {*junitFile, &junitOut}} {
+	}{{c.jsonFile, &c.jsonOut}, {c.junitFile, &c.junitOut}} {
 		if r.name == "" {
 			continue
 		}
 		f, err := os.Create(r.name)
 		if err != nil {
 			e.errorf("check: %v", err)
-			return exitUsage
+			c.closeFiles()
+			return exitUsage, false
 		}
-		defer f.Close()
 		*r.f = f
 	}
+	return exitOK, true
+}
 
-	opts := conformance.Options{Run: sel, Timeout: *timeout}
-	var results []conformance.Result
-	if conformance.Role(role) == conformance.RoleServer {
-		results = conformance.RunServer(ctx, conformance.ServerTarget{Addr: *addr, Root: *root, Framing: framing}, opts)
-	} else {
-		results = conformance.RunClient(ctx, conformance.ClientTarget{Framing: framing, Command: command}, opts)
+// closeFiles closes the report files that are still open.
+func (c *checkRun) closeFiles() {
+	for _, f := range []*os.File{c.jsonOut, c.junitOut} {
+		if f != nil {
+			f.Close()
+		}
 	}
+}
 
+// run runs the selected cases.
+func (c *checkRun) run(ctx context.Context) []conformance.Result {
+	opts := conformance.Options{Run: c.sel, Timeout: c.timeout}
+	if c.role == conformance.RoleServer {
+		return conformance.RunServer(ctx, conformance.ServerTarget{Addr: c.addr, Root: c.root, Framing: c.framing}, opts)
+	}
+	return conformance.RunClient(ctx, conformance.ClientTarget{Framing: c.framing, Command: c.command}, opts)
+}
+
+// report writes the table and the report files, compares the verdicts with
+// the baseline, and returns the exit status the run deserves.
+func (c *checkRun) report(ctx context.Context, e *env, results []conformance.Result) int {
 	status := exitOK
 	if len(results) == 0 {
-		e.errorf("check: no %s case matches --run %q", role, *runRE)
+		e.errorf("check: no %s case matches --run %q", c.role, c.runRE)
 		status = exitUsage
 	}
-	topts := report.TableOptions{Verbose: *verbose, Width: 120}
+	topts := report.TableOptions{Verbose: c.verbose, Width: 120}
 	if f, ok := e.stdout.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		topts.Color = true
 		if w, _, err := term.GetSize(int(f.Fd())); err == nil && w >= 40 {
@@ -209,21 +270,8 @@ func runCheck(e *env, args []string) int {
 		e.errorf("check: %v", err)
 		return exitUsage
 	}
-	if jsonOut != nil {
-		if err := writeReport(jsonOut, func(w io.Writer) error {
-			return report.WriteJSON(w, target, framing, results)
-		}); err != nil {
-			e.errorf("check: --json: %v", err)
-			status = exitUsage
-		}
-	}
-	if junitOut != nil {
-		if err := writeReport(junitOut, func(w io.Writer) error {
-			return report.WriteJUnit(w, "stickykit check "+role, results)
-		}); err != nil {
-			e.errorf("check: --junit: %v", err)
-			status = exitUsage
-		}
+	if !c.writeFiles(e, results) {
+		status = exitUsage
 	}
 	if status != exitOK {
 		return status
@@ -232,21 +280,51 @@ func runCheck(e *env, args []string) int {
 		e.errorf("check: interrupted")
 		return exitFail
 	}
-	if expect != nil {
-		diff := expect.Diff(results)
-		if len(diff) == 0 {
-			fmt.Fprintf(e.stdout, "every verdict matches the baseline %s\n", *expectFile)
-		} else {
-			fmt.Fprintf(e.stdout, "%d differences from the baseline %s:\n", len(diff), *expectFile)
-			for _, d := range diff {
-				fmt.Fprintf(e.stdout, "  %s\n", d)
-			}
-		}
+	if c.expect != nil {
+		c.writeDiff(e, results)
 	}
-	if report.ExitCode(results, expect) != 0 {
+	if report.ExitCode(results, c.expect) != 0 {
 		return exitFail
 	}
 	return exitOK
+}
+
+// writeFiles writes the JSON and JUnit reports asked for, and reports
+// whether all went well.
+func (c *checkRun) writeFiles(e *env, results []conformance.Result) bool {
+	ok := true
+	if c.jsonOut != nil {
+		if err := writeReport(c.jsonOut, func(w io.Writer) error {
+			return report.WriteJSON(w, c.target, c.framing, results)
+		}); err != nil {
+			e.errorf("check: --json: %v", err)
+			ok = false
+		}
+		c.jsonOut = nil
+	}
+	if c.junitOut != nil {
+		if err := writeReport(c.junitOut, func(w io.Writer) error {
+			return report.WriteJUnit(w, "stickykit check "+string(c.role), results)
+		}); err != nil {
+			e.errorf("check: --junit: %v", err)
+			ok = false
+		}
+		c.junitOut = nil
+	}
+	return ok
+}
+
+// writeDiff prints how the verdicts differ from the baseline.
+func (c *checkRun) writeDiff(e *env, results []conformance.Result) {
+	diff := c.expect.Diff(results)
+	if len(diff) == 0 {
+		fmt.Fprintf(e.stdout, "every verdict matches the baseline %s\n", c.expectFile)
+		return
+	}
+	fmt.Fprintf(e.stdout, "%d differences from the baseline %s:\n", len(diff), c.expectFile)
+	for _, d := range diff {
+		fmt.Fprintf(e.stdout, "  %s\n", d)
+	}
 }
 
 // listCases prints the cases of role (every case when role is empty) whose

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"encoding/xml"
 	"net"
@@ -17,7 +16,7 @@ import (
 
 	"github.com/stickykit/stickykit/conformance"
 	"github.com/stickykit/stickykit/conformance/report"
-	"github.com/stickykit/stickykit/ref"
+	"github.com/stickykit/stickykit/ref/reftest"
 	"github.com/stickykit/stickykit/spec"
 )
 
@@ -164,32 +163,6 @@ func verifyNoLeaks(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t, opts...) })
 }
 
-// startRef serves root with the reference server on a loopback port until
-// the test ends.
-func startRef(t *testing.T, root string, f spec.Framing) string {
-	t.Helper()
-	srv, err := ref.NewServer(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Framing = f
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve = %v, want nil after cancel", err)
-		}
-		srv.Close()
-	})
-	return ln.Addr().String()
-}
-
 // The JUnit fields the end-to-end test reads.
 type junitCounts struct {
 	Suites []struct {
@@ -211,7 +184,7 @@ func TestCheckServerReference(t *testing.T) {
 	for _, f := range spec.Framings {
 		t.Run(f.String(), func(t *testing.T) {
 			root := t.TempDir()
-			addr := startRef(t, root, f)
+			addr := reftest.NewServer(t, root, reftest.Options{Framing: f}).Addr
 			out := t.TempDir()
 			jsonFile, junitFile := filepath.Join(out, "report.json"), filepath.Join(out, "report.xml")
 			code, stdout, stderr := runCmd("check", "server", "--addr", addr, "--root", root, "--framing", f.String(),
@@ -268,7 +241,7 @@ func TestCheckServerExpectDiffers(t *testing.T) {
 	}
 	verifyNoLeaks(t)
 	root := t.TempDir()
-	addr := startRef(t, root, spec.Lockstep)
+	addr := reftest.NewServer(t, root, reftest.Options{}).Addr
 	c := cases[0]
 	base := filepath.Join(t.TempDir(), "baseline.txt")
 	text := "# a wrong baseline\n" + c.ID + " FAIL\nserver/no-such-case PASS\nclient/anything PASS\n"
