@@ -182,6 +182,7 @@ func (s *clientSession) close() {
 		t.Stop()
 	}
 	if s.conn != nil {
+		s.unwatch()
 		s.conn.Close()
 	}
 	if s.ln != nil {

@@ -3,13 +3,14 @@ package conformance_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"regexp"
 	"testing"
+	"time"
 
 	"github.com/stickykit/stickykit/conformance"
 	"github.com/stickykit/stickykit/ref"
+	"github.com/stickykit/stickykit/ref/reftest"
 	"github.com/stickykit/stickykit/spec"
 )
 
@@ -18,16 +19,11 @@ import (
 func ExampleRunServer() {
 	root, _ := os.MkdirTemp("", "example")
 	defer os.RemoveAll(root)
-	srv, _ := ref.NewServer(root)
-	defer srv.Close()
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	defer func() { cancel(); <-done }()
+	addr, stop, _ := reftest.Start(context.Background(), root, reftest.Options{})
+	defer stop()
 
-	results := conformance.RunServer(ctx, conformance.ServerTarget{
-		Addr:    ln.Addr().String(),
+	results := conformance.RunServer(context.Background(), conformance.ServerTarget{
+		Addr:    addr,
 		Root:    root, // the kit writes its fixtures here, and removes them
 		Framing: spec.Lockstep,
 	}, conformance.Options{Run: regexp.MustCompile(`^server/(sizes|missing-file|split-request)$`)})
@@ -38,6 +34,22 @@ func ExampleRunServer() {
 	// server/missing-file PASS
 	// server/sizes PASS
 	// server/split-request HAZARD
+}
+
+// TestServer runs the server cases as subtests of a test of yours. With
+// Start, every case gets a fresh server of its own; here the reference
+// server, started by package reftest.
+func ExampleTestServer() {
+	// In a _test.go file: func TestMyServer(t *testing.T) { ... }
+	testMyServer := func(t *testing.T) {
+		start := func(ctx context.Context, root string) (string, func(), error) {
+			addr, stop, err := reftest.Start(ctx, root, reftest.Options{Framing: spec.Line})
+			return addr, func() { stop() }, err
+		}
+		conformance.TestServer(t, conformance.ServerTarget{Framing: spec.Line, Start: start},
+			conformance.Options{Skip: regexp.MustCompile(`^server/conn-limit$`), CaseTimeout: time.Minute})
+	}
+	_ = testMyServer
 }
 
 // TestClient runs every client case as a subtest of a test of yours; the

@@ -50,10 +50,11 @@ type clientSession struct {
 	out   string      // where the client must leave the file
 	rules clientRules // what the case's judgement cites
 
-	ln   *net.TCPListener
-	conn *net.TCPConn
-	br   *bufio.Reader
-	werr error // first write error; later writes are skipped
+	ln      *net.TCPListener
+	conn    *net.TCPConn
+	unwatch func() bool // stops closing conn when the run ends
+	br      *bufio.Reader
+	werr    error // first write error; later writes are skipped
 
 	unconfirmed []string  // conditions the kit could not produce or confirm
 	notes       []Finding // observations for the detail line
@@ -153,6 +154,7 @@ func (s *clientSession) acceptConn() (connected bool, o Outcome, ok bool) {
 		return false, s.endedEarly(finding("the client did not connect within %v", x.timeout)), false
 	}
 	s.conn = a.c
+	s.unwatch = context.AfterFunc(s.ctx, func() { a.c.Close() }) // the run's end ends every wait on the client
 	x.logf("kit: accepted a connection from %s", a.c.RemoteAddr())
 	if err := s.conn.SetNoDelay(true); err != nil {
 		s.unconfirm(fmt.Sprintf("the kit could not set TCP_NODELAY (%v)", err))
