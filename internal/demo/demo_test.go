@@ -14,7 +14,8 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/stickykit/stickykit/demo"
+	"github.com/stickykit/stickykit/internal/demo"
+	"github.com/stickykit/stickykit/internal/timeline"
 	"github.com/stickykit/stickykit/spec"
 )
 
@@ -109,7 +110,7 @@ func lesson(t *testing.T, lang demo.Lang) *demo.Report {
 	cfg := demo.DefaultConfig()
 	out := run(t, cfg, allCases()...)
 	tl := find(t, out, demo.NaiveClient, demo.Sticky)
-	return &demo.Report{Config: cfg, Lang: lang, Outcomes: out, Timeline: demo.NewTimeline(tl.Trace), TimelineOutcome: tl}
+	return &demo.Report{Config: cfg, Lang: lang, Outcomes: out, Timeline: timeline.NewLayout(tl.Trace), TimelineOutcome: tl}
 }
 
 func TestGoldenText(t *testing.T) {
@@ -173,7 +174,7 @@ func TestGoldenTrace(t *testing.T) {
 				t.Fatal(err)
 			}
 			golden(t, fmt.Sprintf("trace_%s_%s.json", c.Client, c.Delivery), b.Bytes())
-			back, err := demo.ReadTrace(bytes.NewReader(b.Bytes()))
+			back, err := timeline.ReadTrace(bytes.NewReader(b.Bytes()))
 			if err != nil {
 				t.Fatalf("ReadTrace of WriteJSON's output: %v", err)
 			}
@@ -233,7 +234,7 @@ func TestOutcomes(t *testing.T) {
 // 32 of digest, offsets 99,328–100,031 from the first data byte.
 func TestAppendixA(t *testing.T) {
 	o := run(t, demo.DefaultConfig(), demo.Case{Client: demo.NaiveClient, Delivery: demo.Sticky, Framing: spec.Lockstep})[0]
-	tl := demo.NewTimeline(o.Trace)
+	tl := timeline.NewLayout(o.Trace)
 	m := tl.Mark
 	if m == nil {
 		t.Fatal("no marked read")
@@ -242,8 +243,8 @@ func TestAppendixA(t *testing.T) {
 		t.Errorf("mark: read %d (after size %v) at %d..%d, want read 98 after the size at 99328..100032",
 			m.Index, m.AfterSize, m.Off-tl.Base, m.End-tl.Base)
 	}
-	if len(m.Parts) != 2 || m.Parts[0].Region.Name != demo.RegionData || m.Parts[0].Len() != 672 ||
-		m.Parts[1].Region.Name != demo.RegionDigest || m.Parts[1].Len() != 32 {
+	if len(m.Parts) != 2 || m.Parts[0].Region.Name != timeline.RegionData || m.Parts[0].Len() != 672 ||
+		m.Parts[1].Region.Name != timeline.RegionDigest || m.Parts[1].Len() != 32 {
 		t.Errorf("mark parts: got %+v, want 672 of data and 32 of digest", m.Parts)
 	}
 	if n := len(tl.Read); n != 99 {
@@ -286,7 +287,7 @@ func TestSizes(t *testing.T) {
 		}
 		r := &demo.Report{Config: cfg, Lang: demo.English, Outcomes: out}
 		for _, o := range out {
-			r.Timeline, r.TimelineOutcome = demo.NewTimeline(o.Trace), o
+			r.Timeline, r.TimelineOutcome = timeline.NewLayout(o.Trace), o
 			if err := r.WriteText(io.Discard, false); err != nil {
 				t.Errorf("size %d: %s: WriteText: %v", size, o.Case, err)
 			}
@@ -397,7 +398,7 @@ func TestDocsTimeline(t *testing.T) {
 	if err := lesson(t, demo.English).WriteSVG(&b); err != nil {
 		t.Fatal(err)
 	}
-	goldenFile(t, filepath.Join("..", "docs", "timeline.svg"), b.Bytes())
+	goldenFile(t, filepath.Join("..", "..", "docs", "timeline.svg"), b.Bytes())
 }
 
 func TestHTMLSelfContained(t *testing.T) {

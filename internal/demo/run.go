@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/stickykit/stickykit/internal/seeded"
+	"github.com/stickykit/stickykit/internal/timeline"
 	"github.com/stickykit/stickykit/naive"
 	"github.com/stickykit/stickykit/ref"
 	"github.com/stickykit/stickykit/shape"
@@ -153,7 +154,7 @@ type Outcome struct {
 	Verdict  Verdict
 	Reason   Reason
 	Err      error // the client's error, if any
-	Trace    *Trace
+	Trace    *timeline.Trace
 }
 
 // Run runs every case, concurrently, and returns the outcomes in the order
@@ -245,110 +246,144 @@ func shaper(d Delivery, f spec.Framing, size int64) func(net.Conn) net.Conn {
 //
 // and the client's: pipe -> recvConn -> Record(client) -> client.
 func runCase(ctx context.Context, cfg Config, dir string, c Case) (*Outcome, error) {
+	if c.Client != NaiveClient && c.Client != ArticleClient && c.Client != RefClient {
+		return nil, fmt.Errorf("demo: unknown client %q", c.Client)
+	}
+	p, err := newPipeline(ctx, cfg, dir, c)
+	if err != nil {
+		return nil, err
+	}
+	o := &Outcome{Case: c, Size: cfg.Size, SizeRead: -1}
+	stop := context.AfterFunc(ctx, func() { p.client.Close() })
+	if c.Client == RefClient {
+		fetchRef(cfg, c, p.client, o)
+	} else {
+		fetchNaive(cfg, c, p.client, o)
+	}
+	stop()
+	p.hangUp(cfg)
+	o.Verdict, o.Reason = judge(o)
+	o.Trace = p.trace(cfg, c)
+	return o, nil
+}
+
+// pipeline is the connection of one case: the reference server serving
+// one end of a net.Pipe through the shaping and recording wrappers, and
+// the client's end, recorded.
+type pipeline struct {
+	srv                     *ref.Server
+	turn                    *turnConn
+	client                  net.Conn
+	served                  chan struct{} // closed when the server is done
+	srvRec, wireRec, cliRec shape.Recorder
+}
+
+// newPipeline starts the reference server of case c on its end of a pipe.
+func newPipeline(ctx context.Context, cfg Config, dir string, c Case) (*pipeline, error) {
 	srv, err := ref.NewServer(dir)
 	if err != nil {
 		return nil, err
 	}
-	defer srv.Close()
 	srv.Framing = c.Framing
 	srv.IdleTimeout = cfg.timeout()
 	srv.AckTimeout = cfg.timeout()
 	srv.WriteTimeout = cfg.timeout()
-
-	var srvRec, wireRec, cliRec shape.Recorder
+	p := &pipeline{srv: srv, served: make(chan struct{})}
 	sEnd, cEnd := net.Pipe()
-	turn := newTurnConn(sEnd)
-	sc := shape.Record(shaper(c.Delivery, c.Framing, cfg.Size)(shape.Record(turn, &wireRec)), &srvRec)
-	served := make(chan struct{})
+	p.turn = newTurnConn(sEnd)
+	sc := shape.Record(shaper(c.Delivery, c.Framing, cfg.Size)(shape.Record(p.turn, &p.wireRec)), &p.srvRec)
 	go func() {
-		defer close(served)
+		defer close(p.served)
 		srv.ServeConn(ctx, sc)
 	}()
-	recv := newRecvConn(cEnd)
-	cc := shape.Record(recv, &cliRec)
-	stop := context.AfterFunc(ctx, func() { cc.Close() })
-	defer stop()
+	p.client = shape.Record(newRecvConn(cEnd), &p.cliRec)
+	return p, nil
+}
 
-	o := &Outcome{Case: c, Size: cfg.Size, SizeRead: -1}
-	switch c.Client {
-	case NaiveClient, ArticleClient:
-		v := naive.Naive
-		if c.Client == ArticleClient {
-			v = naive.Article
-		}
-		nc := &naive.Client{Variant: v, Framing: c.Framing, Timeout: cfg.timeout(), DigestWait: cfg.digestWait()}
-		res, err := nc.Get(cc, FileName, io.Discard)
-		o.Err = err
-		if res != nil {
-			o.SizeRead = res.Size
-			o.Written = res.Written
-			o.Local = res.Local
-			o.Server = res.Server
-		}
-	case RefClient:
-		rc := &ref.Client{Framing: c.Framing, Timeout: cfg.timeout()}
-		rc.Progress = func(done, total int64) { o.SizeRead = total }
-		w := &hashWriter{h: md5.New()}
-		s := rc.NewSession(cc)
-		res, err := s.Fetch(FileName, w)
-		o.Err = err
-		o.Written = w.n
-		o.Local = hex.EncodeToString(w.h.Sum(nil))
-		var de *ref.DigestError
-		switch {
-		case res != nil:
-			o.Server = res.Digest
-		case errors.As(err, &de):
-			o.Server = de.Server
-		}
-	default:
-		cc.Close()
-		<-served
-		return nil, fmt.Errorf("demo: unknown client %q", c.Client)
+// fetchNaive fetches the file with the tutorial's naive client or the
+// article's fix, into o.
+func fetchNaive(cfg Config, c Case, conn net.Conn, o *Outcome) {
+	v := naive.Naive
+	if c.Client == ArticleClient {
+		v = naive.Article
 	}
+	nc := &naive.Client{Variant: v, Framing: c.Framing, Timeout: cfg.timeout(), DigestWait: cfg.digestWait()}
+	res, err := nc.Get(conn, FileName, io.Discard)
+	o.Err = err
+	if res != nil {
+		o.SizeRead = res.Size
+		o.Written = res.Written
+		o.Local = res.Local
+		o.Server = res.Server
+	}
+}
 
-	// The client is done: let the server finish what it was writing, then
-	// hang up, as a client process that exits would.
+// fetchRef fetches the file with the reference client, into o.
+func fetchRef(cfg Config, c Case, conn net.Conn, o *Outcome) {
+	rc := &ref.Client{Framing: c.Framing, Timeout: cfg.timeout()}
+	rc.Progress = func(done, total int64) { o.SizeRead = total }
+	w := &hashWriter{h: md5.New()}
+	res, err := rc.NewSession(conn).Fetch(FileName, w)
+	o.Err = err
+	o.Written = w.n
+	o.Local = hex.EncodeToString(w.h.Sum(nil))
+	var de *ref.DigestError
+	switch {
+	case res != nil:
+		o.Server = res.Digest
+	case errors.As(err, &de):
+		o.Server = de.Server
+	}
+}
+
+// hangUp lets the server finish what it was writing once the client is
+// done, then hangs up, as a client process that exits would, and waits for
+// the server.
+func (p *pipeline) hangUp(cfg Config) {
 	var sent int64
-	for _, e := range cliRec.Events() {
+	for _, e := range p.cliRec.Events() {
 		if e.Op == "write" {
 			sent += int64(e.N)
 		}
 	}
 	wrote := func() int64 {
 		var n int64
-		for _, e := range srvRec.Events() {
+		for _, e := range p.srvRec.Events() {
 			if e.Op == "write" {
 				n += int64(e.N)
 			}
 		}
 		return n
 	}
-	turn.waitIdle(sent, wrote, served, cfg.timeout())
-	cc.Close()
-	<-served
+	p.turn.waitIdle(sent, wrote, p.served, cfg.timeout())
+	p.client.Close()
+	<-p.served
+	p.srv.Close()
+}
 
-	o.Verdict, o.Reason = judge(o)
-	o.Trace = &Trace{
+// trace returns the recording of case c: the server's writes, the pieces
+// delivered, and the client's reads and writes.
+func (p *pipeline) trace(cfg Config, c Case) *timeline.Trace {
+	t := &timeline.Trace{
 		Client:   string(c.Client),
 		Delivery: string(c.Delivery),
 		Framing:  c.Framing.String(),
 		Name:     FileName,
 		Size:     cfg.Size,
 		Seed:     cfg.Seed,
-		Regions:  Regions(c.Framing, FileName, cfg.Size),
+		Regions:  timeline.Regions(c.Framing, FileName, cfg.Size),
 	}
-	o.Trace.Events = append(o.Trace.Events, events(&srvRec, WhoServer, ToClient, ToServer)...)
+	t.Events = append(t.Events, timeline.Events(&p.srvRec, timeline.WhoServer, timeline.ToClient, timeline.ToServer)...)
 	seq := 0
-	for _, e := range events(&wireRec, WhoDelivered, ToClient, ToServer) {
+	for _, e := range timeline.Events(&p.wireRec, timeline.WhoDelivered, timeline.ToClient, timeline.ToServer) {
 		if e.Op == "write" {
 			e.Seq = seq
 			seq++
-			o.Trace.Events = append(o.Trace.Events, e)
+			t.Events = append(t.Events, e)
 		}
 	}
-	o.Trace.Events = append(o.Trace.Events, events(&cliRec, WhoClient, ToServer, ToClient)...)
-	return o, nil
+	t.Events = append(t.Events, timeline.Events(&p.cliRec, timeline.WhoClient, timeline.ToServer, timeline.ToClient)...)
+	return t
 }
 
 // hashWriter counts and hashes what is written to it.

@@ -4,7 +4,8 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/stickykit/stickykit/demo"
+	"github.com/stickykit/stickykit/internal/demo"
+	"github.com/stickykit/stickykit/internal/timeline"
 	"github.com/stickykit/stickykit/spec"
 )
 
@@ -21,7 +22,7 @@ func ExampleRun() {
 	}
 	o := out[0]
 	fmt.Printf("%s: %s, wrote %d of %d bytes\n", o.Case, o.Verdict, o.Written, o.Size)
-	tl := demo.NewTimeline(o.Trace)
+	tl := timeline.NewLayout(o.Trace)
 	m := tl.Mark
 	fmt.Printf("read %d after the size: bytes %d-%d\n", m.Index, m.Off-tl.Base, m.End-tl.Base-1)
 	for _, p := range m.Parts {

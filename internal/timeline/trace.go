@@ -1,4 +1,15 @@
-package demo
+// Package timeline records the reads and writes of one exchange and lays
+// them out as a byte timeline of the server-to-client stream: its protocol
+// regions (size, data, digest), the server's write boundaries, the pieces a
+// shaped connection delivered, and the client's read boundaries, with the
+// read that crossed a message boundary marked. It draws the layout as an
+// SVG picture ([WriteSVG]) from the recording alone, so any recording
+// (the demo's, or a real client's over TCP) draws the same way.
+//
+// A [Trace] is the recording: the regions of both streams and every Read
+// and Write that moved bytes, as [shape.Record] saw them. [NewLayout] lays
+// it out.
+package timeline
 
 import (
 	"encoding/json"
@@ -35,7 +46,8 @@ const (
 
 // Trace is a recording of one exchange: the protocol regions of both
 // streams and every read and write that moved bytes, as [shape.Record]
-// saw them. It is what --trace writes, as JSON.
+// saw them. It is what "stickykit demo --trace" and "stickykit get
+// --trace" write, as JSON.
 type Trace struct {
 	Client   string   `json:"client,omitempty"`   // naive, article, ref
 	Delivery string   `json:"delivery,omitempty"` // plain, sticky, half, split-size; empty for a real network
@@ -97,7 +109,7 @@ func ReadTrace(r io.Reader) (*Trace, error) {
 func ClientTrace(rec *shape.Recorder, f spec.Framing, name string, size int64) *Trace {
 	t := &Trace{Framing: f.String(), Name: name, Size: size}
 	t.Regions = Regions(f, name, size)
-	t.Events = events(rec, WhoClient, ToServer, ToClient)
+	t.Events = Events(rec, WhoClient, ToServer, ToClient)
 	return t
 }
 
@@ -124,9 +136,9 @@ func Regions(f spec.Framing, name string, size int64) []Region {
 	return rs
 }
 
-// events converts the events of rec, whose conn writes to wdir and reads
-// from rdir.
-func events(rec *shape.Recorder, who, wdir, rdir string) []Event {
+// Events converts the events recorded by rec, recorded by who, whose
+// conn writes to the stream wdir and reads from rdir.
+func Events(rec *shape.Recorder, who, wdir, rdir string) []Event {
 	var out []Event
 	for _, e := range rec.Events() {
 		dir := rdir

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/stickykit/stickykit/internal/timeline"
 	"github.com/stickykit/stickykit/spec"
 )
 
@@ -104,7 +105,7 @@ var enTexts = texts{
 	sent:        "The client sent %q (%s bytes), then after the size %q (%s bytes).",
 	sentNoAck:   "The client sent %q (%s bytes).",
 	rows:        [5]string{"server wrote", "delivered", "stream", "client read", "offset"},
-	regions:     map[string]string{RegionSize: "size", RegionData: "data", RegionDigest: "digest"},
+	regions:     map[string]string{timeline.RegionSize: "size", timeline.RegionData: "data", timeline.RegionDigest: "digest"},
 	elided:      "... = %s not drawn",
 	elidedReads: "%s reads",
 	noMark:      "No read crossed a message boundary: every read ended where a message ended.",
@@ -149,7 +150,7 @@ var zhTexts = texts{
 	sent:        "客户端先发送 %q（%s 字节），收到大小后再发送 %q（%s 字节）。",
 	sentNoAck:   "客户端发送了 %q（%s 字节）。",
 	rows:        [5]string{"服务器 write", "送达的块", "字节流", "客户端 read", "偏移"},
-	regions:     map[string]string{RegionSize: "大小", RegionData: "数据", RegionDigest: "摘要"},
+	regions:     map[string]string{timeline.RegionSize: "大小", timeline.RegionData: "数据", timeline.RegionDigest: "摘要"},
 	elided:      "... = 省略未画的 %s",
 	elidedReads: "%s 次读取",
 	noMark:      "没有任何一次读取跨过消息边界：每次读取都在一条消息的结尾停下。",
@@ -168,7 +169,7 @@ var zhTexts = texts{
 // why returns the one sentence that explains o.
 func (l Lang) why(o *Outcome) string {
 	zh := l == Chinese
-	n := func(v int64) string { return commas(v) }
+	n := func(v int64) string { return timeline.Commas(v) }
 	switch o.Reason {
 	case ReasonExact:
 		if o.Delivery == SplitSize && o.Framing == spec.Line {
@@ -222,7 +223,7 @@ func (l Lang) why(o *Outcome) string {
 
 // readName names the marked read: "The 98th read after the size",
 // "大小之后的第 98 次读取".
-func (l Lang) readName(m *Mark) string {
+func (l Lang) readName(m *timeline.Mark) string {
 	if l == Chinese {
 		if m.AfterSize {
 			return fmt.Sprintf("大小之后的第 %d 次读取", m.Index)
@@ -261,7 +262,7 @@ func ordinal(n int) string {
 
 // markSentence describes the marked read in one sentence, with offsets
 // counted from the first byte of data.
-func (l Lang) markSentence(tl *Timeline) string {
+func (l Lang) markSentence(tl *timeline.Layout) string {
 	t := l.t()
 	m := tl.Mark
 	if m == nil {
@@ -269,11 +270,11 @@ func (l Lang) markSentence(tl *Timeline) string {
 	}
 	zh := l == Chinese
 	who := l.readName(m)
-	rel := func(o int64) string { return commas(o - tl.Base) }
+	rel := func(o int64) string { return timeline.Commas(o - tl.Base) }
 	if len(m.Parts) == 1 {
 		p := m.Parts[0]
 		name := t.regions[p.Region.Name]
-		if p.Region.Name == RegionSize {
+		if p.Region.Name == timeline.RegionSize {
 			got := p.Region.Text[p.Off-p.Region.Off : p.End-p.Region.Off]
 			if zh {
 				return fmt.Sprintf("%s只拿到 %q：%s %q 的 %d 个字节中的 %d 个。", who, got, name, p.Region.Text, p.Region.Len, p.Len())
@@ -288,16 +289,16 @@ func (l Lang) markSentence(tl *Timeline) string {
 	var parts []string
 	for i, p := range m.Parts {
 		name := t.regions[p.Region.Name]
-		if p.Region.Name == RegionData && !zh {
+		if p.Region.Name == timeline.RegionData && !zh {
 			name = "file"
 		}
 		switch {
 		case zh:
-			parts = append(parts, fmt.Sprintf("%s 字节%s", commas(p.Len()), name))
+			parts = append(parts, fmt.Sprintf("%s 字节%s", timeline.Commas(p.Len()), name))
 		case i == 0:
-			parts = append(parts, fmt.Sprintf("%s bytes of %s", commas(p.Len()), name))
+			parts = append(parts, fmt.Sprintf("%s bytes of %s", timeline.Commas(p.Len()), name))
 		default:
-			parts = append(parts, fmt.Sprintf("%s of %s", commas(p.Len()), name))
+			parts = append(parts, fmt.Sprintf("%s of %s", timeline.Commas(p.Len()), name))
 		}
 	}
 	if zh {
@@ -307,7 +308,7 @@ func (l Lang) markSentence(tl *Timeline) string {
 }
 
 // markShort is the few words written under the marked read.
-func (l Lang) markShort(tl *Timeline) string {
+func (l Lang) markShort(tl *timeline.Layout) string {
 	m := tl.Mark
 	if m == nil {
 		return ""
@@ -321,7 +322,7 @@ func (l Lang) markShort(tl *Timeline) string {
 	}
 	var parts []string
 	for _, p := range m.Parts {
-		parts = append(parts, commas(p.Len())+" "+t.regions[p.Region.Name])
+		parts = append(parts, timeline.Commas(p.Len())+" "+t.regions[p.Region.Name])
 	}
 	if len(m.Parts) == 1 {
 		p := m.Parts[0]
@@ -344,24 +345,4 @@ func joinAnd(parts []string) string {
 		return parts[0]
 	}
 	return strings.Join(parts[:len(parts)-1], ", ") + " and " + parts[len(parts)-1]
-}
-
-// commas formats n with thousands separators: 100000 -> "100,000".
-func commas(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	if neg {
-		s = s[1:]
-	}
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
 }

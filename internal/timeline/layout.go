@@ -1,4 +1,4 @@
-package demo
+package timeline
 
 import (
 	"slices"
@@ -45,10 +45,10 @@ type Part struct {
 // Len returns the bytes of the part.
 func (p Part) Len() int64 { return p.End - p.Off }
 
-// Timeline is the layout of the server-to-client stream of one trace: its
+// Layout is the layout of the server-to-client stream of one trace: its
 // regions, the server's writes, the pieces the connection delivered, the
 // client's reads, and the columns to draw them in.
-type Timeline struct {
+type Layout struct {
 	Trace     *Trace
 	Base      int64    // stream offset of the first byte of data; offsets are shown relative to it
 	End       int64    // stream offset just past the last byte drawn
@@ -64,9 +64,9 @@ type Timeline struct {
 // maxPieces is the number of columns below which nothing is elided.
 const maxPieces = 8
 
-// NewTimeline lays out the server-to-client stream of t.
-func NewTimeline(t *Trace) *Timeline {
-	tl := &Timeline{Trace: t}
+// NewLayout lays out the server-to-client stream of t.
+func NewLayout(t *Trace) *Layout {
+	tl := &Layout{Trace: t}
 	if r, ok := t.region(ToClient, RegionData); ok {
 		tl.Base = r.Off
 	} else if r, ok := t.region(ToClient, RegionSize); ok {
@@ -140,7 +140,7 @@ func findMark(t *Trace, base int64, reads []Span) *Mark {
 // layout cuts the stream into pieces at every boundary of every row, keeps
 // the pieces next to region boundaries and around the mark, and elides
 // runs of the others.
-func (tl *Timeline) layout() []Piece {
+func (tl *Layout) layout() []Piece {
 	var bounds []int64
 	add := func(ss []Span) {
 		for _, s := range ss {

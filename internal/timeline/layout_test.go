@@ -1,4 +1,4 @@
-package demo
+package timeline
 
 import (
 	"strings"
@@ -44,7 +44,7 @@ func TestFindMark(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tl := NewTimeline(synthetic(10, tt.writes, tt.reads))
+			tl := NewLayout(synthetic(10, tt.writes, tt.reads))
 			m := tl.Mark
 			if tt.index == 0 {
 				if m != nil {
@@ -85,7 +85,7 @@ func TestLayoutElides(t *testing.T) {
 		reads = append(reads, 1024)
 	}
 	reads = append(reads, 704)
-	tl := NewTimeline(synthetic(100000, []int{6, 100000, 32}, reads))
+	tl := NewLayout(synthetic(100000, []int{6, 100000, 32}, reads))
 	gaps := 0
 	for _, p := range tl.Pieces {
 		if p.Gap {
@@ -96,7 +96,7 @@ func TestLayoutElides(t *testing.T) {
 		t.Errorf("pieces: got %d with %d gaps, want at most %d with 1 gap: %+v", len(tl.Pieces), gaps, maxPieces, tl.Pieces)
 	}
 	// Every boundary that matters is drawn exactly.
-	l := newTextLayout(tl)
+	l := newSVGLayout(tl)
 	for _, off := range []int64{0, 6, 99334, 100006, 100038} {
 		if _, exact := l.col(off); !exact {
 			t.Errorf("offset %d falls in a gap", off)
@@ -117,21 +117,28 @@ func TestLayoutElides(t *testing.T) {
 
 func TestCommas(t *testing.T) {
 	for in, want := range map[int64]string{0: "0", 7: "7", 999: "999", 1000: "1,000", 100032: "100,032", -6: "-6", 1234567: "1,234,567"} {
-		if got := commas(in); got != want {
-			t.Errorf("commas(%d) = %q, want %q", in, got, want)
+		if got := Commas(in); got != want {
+			t.Errorf("Commas(%d) = %q, want %q", in, got, want)
 		}
 	}
 }
 
+// wrapTests are paragraphs of the lesson, in both its languages.
+var wrapTests = []string{
+	"What happened: the server wrote the data and the digest separately, but nothing in TCP keeps writes apart. When the file's tail and the digest arrive together, the naive client's last recv(1024) takes both, and the digest ends up inside the file.",
+	"发生了什么：服务器分别 write 了数据和摘要，但 TCP 不会把两次 write 分开。文件末尾和摘要一起到达时，naive 客户端最后一次 recv(1024) 把两者一起读走，摘要就进了文件。",
+	"TCP 是字节流，不是一条一条的消息。接收方看到的是字节，而不是发送方的每一次 write：一次 read 返回已经到达的字节，最多到它请求的大小。下面的服务器用几次独立的 write 发出文件大小、文件内容和文件的 MD5 摘要。",
+}
+
 func TestWrap(t *testing.T) {
-	for _, s := range []string{enTexts.lessons[0], zhTexts.lessons[0], zhTexts.intro[0]} {
-		lines := wrap(s, 40)
+	for _, s := range wrapTests {
+		lines := Wrap(s, 40)
 		if strings.Join(lines, "") == "" {
 			t.Fatalf("wrap(%q) is empty", s)
 		}
 		for _, l := range lines {
-			if width(l) > 40 {
-				t.Errorf("wrap: line %q is %d columns, want at most 40", l, width(l))
+			if Width(l) > 40 {
+				t.Errorf("wrap: line %q is %d columns, want at most 40", l, Width(l))
 			}
 			if strings.ContainsAny(l[:1], "，。：") {
 				t.Errorf("wrap: line %q begins with closing punctuation", l)
@@ -146,8 +153,8 @@ func TestWrap(t *testing.T) {
 
 func TestWidth(t *testing.T) {
 	for in, want := range map[string]int{"abc": 3, "粘包": 4, "大小 size": 9, "（无）": 6} {
-		if got := width(in); got != want {
-			t.Errorf("width(%q) = %d, want %d", in, got, want)
+		if got := Width(in); got != want {
+			t.Errorf("Width(%q) = %d, want %d", in, got, want)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/stickykit/stickykit/internal/timeline"
 	"github.com/stickykit/stickykit/spec"
 )
 
@@ -15,7 +16,7 @@ type Report struct {
 	Config   Config
 	Lang     Lang
 	Outcomes []*Outcome
-	Timeline *Timeline // nil: no timeline
+	Timeline *timeline.Layout // nil: no timeline
 	// TimelineOutcome is the outcome whose trace Timeline draws; it need
 	// not be one of Outcomes.
 	TimelineOutcome *Outcome
@@ -56,11 +57,11 @@ var ansi = map[style]string{
 
 func regionStyle(name string) style {
 	switch name {
-	case RegionSize:
+	case timeline.RegionSize:
 		return styleSize
-	case RegionData:
+	case timeline.RegionData:
 		return styleData
-	case RegionDigest:
+	case timeline.RegionDigest:
 		return styleDigest
 	}
 	return plain
@@ -84,7 +85,7 @@ func (o *textOut) line(s string) { o.w.WriteString(strings.TrimRight(s, " ") + "
 // para writes s wrapped at textWrap columns, every line indented by
 // indent.
 func (o *textOut) para(s, indent string) {
-	for _, l := range wrap(s, textWrap-width(indent)) {
+	for _, l := range timeline.Wrap(s, textWrap-timeline.Width(indent)) {
 		o.line(indent + l)
 	}
 }
@@ -92,8 +93,8 @@ func (o *textOut) para(s, indent string) {
 // item writes s after a head of fixed width, wrapped, with the lines after
 // the first indented to the same column.
 func (o *textOut) item(head, s string) {
-	ind := strings.Repeat(" ", width(head))
-	for i, l := range wrap(s, textWrap-width(head)) {
+	ind := strings.Repeat(" ", timeline.Width(head))
+	for i, l := range timeline.Wrap(s, textWrap-timeline.Width(head)) {
 		if i == 0 {
 			o.line(head + l)
 		} else {
@@ -113,7 +114,7 @@ func (r *Report) WriteText(w io.Writer, color bool) error {
 		o.para(p, "")
 		o.line("")
 	}
-	o.para(fmt.Sprintf(t.setup, FileName, commas(r.Config.Size), r.Config.Seed), "")
+	o.para(fmt.Sprintf(t.setup, FileName, timeline.Commas(r.Config.Size), r.Config.Seed), "")
 	o.line("")
 	for _, d := range r.deliveries() {
 		o.item(fmt.Sprintf("  %-11s ", d), t.deliveries[d]+r.deliveryDetail(d))
@@ -226,7 +227,7 @@ func (r *Report) writeOutcome(o *textOut, oc *Outcome) {
 	cells := []string{
 		string(oc.Client),
 		t.verdicts[oc.Verdict],
-		commas(oc.Written) + " / " + commas(oc.Size),
+		timeline.Commas(oc.Written) + " / " + timeline.Commas(oc.Size),
 		shortDigest(oc.Server, t),
 		shortDigest(oc.Local, t),
 	}
@@ -295,7 +296,7 @@ func (g grid) put(x int, s string, st style) {
 		}
 		if x >= 0 {
 			g[x] = cell{r, st}
-			if runeWidth(r) == 2 && x+1 < len(g) {
+			if timeline.Width(string(r)) == 2 && x+1 < len(g) {
 				g[x+1] = cell{0, st}
 				x++
 			}
@@ -325,11 +326,11 @@ func (g grid) render(o *textOut) string {
 
 // textLayout maps the pieces of a timeline to columns.
 type textLayout struct {
-	tl *Timeline
+	tl *timeline.Layout
 	x  []int // x[i]: column of the left bar of piece i; x[len]: the last bar
 }
 
-func newTextLayout(tl *Timeline) *textLayout {
+func newTextLayout(tl *timeline.Layout) *textLayout {
 	l := &textLayout{tl: tl}
 	x := 0
 	for _, p := range tl.Pieces {
@@ -344,7 +345,8 @@ func newTextLayout(tl *Timeline) *textLayout {
 	return l
 }
 
-func (l *textLayout) width() int { return l.x[len(l.x)-1] + 1 }
+// cols returns the columns of the drawing.
+func (l *textLayout) cols() int { return l.x[len(l.x)-1] + 1 }
 
 // col returns the column of stream offset off: the bar of the piece
 // boundary it falls on (exact), or the middle of the gap it falls in.
@@ -363,7 +365,7 @@ func (l *textLayout) col(off int64) (x int, exact bool) {
 
 // gapCols reports which columns belong to the inside of a gap.
 func (l *textLayout) gapCols() []bool {
-	g := make([]bool, l.width())
+	g := make([]bool, l.cols())
 	for i, p := range l.tl.Pieces {
 		if p.Gap {
 			for x := l.x[i] + 1; x < l.x[i+1]; x++ {
@@ -376,8 +378,8 @@ func (l *textLayout) gapCols() []bool {
 
 // row draws spans: a bar at every exact boundary, and a label in the
 // widest run of columns inside the span that is not a gap.
-func (l *textLayout) row(spans []Span, label func(Span) string, fillOf func(Span) rune, st func(Span) style) grid {
-	g := newGrid(l.width())
+func (l *textLayout) row(spans []timeline.Span, label func(timeline.Span) string, fillOf func(timeline.Span) rune, st func(timeline.Span) style) grid {
+	g := newGrid(l.cols())
 	gaps := l.gapCols()
 	for _, s := range spans {
 		a, ea := l.col(s.Off)
@@ -411,8 +413,8 @@ func (l *textLayout) row(spans []Span, label func(Span) string, fillOf func(Span
 			}
 			x = y
 		}
-		for _, txt := range labelForms(label(s)) {
-			if w := width(txt); w <= bestN {
+		for _, txt := range timeline.LabelForms(label(s)) {
+			if w := timeline.Width(txt); w <= bestN {
 				if fill != ' ' && w+4 <= bestN {
 					txt = " " + txt + " "
 					w += 2
@@ -430,35 +432,8 @@ func (l *textLayout) row(spans []Span, label func(Span) string, fillOf func(Span
 	return g
 }
 
-// labelForms returns a label and shorter forms of it to try when it does
-// not fit: 1,024 -> 1024 -> 1.0K.
-func labelForms(s string) []string {
-	forms := []string{s}
-	if strings.Contains(s, ",") {
-		digits := strings.ReplaceAll(s, ",", "")
-		forms = append(forms, digits)
-		var n int64
-		if _, err := fmt.Sscan(digits, &n); err == nil {
-			switch {
-			case n >= 1e6:
-				forms = append(forms, fmt.Sprintf("%.1fM", float64(n)/1e6))
-			case n >= 1e3:
-				forms = append(forms, fmt.Sprintf("%dK", n/1000))
-			}
-		}
-	}
-	return forms
-}
-
-func spanLen(s Span) string {
-	l := commas(s.Len())
-	if s.Err != "" {
-		l += "!"
-	}
-	return l
-}
-
-func (r *Report) writeTimeline(o *textOut, tl *Timeline) {
+// writeTimeline draws the timeline tl as text, rows of columns.
+func (r *Report) writeTimeline(o *textOut, tl *timeline.Layout) {
 	t := r.Lang.t()
 	tr := tl.Trace
 	o.line(o.paint(fmt.Sprintf(t.timeline, tr.Client, tr.Delivery, tr.Framing), styleBold))
@@ -466,41 +441,41 @@ func (r *Report) writeTimeline(o *textOut, tl *Timeline) {
 	switch len(tl.Sent) {
 	case 0:
 	case 1:
-		o.para(fmt.Sprintf(t.sentNoAck, tl.Sent[0].Text, commas(tl.Sent[0].Len)), "")
+		o.para(fmt.Sprintf(t.sentNoAck, tl.Sent[0].Text, timeline.Commas(tl.Sent[0].Len)), "")
 	default:
-		o.para(fmt.Sprintf(t.sent, tl.Sent[0].Text, commas(tl.Sent[0].Len), tl.Sent[1].Text, commas(tl.Sent[1].Len)), "")
+		o.para(fmt.Sprintf(t.sent, tl.Sent[0].Text, timeline.Commas(tl.Sent[0].Len), tl.Sent[1].Text, timeline.Commas(tl.Sent[1].Len)), "")
 	}
 	o.line("")
 	l := newTextLayout(tl)
 	lw := 0
 	for _, s := range t.rows {
-		lw = max(lw, width(s))
+		lw = max(lw, timeline.Width(s))
 	}
 	lw += 2
 	head := func(s string) string { return "  " + pad(s, lw) }
-	noStyle := func(Span) style { return plain }
-	blank := func(Span) rune { return ' ' }
-	bar := func(s Span) rune {
-		if s.Name == RegionData {
+	noStyle := func(timeline.Span) style { return plain }
+	blank := func(timeline.Span) rune { return ' ' }
+	bar := func(s timeline.Span) rune {
+		if s.Name == timeline.RegionData {
 			return '='
 		}
 		return ' '
 	}
 
-	o.line(head(t.rows[0]) + l.row(tl.Wrote, spanLen, blank, noStyle).render(o))
-	o.line(head(t.rows[1]) + l.row(tl.Delivered, spanLen, blank, noStyle).render(o))
-	regionLabel := func(s Span) string { return t.regions[s.Name] }
-	regionSt := func(s Span) style { return regionStyle(s.Name) }
+	o.line(head(t.rows[0]) + l.row(tl.Wrote, timeline.SpanLabel, blank, noStyle).render(o))
+	o.line(head(t.rows[1]) + l.row(tl.Delivered, timeline.SpanLabel, blank, noStyle).render(o))
+	regionLabel := func(s timeline.Span) string { return t.regions[s.Name] }
+	regionSt := func(s timeline.Span) style { return regionStyle(s.Name) }
 	o.line(head(t.rows[2]) + l.row(tl.Regions, regionLabel, bar, regionSt).render(o))
-	markSt := func(s Span) style {
+	markSt := func(s timeline.Span) style {
 		if tl.Mark != nil && s.Off == tl.Mark.Off && s.End == tl.Mark.End {
 			return styleMark
 		}
 		return plain
 	}
-	o.line(head(t.rows[3]) + l.row(tl.Read, spanLen, blank, markSt).render(o))
+	o.line(head(t.rows[3]) + l.row(tl.Read, timeline.SpanLabel, blank, markSt).render(o))
 	if m := tl.Mark; m != nil {
-		g := newGrid(l.width() + textWrap)
+		g := newGrid(l.cols() + textWrap)
 		a, _ := l.col(m.Off)
 		b, _ := l.col(m.End)
 		for x := a; x <= b; x++ {
@@ -509,11 +484,11 @@ func (r *Report) writeTimeline(o *textOut, tl *Timeline) {
 		short := r.Lang.markShort(tl)
 		// Under the mark if it fits before the right edge, else ending there.
 		x := a
-		if x+width(short) > l.width() {
-			x = max(0, b+1-width(short))
+		if x+timeline.Width(short) > l.cols() {
+			x = max(0, b+1-timeline.Width(short))
 		}
 		o.line(head("") + strings.TrimRight(g.render(o), " "))
-		g = newGrid(l.width() + textWrap)
+		g = newGrid(l.cols() + textWrap)
 		g.put(x, short, styleMark)
 		o.line(head("") + g.render(o))
 	}
@@ -522,7 +497,7 @@ func (r *Report) writeTimeline(o *textOut, tl *Timeline) {
 		o.para(note, "  ")
 	}
 	o.line("")
-	for _, l := range wrap(r.Lang.markSentence(tl), textWrap) {
+	for _, l := range timeline.Wrap(r.Lang.markSentence(tl), textWrap) {
 		o.line(o.paint(l, styleMark))
 	}
 }
@@ -531,25 +506,25 @@ func (r *Report) writeTimeline(o *textOut, tl *Timeline) {
 // mark's edges, skipping any that would overlap one already placed.
 func (l *textLayout) offsets() grid {
 	tl := l.tl
-	g := newGrid(l.width() + 8)
+	g := newGrid(l.cols() + 8)
 	taken := make([]bool, len(g))
 	place := func(off int64) {
 		x, exact := l.col(off)
 		if !exact || off < tl.Base {
 			return
 		}
-		s := commas(off - tl.Base)
-		a := x - width(s)/2
+		s := timeline.Commas(off - tl.Base)
+		a := x - timeline.Width(s)/2
 		if a < 0 {
 			a = 0
 		}
-		for i := max(0, a-1); i < min(len(g), a+width(s)+1); i++ {
+		for i := max(0, a-1); i < min(len(g), a+timeline.Width(s)+1); i++ {
 			if taken[i] {
 				return
 			}
 		}
 		g.put(a, s, plain)
-		for i := a; i < min(len(g), a+width(s)); i++ {
+		for i := a; i < min(len(g), a+timeline.Width(s)); i++ {
 			taken[i] = true
 		}
 	}
@@ -567,7 +542,7 @@ func (l *textLayout) offsets() grid {
 }
 
 // elidedNote says what the gaps of the read row hide.
-func (r *Report) elidedNote(tl *Timeline) string {
+func (r *Report) elidedNote(tl *timeline.Layout) string {
 	t := r.Lang.t()
 	n := 0
 	sizes := map[int64]bool{}
@@ -585,13 +560,13 @@ func (r *Report) elidedNote(tl *Timeline) string {
 	if n == 0 {
 		return ""
 	}
-	what := fmt.Sprintf(t.elidedReads, commas(int64(n)))
+	what := fmt.Sprintf(t.elidedReads, timeline.Commas(int64(n)))
 	if len(sizes) == 1 {
 		for sz := range sizes {
 			if r.Lang == Chinese {
-				what = fmt.Sprintf("%s 次各 %s 字节的读取", commas(int64(n)), commas(sz))
+				what = fmt.Sprintf("%s 次各 %s 字节的读取", timeline.Commas(int64(n)), timeline.Commas(sz))
 			} else {
-				what = fmt.Sprintf("%s reads of %s bytes", commas(int64(n)), commas(sz))
+				what = fmt.Sprintf("%s reads of %s bytes", timeline.Commas(int64(n)), timeline.Commas(sz))
 			}
 		}
 	}
@@ -600,87 +575,5 @@ func (r *Report) elidedNote(tl *Timeline) string {
 
 // pad pads s with spaces to n columns.
 func pad(s string, n int) string {
-	return s + strings.Repeat(" ", max(0, n-width(s)))
-}
-
-// width returns the columns s takes in a terminal.
-func width(s string) int {
-	n := 0
-	for _, r := range s {
-		n += runeWidth(r)
-	}
-	return n
-}
-
-// runeWidth is 2 for the wide East Asian runes the lesson uses (CJK
-// ideographs and full-width punctuation), else 1.
-func runeWidth(r rune) int {
-	switch {
-	case r >= 0x1100 && r <= 0x115f,
-		r >= 0x2e80 && r <= 0xa4cf && r != 0x303f,
-		r >= 0xac00 && r <= 0xd7a3,
-		r >= 0xf900 && r <= 0xfaff,
-		r >= 0xfe30 && r <= 0xfe4f,
-		r >= 0xff00 && r <= 0xff60,
-		r >= 0xffe0 && r <= 0xffe6:
-		return 2
-	}
-	return 1
-}
-
-// wrap breaks s into lines of at most n columns, at spaces, or anywhere
-// between wide runes (Chinese has no spaces between words).
-func wrap(s string, n int) []string {
-	var lines []string
-	var cur strings.Builder
-	cw := 0
-	flush := func() {
-		lines = append(lines, strings.TrimRight(cur.String(), " "))
-		cur.Reset()
-		cw = 0
-	}
-	for _, word := range splitWords(s) {
-		w := width(word)
-		if cw > 0 && cw+w > n {
-			flush()
-			word = strings.TrimLeft(word, " ")
-			w = width(word)
-		}
-		cur.WriteString(word)
-		cw += w
-	}
-	if cur.Len() > 0 {
-		flush()
-	}
-	return lines
-}
-
-// closers are the punctuation marks that must not begin a line.
-const closers = "，。：；）、！？"
-
-// splitWords splits s into the units that wrap keeps whole: any leading
-// spaces, then a word of narrow runes or one wide rune, then any closing
-// punctuation.
-func splitWords(s string) []string {
-	var words []string
-	rs := []rune(s)
-	for i := 0; i < len(rs); {
-		j := i
-		for j < len(rs) && rs[j] == ' ' {
-			j++
-		}
-		if j < len(rs) && runeWidth(rs[j]) == 2 {
-			j++
-		} else {
-			for j < len(rs) && rs[j] != ' ' && runeWidth(rs[j]) != 2 {
-				j++
-			}
-		}
-		for j < len(rs) && strings.ContainsRune(closers, rs[j]) {
-			j++
-		}
-		words = append(words, string(rs[i:j]))
-		i = j
-	}
-	return words
+	return s + strings.Repeat(" ", max(0, n-timeline.Width(s)))
 }
