@@ -516,8 +516,33 @@ var (
 	errRep = []string{"client/error-reply"}
 )
 
+// rowsFor returns a row for the defect d, as built for each framing by
+// of, caught by each of the cases, in turn in lockstep and line framing.
+func rowsFor(name string, of func(spec.Framing) clientDefect, cases []string, passes []string, detail string) []clientMutantTest {
+	var rows []clientMutantTest
+	for i, id := range cases {
+		f := spec.Framings[i%len(spec.Framings)]
+		rows = append(rows, row(name+" ("+strings.TrimPrefix(id, "client/")+")", of(f), id, passes, detail))
+	}
+	return rows
+}
+
 // clientMutantTests are the client mutants and the cases that catch them.
-var clientMutantTests = []clientMutantTest{
+var clientMutantTests = slices.Concat(clientMutantRows,
+	rowsFor("leaves a corrupt file", func(f spec.Framing) clientDefect { return leaveCorrupt(healthyClient(f)) },
+		[]string{"client/wrong-digest", "client/truncated", "client/error-reply", "client/unknown-error",
+			"client/bad-size", "client/bad-digest", "client/bad-name"}, plain, "left a corrupt file at {out}"),
+	rowsFor("leaves the connection open", func(f spec.Framing) clientDefect { return leaksConn(healthyClient(f)) },
+		[]string{"client/wrong-digest", "client/truncated", "client/error-reply", "client/unknown-error", "client/bad-digest"},
+		sticky, "did not close the connection"),
+	rowsFor("forgets to rename", forgetsRename,
+		// split-size and crlf in the line framing, where they expect the file
+		[]string{"client/plain", "client/sticky", "client/split-body", "client/split-size", "client/split-digest",
+			"client/crlf", "client/empty-file", "client/large-file"}, errRep, "left no file"),
+)
+
+// clientMutantRows are the client mutants caught by one case each.
+var clientMutantRows = []clientMutantTest{
 	// The tutorial's clients: the naive reader passes client/plain and
 	// fails client/sticky; the article's fix passes client/sticky and
 	// fails client/split-digest.
@@ -531,26 +556,14 @@ var clientMutantTests = []clientMutantTest{
 	row("size read with one read in line framing", sizeOneRead(ln), "client/split-size", plain, "partial line"),
 	row("never compares digests", noCompare(lk), "client/wrong-digest", plain, "reported success (exit status 0) although the digest"),
 	row("ignores the digest, split size", ignoresDigest(lk), "client/split-size", plain, "reported success but"),
-	row("leaves a corrupt file (wrong digest)", leaveCorrupt(healthyClient(ln)), "client/wrong-digest", plain, "left a corrupt file at {out}"),
-	row("leaves a corrupt file (truncated)", leaveCorrupt(healthyClient(lk)), "client/truncated", plain, "left a corrupt file at {out}"),
-	row("leaves a corrupt file (error reply)", leaveCorrupt(healthyClient(ln)), "client/error-reply", plain, "left a corrupt file at {out}"),
-	row("leaves a corrupt file (unknown error)", leaveCorrupt(healthyClient(lk)), "client/unknown-error", plain, "left a corrupt file at {out}"),
-	row("leaves a corrupt file (bad size)", leaveCorrupt(healthyClient(ln)), "client/bad-size", plain, "left a corrupt file at {out}"),
-	row("leaves a corrupt file (bad digest)", leaveCorrupt(healthyClient(lk)), "client/bad-digest", plain, "left a corrupt file at {out}"),
-	row("leaves a corrupt file (bad name)", leaveCorrupt(healthyClient(ln)), "client/bad-name", plain, "left a corrupt file at {out}"),
-	row("leaves a corrupt file (split size)", leaveCorrupt(healthyClient(lk)), "client/split-size", plain, "left that corrupt file at {out}"),
-	row("leaves a corrupt file (split body)", leaveCorrupt(bodyOneRead(lk)), "client/split-body", []string{"client/empty-file"}, "left that corrupt file at {out}"),
 	row("wrong ack text", ackText(ln, "ok\n"), "client/plain", sticky, `ack was "ok"`),
 	row("ack with LF in lockstep", ackText(lk, spec.AckText+"\n"), "client/plain", sticky, "no terminator"),
 	row("ack without LF in line framing", ackText(ln, spec.AckText), "client/plain", errRep, "no LF within"),
 	row("no ack", noAck(lk), "client/plain", errRep, "never acknowledged the size"),
 	row("waits for an LF after the digest", waitsForLFAfterDigest(ln), "client/plain", errRep, "had not closed the connection"),
 	row("leaves the connection open", leaksConn(healthyClient(lk)), "client/plain", sticky, "without closing the connection"),
-	row("leaves the connection open (wrong digest)", leaksConn(healthyClient(ln)), "client/wrong-digest", sticky, "did not close the connection"),
-	row("leaves the connection open (truncated)", leaksConn(healthyClient(lk)), "client/truncated", sticky, "did not close the connection"),
-	row("leaves the connection open (error reply)", leaksConn(healthyClient(ln)), "client/error-reply", sticky, "did not close the connection"),
-	row("leaves the connection open (unknown error)", leaksConn(healthyClient(lk)), "client/unknown-error", sticky, "did not close the connection"),
-	row("leaves the connection open (bad digest)", leaksConn(healthyClient(ln)), "client/bad-digest", sticky, "did not close the connection"),
+	row("leaves a corrupt file, split size", leaveCorrupt(healthyClient(lk)), "client/split-size", plain, "left that corrupt file at {out}"),
+	row("leaves a corrupt file, split body", leaveCorrupt(bodyOneRead(lk)), "client/split-body", []string{"client/empty-file"}, "left that corrupt file at {out}"),
 	row("writes beside the file", writesBeside(lk), "client/plain", sticky, "fetched.log"),
 	row("data read with one read", bodyOneRead(lk), "client/split-body", []string{"client/empty-file"}, "short read"),
 	row("refuses size 0", noEmpty(lk), "client/empty-file", plain, "invalid size 0"),
@@ -567,14 +580,6 @@ var clientMutantTests = []clientMutantTest{
 	row("size line ended at LF only", lfOnly(ln), "client/crlf", plain, "ended with CRLF, which a receiver must accept"),
 	row("exits 0 on an error reply", okOnErrorReply(lk), "client/error-reply", plain, "reported success (exit status 0) although the server refused"),
 	row("success on a truncated transfer", okOnEOF(lk), "client/truncated", plain, "reported success (exit status 0) although the kit closed"),
-	row("forgets to rename (plain)", forgetsRename(lk), "client/plain", errRep, "left no file"),
-	row("forgets to rename (sticky)", forgetsRename(ln), "client/sticky", errRep, "left no file"),
-	row("forgets to rename (split body)", forgetsRename(lk), "client/split-body", errRep, "left no file"),
-	row("forgets to rename (split digest)", forgetsRename(ln), "client/split-digest", errRep, "left no file"),
-	row("forgets to rename (split size)", forgetsRename(ln), "client/split-size", errRep, "left no file"),
-	row("forgets to rename (crlf)", forgetsRename(ln), "client/crlf", errRep, "left no file"),
-	row("forgets to rename (empty file)", forgetsRename(lk), "client/empty-file", errRep, "left no file"),
-	row("forgets to rename (large file)", forgetsRename(ln), "client/large-file", errRep, "left no file"),
 }
 
 // testClientMutants proves that each client case can fail: a client with

@@ -119,24 +119,37 @@ func checkDigestRead(t *rapid.T, res *naive.Result, digest string, p prediction)
 // exactly the file followed by the first K bytes of the digest; its reads
 // are exactly the predicted ones.
 func TestPropertyNaiveSticky(t *testing.T) {
+	checkCounting(t, "outputs: %d corrupt, %d intact", naiveSticky)
+}
+
+// checkCounting runs the property check in each framing with two
+// counters, and logs them with format.
+func checkCounting(t *testing.T, format string, check func(t *rapid.T, f spec.Framing, a, b *int)) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	for _, f := range spec.Framings {
 		t.Run(f.String(), func(tt *testing.T) {
-			var corrupt, intact int
-			defer func() { tt.Logf("outputs: %d corrupt, %d intact", corrupt, intact) }()
-			rapid.Check(tt, func(t *rapid.T) { naiveSticky(t, f, &corrupt, &intact) })
+			var a, b int
+			defer func() { tt.Logf(format, a, b) }()
+			rapid.Check(tt, func(t *rapid.T) { check(t, f, &a, &b) })
 		})
 	}
+}
+
+// runPredicted runs the tutorial's client v under a drawn delivery, and
+// checks its reads against what the oracle predicts, which it returns.
+func runPredicted(t *rapid.T, f spec.Framing, v naive.Variant) (tutorialRun, prediction) {
+	r := runTutorial(t, f, v)
+	p := predictTutorial(r.d.body, len(r.data), v == naive.Article)
+	checkReads(t, r, p)
+	checkTook(t, r, p)
+	return r, p
 }
 
 // naiveSticky is one check of TestPropertyNaiveSticky; it counts the
 // outputs found corrupt and intact.
 func naiveSticky(t *rapid.T, f spec.Framing, corruptN, intactN *int) {
-	r := runTutorial(t, f, naive.Naive)
+	r, p := runPredicted(t, f, naive.Naive)
 	size := len(r.data)
-	p := predictTutorial(r.d.body, size, false)
-	checkReads(t, r, p)
-	checkTook(t, r, p)
 
 	corrupt := !bytes.Equal(r.out, r.data)
 	if corrupt != p.Corrupt() {
@@ -187,24 +200,14 @@ func digestInOneSegment(body []int, size int) bool {
 // and only if the digest arrives in more than one read (the half packet
 // the fix leaves open).
 func TestPropertyArticleFix(t *testing.T) {
-	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	for _, f := range spec.Framings {
-		t.Run(f.String(), func(tt *testing.T) {
-			var whole, split int
-			defer func() { tt.Logf("digests: %d whole, %d split", whole, split) }()
-			rapid.Check(tt, func(t *rapid.T) { articleFix(t, f, &whole, &split) })
-		})
-	}
+	checkCounting(t, "digests: %d whole, %d split", articleFix)
 }
 
 // articleFix is one check of TestPropertyArticleFix; it counts the digests
 // that arrived whole and split.
 func articleFix(t *rapid.T, f spec.Framing, wholeN, splitN *int) {
-	r := runTutorial(t, f, naive.Article)
+	r, p := runPredicted(t, f, naive.Article)
 	size := len(r.data)
-	p := predictTutorial(r.d.body, size, true)
-	checkReads(t, r, p)
-	checkTook(t, r, p)
 	checkReceived(t, r.out, r.data)
 	checkDigestRead(t, r.res, digestOf(r.data), p)
 	if p.Corrupt() {

@@ -53,19 +53,25 @@ func describe(err error, timeout time.Duration, waiting string) string {
 	return fmt.Sprintf("reading %s failed: %v", waiting, err)
 }
 
+// netErrorWords name the network errors netWords knows, first match
+// first.
+var netErrorWords = []struct {
+	is    func(error) bool
+	words string
+}{
+	{func(err error) bool { return err == nil }, "ok"},
+	{isTimeout, "timeout"},
+	{func(err error) bool { return errors.Is(err, io.EOF) }, "end of stream"},
+	{func(err error) bool { return errors.Is(err, syscall.ECONNRESET) }, "connection reset"},
+	{func(err error) bool { return errors.Is(err, syscall.EPIPE) }, "broken pipe"},
+}
+
 // netWords names a network error briefly.
 func netWords(err error) string {
-	switch {
-	case err == nil:
-		return "ok"
-	case isTimeout(err):
-		return "timeout"
-	case errors.Is(err, io.EOF):
-		return "end of stream"
-	case errors.Is(err, syscall.ECONNRESET):
-		return "connection reset"
-	case errors.Is(err, syscall.EPIPE):
-		return "broken pipe"
+	for _, w := range netErrorWords {
+		if w.is(err) {
+			return w.words
+		}
 	}
 	return err.Error()
 }

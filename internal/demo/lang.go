@@ -2,6 +2,7 @@ package demo
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -18,15 +19,21 @@ const (
 	Chinese Lang = "zh"
 )
 
-// ParseLang returns the language named s ("en" or "zh").
+// Langs lists the languages of the lesson.
+var Langs = []Lang{English, Chinese}
+
+// ParseLang returns the language named s ("en" or "zh", in any case).
 func ParseLang(s string) (Lang, error) {
-	switch strings.ToLower(s) {
-	case "en":
-		return English, nil
-	case "zh":
-		return Chinese, nil
+	return parseName(strings.ToLower(s), Langs, "language", "en or zh")
+}
+
+// parseName returns the one of all named s; what and want name them for
+// an error.
+func parseName[T ~string](s string, all []T, what, want string) (T, error) {
+	if i := slices.Index(all, T(s)); i >= 0 {
+		return all[i], nil
 	}
-	return "", fmt.Errorf("demo: unknown language %q (want en or zh)", s)
+	return "", fmt.Errorf("demo: unknown %s %q (want %s)", what, s, want)
 }
 
 // LangFromEnv returns the language for a $LANG value: Chinese for zh*,

@@ -49,12 +49,7 @@ func (d Delivery) DefaultFraming() spec.Framing {
 
 // ParseDelivery returns the delivery named s.
 func ParseDelivery(s string) (Delivery, error) {
-	for _, d := range Deliveries {
-		if string(d) == s {
-			return d, nil
-		}
-	}
-	return "", fmt.Errorf("demo: unknown delivery %q (want plain, sticky, half or split-size)", s)
+	return parseName(s, Deliveries, "delivery", "plain, sticky, half or split-size")
 }
 
 // ClientKind names one of the clients the lesson runs.
@@ -72,12 +67,7 @@ var Clients = []ClientKind{NaiveClient, ArticleClient, RefClient}
 
 // ParseClient returns the client named s.
 func ParseClient(s string) (ClientKind, error) {
-	for _, c := range Clients {
-		if string(c) == s {
-			return c, nil
-		}
-	}
-	return "", fmt.Errorf("demo: unknown client %q (want naive, article or ref)", s)
+	return parseName(s, Clients, "client", "naive, article or ref")
 }
 
 // Case is one client fetching the file under one delivery and framing.

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/stickykit/stickykit/internal/timeline"
@@ -156,30 +157,24 @@ func (r *Report) WriteText(w io.Writer, color bool) error {
 
 // deliveries returns the deliveries of the outcomes, in lesson order.
 func (r *Report) deliveries() []Delivery {
-	var ds []Delivery
-	for _, d := range Deliveries {
-		for _, oc := range r.Outcomes {
-			if oc.Delivery == d {
-				ds = append(ds, d)
-				break
-			}
-		}
-	}
-	return ds
+	return shown(Deliveries, func(oc *Outcome) Delivery { return oc.Delivery }, r.Outcomes)
 }
 
 // clients returns the clients of the outcomes, in lesson order.
 func (r *Report) clients() []ClientKind {
-	var cs []ClientKind
-	for _, c := range Clients {
-		for _, oc := range r.Outcomes {
-			if oc.Client == c {
-				cs = append(cs, c)
-				break
-			}
+	return shown(Clients, func(oc *Outcome) ClientKind { return oc.Client }, r.Outcomes)
+}
+
+// shown returns those of all (in their order) that of gives for at least
+// one of the outcomes.
+func shown[T comparable](all []T, of func(*Outcome) T, outcomes []*Outcome) []T {
+	var out []T
+	for _, v := range all {
+		if slices.ContainsFunc(outcomes, func(oc *Outcome) bool { return of(oc) == v }) {
+			out = append(out, v)
 		}
 	}
-	return cs
+	return out
 }
 
 // deliveryDetail returns the exact pieces of a split size, e.g.
