@@ -4,8 +4,12 @@
 //
 // A case is identified by a stable slash path such as "server/sizes" or
 // "client/sticky"; IDs never change meaning, so baselines and CI scripts can
-// name them. Each case has a severity (MUST or SHOULD, the strongest level of
-// the requirements it checks) and the framings it applies to.
+// name them. Each case lists the SPEC.md requirements it checks, has a
+// severity (MUST or SHOULD, the strongest level of those requirements) and
+// the framings it applies to. [Cases] lists them; [RunServer] and
+// [RunClient] run them and return one [Result] each; package
+// github.com/stickykit/stickykit/conformance/report presents the results
+// (table, JSON, JUnit, baselines, exit status).
 //
 // Verdicts:
 //
@@ -14,18 +18,34 @@
 //	HAZARD        a lockstep protocol hazard that no implementation can meet
 //	              (a fragmented control message); never counted as a failure
 //	INCONCLUSIVE  the adverse condition the case needs could not be produced
-//	              or confirmed, so the case says nothing either way
+//	              or confirmed, or the kit ran out of time, so the case says
+//	              nothing either way
 //	SKIP          the case does not apply, or the implementation declared it
 //	              unsupported (a client command that exits 127)
 //
-// The same cases run from the command line ("stickykit check") and as
-// subtests of a *testing.T ([TestServer], [TestClient]). A FAIL is never a
-// false positive: each case fails only on behaviour SPEC.md forbids, and
-// each is proven able to fail by a deliberately broken implementation in
-// this package's tests.
+// A verdict is built from findings ([Finding]): sentences that cite the
+// requirements they break. A finding cites only requirements its case
+// lists, so the detail of a result and its case's requirements (the
+// REQUIREMENTS column, the JSON, the JUnit) never disagree; this package's
+// tests hold every result to that, and hold every case to this: each MUST
+// requirement it lists is cited by the failure of a deliberately broken
+// implementation (a mutant) that the case catches. A FAIL is never a false
+// positive: each case fails only on behaviour SPEC.md forbids.
 //
-// The cases shape segments themselves, with separate writes on a TCP
-// connection and the kernel's queues as witnesses; the net.Conn wrappers of
+// The same cases run from the command line ("stickykit check") and as
+// subtests of a *testing.T ([TestServer], [TestClient]), with [Options] to
+// select cases, bound each wait and each whole case. A [ServerTarget] is a
+// running server, or a [ServerFactory] that starts a fresh one per case;
+// a [ClientTarget] is a Go function or a command line. The kit shapes
+// segments itself, with separate writes on TCP connections and the
+// kernel's queues as witnesses (see kitserver.go); the net.Conn wrappers of
 // package github.com/stickykit/stickykit/shape serve this package's
 // property tests, the demo and the proxy.
+//
+// The code is laid out by concern: the catalogue of cases (catalogue.go),
+// the runner (run.go), the kit as a client of a server under test
+// (kitclient.go) and as the server of a client under test (kitserver.go),
+// the client process (clientproc.go), judging a client (judge.go), the
+// words for learners (words.go), and the cases by topic (server_*.go,
+// client_*.go).
 package conformance

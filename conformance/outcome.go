@@ -9,7 +9,7 @@ import (
 	"github.com/stickykit/stickykit/spec"
 )
 
-// Verdict is the outcome of one case.
+// Verdict is the outcome of one case: one of Verdicts.
 type Verdict string
 
 // The verdicts, from best to worst for reporting order.
@@ -129,7 +129,10 @@ const (
 	Should Severity = "SHOULD"
 )
 
-// Result is one case's outcome in a run.
+// Result is one case's outcome in one run against one target: its case,
+// the framing, the verdict and its findings, how long it took and its
+// byte-level log. (It is not a transfer's result, as ref.Result and
+// naive.Result are.)
 type Result struct {
 	Case     Case
 	Framing  spec.Framing

@@ -75,7 +75,9 @@ type Client struct {
 	DigestWait time.Duration
 }
 
-// Result is what a Get read and wrote.
+// Result is what a Get read and wrote: a record of the tutorial's reads,
+// not a verified download (compare ref.Result, which reports a file whose
+// digest matched).
 type Result struct {
 	Size        int64  // size announced by the server
 	Written     int64  // bytes written to w; more than Size when digest bytes were taken as data
@@ -89,6 +91,12 @@ type Result struct {
 // Get requests name on conn, reads the reply, acknowledges it, and reads
 // the body and the digest as the client's Variant does, writing every byte
 // its body reads return to w.
+//
+// Unlike ref.Client.Get, which dials, verifies and leaves a file only when
+// its digest matched, Get works on a connection the caller opened, writes
+// whatever its reads returned (corrupt or not, as the tutorial did), and
+// only reports whether the digests matched; it is the counterpart of
+// ref.Session.Fetch, wrong on purpose.
 //
 // Get returns an error only when the exchange fails before the body is
 // complete: a failed write or read, the server's error reply (a

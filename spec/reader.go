@@ -22,8 +22,12 @@ type Reader struct {
 // message plus its terminator and for efficient body reads.
 const readBufSize = 64 << 10
 
-// NewReader returns a Reader that reads the framing f from r. If r is
-// already a *bufio.Reader it is used as is.
+// NewReader returns a Reader that reads the framing f from r. A
+// *bufio.Reader with room for the longest control line (MaxControlLen+2
+// bytes) is used as is, so the Reader and other readers of it share one
+// buffer; any other reader, a smaller *bufio.Reader included, is wrapped in
+// a new 64 KiB bufio.Reader, which reads ahead of it: read the connection
+// through the Reader only, from then on.
 func NewReader(r io.Reader, f Framing) *Reader {
 	br, ok := r.(*bufio.Reader)
 	if !ok || br.Size() < MaxControlLen+2 {
