@@ -37,6 +37,14 @@ const (
 	DefaultWriteTimeout = 30 * time.Second // Server.WriteTimeout
 	DefaultMaxConns     = 256              // Server.MaxConns
 	DefaultTimeout      = 30 * time.Second // Client.Timeout
+
+	// DefaultMinRate and DefaultRateWindow are Client.MinRate and
+	// Client.RateWindow: a download that receives less than 1 KiB/s over
+	// a whole minute fails. Generous for any real link; it ends a server
+	// that trickles a byte just inside Timeout, which would otherwise hold
+	// a client for ever.
+	DefaultMinRate    = 1 << 10          // bytes per second
+	DefaultRateWindow = 60 * time.Second // Client.RateWindow
 )
 
 // ErrSessionBroken is returned by a Session after an earlier error other

@@ -34,9 +34,18 @@ func errClass(err error) string {
 	var de *ref.DigestError
 	var pe *spec.ProtocolError
 	var te *spec.TruncatedError
+	var se *ref.SpaceError
+	var re *ref.RateError
+	var tl *ref.TimeLimitError
 	switch {
 	case err == nil:
 		return "ok"
+	case errors.As(err, &se):
+		return "no-space"
+	case errors.As(err, &re):
+		return "too-slow"
+	case errors.As(err, &tl):
+		return "time-limit"
 	case errors.Is(err, ref.ErrSessionBroken):
 		return "broken"
 	case errors.As(err, &er):

@@ -6,6 +6,7 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -22,6 +23,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(getHelperEnv) != "" {
+		os.Exit(runGetHelper())
+	}
 	goleak.VerifyTestMain(m)
 }
 
@@ -218,4 +222,24 @@ func fetchFresh(srv *ref.Server, name string, timeout time.Duration) ([]byte, *r
 	sess.Close()
 	<-done
 	return buf.Bytes(), res, err
+}
+
+// getHelperEnv, when set in the environment of this test binary, makes it
+// a download helper instead (see runGetHelper).
+const getHelperEnv = "STICKYKIT_REF_GET_HELPER"
+
+// runGetHelper downloads $ADDR's file.bin to $DST with the reference
+// client, printing "receiving" once the first data has arrived; it is the
+// process TestGetKilledLeavesNothing kills.
+func runGetHelper() int {
+	var printed bool
+	cl := &ref.Client{Timeout: time.Minute, Progress: func(done, total int64) {
+		if done > 0 && !printed {
+			printed = true
+			fmt.Println("receiving")
+		}
+	}}
+	_, err := cl.Get(context.Background(), os.Getenv("ADDR"), "file.bin", os.Getenv("DST"))
+	fmt.Println("get returned:", err)
+	return 1
 }
