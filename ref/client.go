@@ -212,7 +212,7 @@ func (s *Session) fetch(name string, req []byte, w io.Writer) (*Result, error) {
 	}
 	size, err := s.r.ReadReply()
 	if err != nil {
-		return nil, wrap("waiting for the size", err)
+		return nil, replyError(err)
 	}
 	if r, ok := w.(sizeReserver); ok {
 		// Before the ack: a size that cannot be stored is refused while
@@ -260,6 +260,33 @@ func (s *Session) fetch(name string, req []byte, w io.Writer) (*Result, error) {
 		return nil, &DigestError{Name: name, Server: got, Local: local}
 	}
 	return &Result{Name: name, Size: size, Digest: local}, nil
+}
+
+// NoReplyError reports a request that got no reply: the server closed or
+// reset the connection, or stayed silent until the timeout. Besides a
+// server that failed, the usual cause is a framing mismatch: a server of
+// the line framing waits for an LF that a lockstep request never sends, and
+// a lockstep server's reply has no LF for a line client to find.
+type NoReplyError struct {
+	Err error // what ended the wait: io.ErrUnexpectedEOF, a timeout, a reset
+}
+
+// Error returns "waiting for the size: ..." and what ended the wait.
+func (e *NoReplyError) Error() string { return e.Err.Error() }
+
+// Unwrap returns e.Err.
+func (e *NoReplyError) Unwrap() error { return e.Err }
+
+// replyError classifies a failure to read the reply: a reply that came
+// but is wrong is returned as it is, no reply at all as *NoReplyError.
+func replyError(err error) error {
+	var pe *spec.ProtocolError
+	var er *spec.ErrorReply
+	w := wrap("waiting for the size", err)
+	if errors.As(err, &pe) || errors.As(err, &er) || errors.Is(err, spec.ErrTooLong) {
+		return w
+	}
+	return &NoReplyError{Err: w}
 }
 
 // wrap adds the phase to I/O errors; errors of package spec already say

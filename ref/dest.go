@@ -88,50 +88,81 @@ type destination interface {
 // openDest prepares the destination path for a download, following the
 // rules above. Opening a FIFO waits for its reader, until ctx is done.
 func openDest(ctx context.Context, path string) (destination, error) {
-	if path == "" {
-		return nil, &DestError{Path: `""`, Reason: "is not a file name"}
+	kind, target, fi, err := inspectDest(path)
+	switch {
+	case err != nil:
+		return nil, err
+	case kind == destFile:
+		return newFileDest(target, fi)
 	}
-	fi, err := os.Lstat(path)
+	return openThrough(ctx, path, kind == destFD)
+}
+
+// CheckDest returns the *DestError that Get would return for the
+// destination path before sending anything, or nil when Get would write
+// there. (A tool that writes in place, as the tutorial's clients did, can
+// apply the same refusals.)
+func CheckDest(path string) error {
+	_, _, _, err := inspectDest(path)
+	return err
+}
+
+type destKind int
+
+const (
+	destFile    destKind = iota // a regular file at target, or none (fi nil)
+	destThrough                 // a device or FIFO: written through
+	destFD                      // a link to an open descriptor: written through
+)
+
+// inspectDest says what Get does with path: write a file at target (its
+// old self described by fi, nil if none), or write through to path. It
+// returns a *DestError for a destination it refuses.
+func inspectDest(path string) (kind destKind, target string, fi fs.FileInfo, err error) {
+	if path == "" {
+		return 0, "", nil, &DestError{Path: `""`, Reason: "is not a file name"}
+	}
+	fi, err = os.Lstat(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		dir := filepath.Dir(path)
 		if di, err := os.Stat(dir); err != nil || !di.IsDir() {
-			return nil, &DestError{Path: path, Reason: "is in a directory that does not exist (" + dir + ")"}
+			return 0, "", nil, &DestError{Path: path, Reason: "is in a directory that does not exist (" + dir + ")"}
 		}
-		return newFileDest(path, nil)
+		return destFile, path, nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return 0, "", nil, err
 	}
 	if fi.Mode()&fs.ModeSymlink != 0 {
 		if fdLink(path) {
-			return openThrough(ctx, path, true)
+			return destFD, path, nil, nil
 		}
-		target, err := filepath.EvalSymlinks(path)
+		t, err := filepath.EvalSymlinks(path)
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, &DestError{Path: path, Reason: "is a symbolic link to a file that does not exist"}
+			return 0, "", nil, &DestError{Path: path, Reason: "is a symbolic link to a file that does not exist"}
 		}
 		if err != nil {
-			return nil, err
+			return 0, "", nil, err
 		}
-		if fi, err = os.Stat(target); err != nil {
-			return nil, err
+		if fi, err = os.Stat(t); err != nil {
+			return 0, "", nil, err
 		}
 		if fi.Mode().IsRegular() {
-			return newFileDest(target, fi)
+			return destFile, t, fi, nil
 		}
 		if fi.IsDir() {
-			return nil, &DestError{Path: path, Reason: "is a symbolic link to a directory"}
+			return 0, "", nil, &DestError{Path: path, Reason: "is a symbolic link to a directory"}
 		}
 	}
 	switch m := fi.Mode(); {
 	case m.IsRegular():
-		return newFileDest(path, fi)
+		return destFile, path, fi, nil
 	case m.IsDir():
-		return nil, &DestError{Path: path, Reason: "is a directory"}
+		return 0, "", nil, &DestError{Path: path, Reason: "is a directory"}
 	case m&fs.ModeSocket != 0:
-		return nil, &DestError{Path: path, Reason: "is a socket"}
+		return 0, "", nil, &DestError{Path: path, Reason: "is a socket"}
 	}
-	return openThrough(ctx, path, false)
+	return destThrough, path, nil, nil
 }
 
 // fdDir matches the directories of a process's descriptor links.
