@@ -30,13 +30,24 @@ import (
 	"time"
 )
 
-// Defaults for the zero values of the Server and Client fields.
+// Defaults for the zero values of the Server and Client fields. SPEC.md
+// (Limits) gives the reason for each.
 const (
-	DefaultIdleTimeout  = 60 * time.Second // Server.IdleTimeout
-	DefaultAckTimeout   = 30 * time.Second // Server.AckTimeout
-	DefaultWriteTimeout = 30 * time.Second // Server.WriteTimeout
-	DefaultMaxConns     = 256              // Server.MaxConns
-	DefaultTimeout      = 30 * time.Second // Client.Timeout
+	DefaultFirstRequestTimeout = 10 * time.Second // Server.FirstRequestTimeout
+	DefaultIdleTimeout         = 60 * time.Second // Server.IdleTimeout
+	DefaultAckTimeout          = 30 * time.Second // Server.AckTimeout
+	DefaultWriteTimeout        = 30 * time.Second // Server.WriteTimeout
+	DefaultMaxConns            = 256              // Server.MaxConns
+	DefaultMaxPending          = 64               // Server.MaxPending
+	DefaultMaxConnsPerAddr     = 32               // Server.MaxConnsPerAddr
+	DefaultTimeout             = 30 * time.Second // Client.Timeout
+
+	// DefaultServerMinRate and DefaultServerRateWindow are Server.MinRate
+	// and Server.RateWindow: a client that takes less than 16 KiB/s of
+	// data (128 kbit/s) over 30 s loses its connection, so that holding a
+	// slot costs a peer real reading, not a trickle.
+	DefaultServerMinRate    = 16 << 10         // bytes per second
+	DefaultServerRateWindow = 30 * time.Second // Server.RateWindow
 
 	// DefaultMinRate and DefaultRateWindow are Client.MinRate and
 	// Client.RateWindow: a download that receives less than 1 KiB/s over

@@ -283,7 +283,7 @@ func FuzzServer(f *testing.F) {
 		var logs logRecorder
 		srv.Framing = fr
 		srv.Logger = slog.New(&logs)
-		srv.IdleTimeout, srv.AckTimeout, srv.WriteTimeout = fuzzTimeout, fuzzTimeout, fuzzTimeout
+		srv.FirstRequestTimeout, srv.IdleTimeout, srv.AckTimeout, srv.WriteTimeout = fuzzTimeout, fuzzTimeout, fuzzTimeout, fuzzTimeout
 		srv.MaxConns = 2
 
 		c1, c2 := net.Pipe()

@@ -26,6 +26,12 @@ func TestMain(m *testing.M) {
 	if os.Getenv(getHelperEnv) != "" {
 		os.Exit(runGetHelper())
 	}
+	if os.Getenv(serveHelperEnv) != "" {
+		os.Exit(runServeHelper())
+	}
+	if os.Getenv(getsHelperEnv) != "" {
+		os.Exit(runGetsHelper())
+	}
 	goleak.VerifyTestMain(m)
 }
 
