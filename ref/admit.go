@@ -92,7 +92,7 @@ func (s *Server) admitLocked(c *conn) bool {
 			s.evictLocked(v, "pending limit")
 		}
 	}
-	c.admitted, c.since = true, time.Now()
+	c.admitted = true
 	s.conns[c] = struct{}{}
 	s.peak = max(s.peak, len(s.conns))
 	c.pendingAt = s.pending.PushBack(c)
@@ -111,11 +111,10 @@ func (s *Server) maxConnsPerAddr() int {
 
 // victimLocked returns the pending connection to push out for c (of c's
 // address when sameAddr), or nil when none may go. Oldest first, it takes
-// one whose client has sent nothing at all (the kernel counts the bytes
-// received, read or not), once the server has tried to read it, or it has
-// waited freshGrace, or c's client has already sent its request; failing
-// that, one waiting inside a partial request. A connection whose request
-// has arrived is never pushed out: it is served.
+// one whose client has sent nothing at all: the kernel counts the bytes
+// received, read or not, so a connection whose request has arrived is
+// never pushed out, even before the server reads it. Failing that, it
+// takes one stuck inside a partial request (no byte for stuckAfter).
 func (s *Server) victimLocked(c *conn, sameAddr bool) *conn {
 	var partial *conn
 	now := time.Now()
@@ -124,21 +123,21 @@ func (s *Server) victimLocked(c *conn, sameAddr bool) *conn {
 		if v == c || sameAddr && (!v.hasKey || v.key != c.key) {
 			continue
 		}
-		switch silent := v.silent(); {
-		case silent && (v.idle || now.Sub(v.since) >= freshGrace || c.eager()):
+		switch {
+		case v.silent():
 			return v
-		case !silent && v.idle && partial == nil && v.in.Load() > 0 && now.Sub(v.lastIn()) >= freshGrace:
-			// Not a request just read, about to be handled: one stuck.
+		case partial == nil && v.idle && v.in.Load() > 0 && now.Sub(v.lastIn()) >= stuckAfter:
+			// Not a whole request just read and about to be
+			// handled: a partial one that has stopped.
 			partial = v
 		}
 	}
 	return partial
 }
 
-// freshGrace is how long a connection not yet read is safe from being
-// pushed out by one whose request has not arrived either: time for its own
-// to arrive when the server is too busy to read at once.
-const freshGrace = 100 * time.Millisecond
+// stuckAfter is how long a partial request must have had no byte before
+// its connection may be pushed out.
+const stuckAfter = 100 * time.Millisecond
 
 // evictLocked pushes v out: its slot is free at once, and its read (if it
 // is in one) returns, so that its goroutine answers "ERR busy" and closes.

@@ -45,14 +45,11 @@ type conn struct {
 	hasKey bool
 
 	rate rateFloor // the minimum rate of the data being sent
-
-	eagerKnown, eagerVal bool // memo of eager
-	dbg                  string
+	dbg  string
 
 	// Guarded by s.mu (see admit.go).
 	idle      bool          // waiting in a read for a request
 	admitted  bool          // counted in s.conns (and s.perAddr)
-	since     time.Time     // when it was admitted
 	pendingAt *list.Element // in s.pending: no request yet
 	evicted   bool          // pushed out to make room
 }
@@ -78,23 +75,14 @@ func newConn(s *Server, nc net.Conn) *conn {
 // lastIn returns when bytes last came from c's client.
 func (c *conn) lastIn() time.Time { return time.Unix(0, c.inAt.Load()) }
 
-// silent reports whether c's client has sent nothing at all, read or not.
+// silent reports whether c's client has sent nothing at all, read or not
+// (where the kernel cannot say, nothing read).
 func (c *conn) silent() bool {
 	if c.in.Load() > 0 {
 		return false
 	}
 	sent, ok := sentAny(c.nc)
-	return ok && !sent || !ok
-}
-
-// eager reports whether c's client had sent something when c was admitted:
-// its request is on its way. (Asked once, when c needs room.)
-func (c *conn) eager() bool {
-	if !c.eagerKnown {
-		c.eagerKnown = true
-		c.eagerVal, _ = sentAny(c.nc)
-	}
-	return c.eagerVal
+	return !ok || !sent
 }
 
 // countingReader reads c's connection, counting the bytes, and copies them
@@ -236,7 +224,7 @@ func (c *conn) replyAndDrain(code, text string) {
 // connection must close.
 func (c *conn) handle(name string) error {
 	start := time.Now()
-	log := c.log.With("name", name)
+	log := c.log.With("name", logText(name))
 	f, size, code, text, cause := c.s.open(name)
 	if code != "" {
 		log.Info("request", "result", code, "err", cause, "duration", time.Since(start))
@@ -348,13 +336,13 @@ func (s *Server) open(name string) (f *os.File, size int64, code, text string, c
 	if !filepath.IsLocal(name) {
 		return nil, 0, spec.CodeForbidden, "name leaves the root", errors.New("not a local path")
 	}
-	f, err := s.root.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	f, err := s.openIn(name)
 	if err != nil {
 		var pe *fs.PathError
 		switch {
 		case errors.As(err, &pe) && pe.Err.Error() == "path escapes from parent":
-			// os.Root's error for a symbolic link out of the root; it
-			// has no exported identity.
+			// A symbolic link out of the root (os.Root's error, which
+			// has no exported identity, or openat2's EXDEV).
 			return nil, 0, spec.CodeForbidden, "name leaves the root", err
 		case outOfFiles(err):
 			// The server's shortage, not the file's: "busy", and the
@@ -369,7 +357,7 @@ func (s *Server) open(name string) (f *os.File, size int64, code, text string, c
 		// Something is there but cannot be opened: a socket (ENXIO), or a
 		// directory or FIFO without read permission. Its type comes first
 		// (REQ-ERR-1); stat neither opens nor blocks.
-		if fi, serr := s.root.Stat(name); serr == nil && !fi.Mode().IsRegular() {
+		if fi, serr := s.statIn(name); serr == nil && !fi.Mode().IsRegular() {
 			return nil, 0, spec.CodeNotRegular, "not a regular file (" + kind(fi.Mode()) + ")", err
 		}
 		if errors.Is(err, fs.ErrPermission) {
@@ -387,6 +375,16 @@ func (s *Server) open(name string) (f *os.File, size int64, code, text string, c
 		return nil, 0, spec.CodeNotRegular, "not a regular file (" + kind(fi.Mode()) + ")", errors.New(fi.Mode().String())
 	}
 	return f, fi.Size(), "", "", nil
+}
+
+// logText returns a peer's text cut for a log record: the handler quotes
+// it, and it is bounded here (SPEC.md REQ-SEC-10).
+func logText(s string) string {
+	const max = 256
+	if len(s) <= max {
+		return s
+	}
+	return s[:max] + "..."
 }
 
 func kind(m fs.FileMode) string {

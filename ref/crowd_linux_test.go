@@ -243,11 +243,21 @@ func (c *crowd) close() {
 // TestLoadCrowd: a reference server with its default limits keeps serving
 // a real client from 127.0.0.1 while a crowd of 1,000 connections that
 // send nothing, reconnecting the moment they are dropped, comes from one
-// other address, from the client's own address, or from 100 addresses.
-// Every one of the client's downloads must succeed; the figures (time per
+// other address, from the client's own address, or from 100 addresses. A
+// server that refuses newcomers at its limit, as this one used to, answers
+// the client ERR busy for as long as the crowd lasts.
+//
+// With the crowd on one other address, the per-address limit keeps it to
+// 32 connections, and the client never has to make room or be pushed out:
+// every download must succeed. With the crowd on the client's own address
+// (or spread so wide that the budget for connections without a request
+// runs out), the client competes with it: it is pushed out if its request
+// has not even reached the server's socket by the time that many newer
+// connections have arrived, which on a loaded two-core machine happens now
+// and then; there the test asserts that the client is not locked out (most
+// of its downloads succeed) and logs how many did. The figures (time per
 // download, the server's peak memory and descriptors) are logged, never
-// asserted. A server that refuses newcomers at its limit, as this one used
-// to, answers the client ERR busy for as long as the crowd lasts.
+// asserted.
 func TestLoadCrowd(t *testing.T) {
 	members, gets := 1000, 10
 	if longRun() {
@@ -262,12 +272,13 @@ func TestLoadCrowd(t *testing.T) {
 		many = append(many, fmt.Sprintf("127.0.1.%d", i))
 	}
 	for _, tc := range []struct {
-		name string
-		ips  []string
+		name   string
+		ips    []string
+		strict bool // every download must succeed
 	}{
-		{"one other address", []string{"127.0.0.2"}},
-		{"the client's own address", []string{"127.0.0.1"}},
-		{"100 addresses", many},
+		{"one other address", []string{"127.0.0.2"}, true},
+		{"the client's own address", []string{"127.0.0.1"}, false},
+		{"100 addresses", many, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := startServerProc(t, root)
@@ -279,7 +290,7 @@ func TestLoadCrowd(t *testing.T) {
 			// The client is a process of its own, as a real one is: the
 			// crowd's thousand goroutines do not delay its request.
 			dst := filepath.Join(t.TempDir(), "out")
-			lat, maxFDs := clientProc(t, srv, dst, gets, data)
+			lat, maxFDs := clientProc(t, srv, dst, gets, data, tc.strict)
 			peakKiB, _ := srv.usage(t)
 			cr.close()
 			slices.Sort(lat)
@@ -317,7 +328,7 @@ func runGetsHelper() int {
 // clientProc runs runGetsHelper for gets downloads from srv to dst, checks
 // each and the file, and returns the time each took and the most
 // descriptors the server held after one.
-func clientProc(t *testing.T, srv *serverProc, dst string, gets int, data []byte) ([]time.Duration, int) {
+func clientProc(t *testing.T, srv *serverProc, dst string, gets int, data []byte, strict bool) ([]time.Duration, int) {
 	t.Helper()
 	exe, err := os.Executable()
 	must(t, err)
@@ -337,7 +348,11 @@ func clientProc(t *testing.T, srv *serverProc, dst string, gets int, data []byte
 		var ns int64
 		var sum string
 		if _, err := fmt.Sscanf(line, "ok %d %s", &ns, &sum); err != nil {
-			t.Errorf("download %d of %d beside the crowd: %s", i+1, gets, line)
+			if strict || !strings.Contains(line, "server says busy") {
+				t.Errorf("download %d of %d beside the crowd: %s", i+1, gets, line)
+			} else {
+				t.Logf("download %d of %d beside the crowd: %s", i+1, gets, line)
+			}
 			continue
 		}
 		lat = append(lat, time.Duration(ns))
@@ -349,8 +364,8 @@ func clientProc(t *testing.T, srv *serverProc, dst string, gets int, data []byte
 	if got, err := os.ReadFile(dst); err != nil || !bytes.Equal(got, data) {
 		t.Errorf("the downloaded file differs from the one served (%v)", err)
 	}
-	if len(lat) == 0 {
-		t.Fatalf("no download succeeded")
+	if 2*len(lat) <= gets {
+		t.Fatalf("%d of %d downloads succeeded: the client is locked out", len(lat), gets)
 	}
 	return lat, maxFDs
 }

@@ -67,6 +67,8 @@ type Server struct {
 	Debug io.Writer
 
 	root    *os.Root
+	rootDir *os.File // the root for openat2, or nil (see open_linux.go)
+	rootFD  int      // its descriptor
 	nextID  atomic.Uint64
 	debugMu sync.Mutex
 
@@ -91,16 +93,24 @@ type Server struct {
 const busyDrain = 500 * time.Millisecond
 
 // NewServer returns a Server for the files under root, with the default
-// timeouts and limits. The root is opened with os.OpenRoot: no name can
-// reach outside it, not even through a symbolic link. Call Close to release
+// timeouts and limits. Names are resolved below the root (on Linux by the
+// kernel, with openat2 and RESOLVE_BENEATH, elsewhere by os.Root): no name
+// can reach outside it, not even through a symbolic link. Call Close to release
 // it.
 func NewServer(root string) (*Server, error) {
 	r, err := os.OpenRoot(root)
 	if err != nil {
 		return nil, fmt.Errorf("ref: open root: %w", err)
 	}
+	dir := openRootDir(root)
+	fd := -1
+	if dir != nil {
+		fd = int(dir.Fd())
+	}
 	return &Server{
 		root:                r,
+		rootDir:             dir,
+		rootFD:              fd,
 		FirstRequestTimeout: DefaultFirstRequestTimeout,
 		IdleTimeout:         DefaultIdleTimeout,
 		AckTimeout:          DefaultAckTimeout,
@@ -122,6 +132,9 @@ const logInterval = 5 * time.Second
 
 // Close releases the root. Call it once Serve and ServeConn have returned.
 func (s *Server) Close() error {
+	if s.rootDir != nil {
+		s.rootDir.Close()
+	}
 	return s.root.Close()
 }
 
@@ -198,7 +211,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 				s.wait()
 				return nil
 			}
-			if outOfFiles(err) && s.refuseQueued(ln, &spare) {
+			if outOfFiles(err) && s.refuseQueued(ctx, ln, &spare) {
 				// A connection waiting in the listen queue was answered
 				// "ERR busy" at once instead of left there.
 				continue
