@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/stickykit/stickykit/spec"
 )
 
 // newFlags returns a flag set for one subcommand whose usage text begins
@@ -103,4 +105,26 @@ func inRange[T time.Duration | int | int64](name string, v, lo, hi T) error {
 		return nil
 	}
 	return fmt.Errorf("--%s %v is out of range: want %v to %v", name, v, lo, hi)
+}
+
+// framingValue is a --framing flag whose error names no Go package.
+type framingValue struct{ f *spec.Framing }
+
+func (v framingValue) Set(s string) error {
+	if err := v.f.Set(s); err != nil {
+		return errors.New(stripPackages(err.Error()))
+	}
+	return nil
+}
+
+func (v framingValue) String() string {
+	if v.f == nil {
+		return ""
+	}
+	return v.f.String()
+}
+
+// framingFlag defines a --framing flag on fs, storing into f.
+func framingFlag(fs *flag.FlagSet, f *spec.Framing, usage string) {
+	fs.Var(framingValue{f}, "framing", usage)
 }

@@ -53,7 +53,7 @@ cannot hold get for ever (the default, 1024 bytes/s over 60s, suits any
 real link; --speed-limit 0 turns it off).`)
 	addr := fs.String("addr", defaultAddr, "server `address` (host:port)")
 	framing := spec.Lockstep
-	fs.Var(&framing, "framing", "`framing` of control messages: lockstep (the tutorial's bytes) or line (LF-terminated)")
+	framingFlag(fs, &framing, "`framing` of control messages: lockstep (the tutorial's bytes) or line (LF-terminated)")
 	out := fs.String("o", "", "write the file to `OUT`, or to stdout for \"-\" (default: the last element of NAME, in the current directory)")
 	timeout := durationFlag(fs, "timeout", ref.DefaultTimeout, "give up when the server is silent for this `duration` (per read or write)")
 	maxTime := durationFlag(fs, "max-time", 0, "give up when the whole download takes longer than this `duration` (0: no bound)")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -39,14 +40,15 @@ Variants:
 	variant := naive.Naive
 	fs.Func("variant", "client `variant`: naive or article (default naive)", func(s string) error {
 		v, err := naive.ParseVariant(s)
-		if err == nil {
-			variant = v
+		if err != nil {
+			return errors.New(stripPackages(err.Error()))
 		}
-		return err
+		variant = v
+		return nil
 	})
 	addr := fs.String("addr", defaultAddr, "server `address` (host:port)")
 	framing := spec.Lockstep
-	fs.Var(&framing, "framing", "`framing` of control messages: lockstep or line")
+	framingFlag(fs, &framing, "`framing` of control messages: lockstep or line")
 	out := fs.String("o", "", "write what was read to `OUT` (default: the last element of NAME plus \".new\", as the tutorial did)")
 	timeout := durationFlag(fs, "timeout", ref.DefaultTimeout, "give up when the server is silent for this `duration` before the body is complete")
 	wait := durationFlag(fs, "digest-wait", time.Second, "how long (a `duration`) the single digest read waits (the tutorial's client waited forever)")

@@ -53,7 +53,7 @@ connections pushed out or refused are counted in one line every 5s at most.`)
 	addr := fs.String("addr", defaultAddr, "`address` to listen on; port 0 picks a free port (see --addr-file)")
 	root := fs.String("root", ".", "`directory` whose files are served")
 	framing := spec.Lockstep
-	fs.Var(&framing, "framing", "`framing` of control messages: lockstep (the tutorial's bytes) or line (LF-terminated)")
+	framingFlag(fs, &framing, "`framing` of control messages: lockstep (the tutorial's bytes) or line (LF-terminated)")
 	addrFile := fs.String("addr-file", "", "write the address actually bound to this `file` once listening (for scripts)")
 	maxConns := fs.Int("max-conns", ref.DefaultMaxConns, "most connections served at once, `N`")
 	maxPending := fs.Int("max-pending", ref.DefaultMaxPending, "most connections at once that have not yet sent a request (`N`)")
