@@ -45,7 +45,7 @@ func TestBareConnectionsLogNothing(t *testing.T) {
 	t.Cleanup(func() { srv.Close() })
 	var logs syncBuffer
 	srv.Logger = slog.New(slog.NewTextHandler(&logs, nil))
-	srv.FirstRequestTimeout = 50 * time.Millisecond
+	srv.FirstRequestTimeout, srv.IdleTimeout = 50*time.Millisecond, 50*time.Millisecond
 	srv.MaxPending = 5
 	addr := serveTCP(t, srv)
 	var conns []net.Conn
@@ -146,6 +146,11 @@ func TestServerMinRate(t *testing.T) {
 			rerr = err
 			break
 		}
+		if n > 2<<20 {
+			// A server that keeps the floor cuts the crawl within a
+			// window or two: a few hundred KiB.
+			t.Fatalf("read %d bytes at a crawl and the server goes on: want it cut short", n)
+		}
 	}
 	if n >= size || isTimeout(rerr) {
 		t.Fatalf("read %d of %d bytes, ending with %v: want the server to cut the crawl short", n, size, rerr)
@@ -167,7 +172,7 @@ func TestTooLongAtTheEnd(t *testing.T) {
 	for _, end := range []string{"end of stream", "timeout"} {
 		t.Run(end, func(t *testing.T) {
 			srv := newServer(t, t.TempDir(), spec.Line)
-			srv.FirstRequestTimeout = 300 * time.Millisecond
+			srv.FirstRequestTimeout, srv.IdleTimeout = 300*time.Millisecond, 300*time.Millisecond
 			c := dialTCP(t, serveTCP(t, srv))
 			must(t, write(c, []byte(req)))
 			if end == "end of stream" {

@@ -84,27 +84,14 @@ real link; --speed-limit 0 turns it off).`)
 	if *speedLimit == 0 {
 		c.MinRate = -1
 	}
-	var bar *progressbar.ProgressBar
+	var bar progress
 	if !*quiet && isTerminal(e.stderr) {
-		c.Progress = func(done, total int64) {
-			if bar == nil {
-				bar = progressbar.NewOptions64(total,
-					progressbar.OptionSetWriter(os.Stderr),
-					progressbar.OptionSetDescription(clean(name, 60)),
-					progressbar.OptionShowBytes(true),
-					progressbar.OptionThrottle(100*time.Millisecond),
-					progressbar.OptionClearOnFinish(),
-				)
-			}
-			bar.Set64(done)
-		}
+		c.Progress = bar.show(name)
 	}
 	ctx, caught, stop := interruptible(context.Background())
 	defer stop()
 	res, err := e.download(ctx, c, *addr, name, dst, *traceFile, framing)
-	if bar != nil {
-		bar.Finish()
-	}
+	bar.finish()
 	if s := caught(); s != nil {
 		e.errorf("get %s: interrupted", clean(name, maxMessage))
 		return exitSignal(s)
@@ -118,14 +105,45 @@ real link; --speed-limit 0 turns it off).`)
 		return exitFail
 	}
 	if !*quiet {
-		report, where := e.stdout, "saved to "+clean(dst, maxMessage)
-		if dst == "-" || e.isStdout(dst) {
-			// The data went to stdout: the report must not join it.
-			report, where = e.stderr, "written to stdout"
-		}
-		fmt.Fprintf(report, "%s: %d bytes, md5 %s, %s\n", clean(name, maxMessage), res.Size, res.Digest, where)
+		e.report(name, dst, res)
 	}
 	return exitOK
+}
+
+// report says what was saved where: on stdout, or on stderr when the data
+// itself went to stdout.
+func (e *env) report(name, dst string, res *ref.Result) {
+	out, where := e.stdout, "saved to "+clean(dst, maxMessage)
+	if dst == "-" || e.isStdout(dst) {
+		out, where = e.stderr, "written to stdout"
+	}
+	fmt.Fprintf(out, "%s: %d bytes, md5 %s, %s\n", clean(name, maxMessage), res.Size, res.Digest, where)
+}
+
+// progress is a progress bar on stderr, drawn once the size is known.
+type progress struct{ bar *progressbar.ProgressBar }
+
+// show returns a Client.Progress function that draws the bar for name.
+func (p *progress) show(name string) func(done, total int64) {
+	return func(done, total int64) {
+		if p.bar == nil {
+			p.bar = progressbar.NewOptions64(total,
+				progressbar.OptionSetWriter(os.Stderr),
+				progressbar.OptionSetDescription(clean(name, 60)),
+				progressbar.OptionShowBytes(true),
+				progressbar.OptionThrottle(100*time.Millisecond),
+				progressbar.OptionClearOnFinish(),
+			)
+		}
+		p.bar.Set64(done)
+	}
+}
+
+// finish clears the bar, if one was drawn.
+func (p *progress) finish() {
+	if p.bar != nil {
+		p.bar.Finish()
+	}
 }
 
 // download fetches name to dst ("-" for stdout), recording the connection

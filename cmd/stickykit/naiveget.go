@@ -113,6 +113,12 @@ Variants:
 		e.errorf("naive-get %s: %s", qname, describe(err))
 		return exitFail
 	}
+	return e.printNaive(variant, dst, res)
+}
+
+// printNaive prints what a naive download did, and returns 0 when the
+// digests match, 1 when they differ.
+func (e *env) printNaive(variant naive.Variant, dst string, res *naive.Result) int {
 	server := res.Server
 	switch {
 	case server == "":

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"net"
@@ -55,15 +56,7 @@ connections pushed out or refused are counted in one line every 5s at most.`)
 	framing := spec.Lockstep
 	framingFlag(fs, &framing, "`framing` of control messages: lockstep (the tutorial's bytes) or line (LF-terminated)")
 	addrFile := fs.String("addr-file", "", "write the address actually bound to this `file` once listening (for scripts)")
-	maxConns := fs.Int("max-conns", ref.DefaultMaxConns, "most connections served at once, `N`")
-	maxPending := fs.Int("max-pending", ref.DefaultMaxPending, "most connections at once that have not yet sent a request (`N`)")
-	perAddr := fs.Int("max-conns-per-addr", ref.DefaultMaxConnsPerAddr, "most connections at once from one address, `N` (0: no limit)")
-	first := durationFlag(fs, "first-request-timeout", ref.DefaultFirstRequestTimeout, "close a new connection that sends no request within this `duration`")
-	idle := durationFlag(fs, "idle-timeout", ref.DefaultIdleTimeout, "close a connection that sends no further request within this `duration`")
-	ack := durationFlag(fs, "ack-timeout", ref.DefaultAckTimeout, "close a connection whose ack does not come within this `duration` of the size")
-	wto := durationFlag(fs, "write-timeout", ref.DefaultWriteTimeout, "close a connection when one write does not complete within this `duration`")
-	minRate := fs.Int64("min-rate", ref.DefaultServerMinRate, "cut off a client that takes fewer `bytes` per second of data over a whole --rate-window (0: no floor)")
-	window := durationFlag(fs, "rate-window", ref.DefaultServerRateWindow, "the `duration` over which --min-rate is judged")
+	lim := defineLimits(fs)
 	grace := durationFlag(fs, "grace", 10*time.Second, "on SIGINT/SIGTERM, how long (a `duration`) transfers in flight may take to finish")
 	verbose := fs.Bool("v", false, "log every connection and request (to stderr)")
 	quiet := fs.Bool("q", false, "log only errors")
@@ -74,22 +67,11 @@ connections pushed out or refused are counted in one line every 5s at most.`)
 	if len(pos) > 0 {
 		return e.usageErr(fs, "unexpected argument %q", pos[0])
 	}
-	const lo, hi = time.Second, 10 * time.Minute // SPEC.md REQ-LIM-9
-	for _, err := range []error{
-		inRange("max-conns", *maxConns, 1, 1<<20),
-		inRange("max-pending", *maxPending, 1, 1<<20),
-		inRange("max-conns-per-addr", *perAddr, 0, 1<<20),
-		inRange("first-request-timeout", *first, lo, hi),
-		inRange("idle-timeout", *idle, lo, hi),
-		inRange("ack-timeout", *ack, lo, hi),
-		inRange("write-timeout", *wto, lo, hi),
-		inRange("min-rate", *minRate, 0, 1<<40),
-		inRange("rate-window", *window, lo, hi),
-		inRange("grace", *grace, 0, hi),
-	} {
-		if err != nil {
-			return e.usageErr(fs, "%v", err)
-		}
+	if err := lim.check(); err != nil {
+		return e.usageErr(fs, "%v", err)
+	}
+	if err := inRange("grace", *grace, 0, maxTimeout); err != nil {
+		return e.usageErr(fs, "%v", err)
 	}
 
 	level := slog.LevelInfo
@@ -109,31 +91,27 @@ connections pushed out or refused are counted in one line every 5s at most.`)
 	defer srv.Close()
 	srv.Framing = framing
 	srv.Logger = logger
-	srv.MaxConns, srv.MaxPending, srv.MaxConnsPerAddr = *maxConns, *maxPending, *perAddr
-	if *perAddr == 0 {
-		srv.MaxConnsPerAddr = -1
-	}
-	srv.FirstRequestTimeout, srv.IdleTimeout, srv.AckTimeout, srv.WriteTimeout = *first, *idle, *ack, *wto
-	srv.MinRate, srv.RateWindow = *minRate, *window
-	if *minRate == 0 {
-		srv.MinRate = -1
-	}
+	lim.apply(srv)
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		e.errorf("serve: %s", describe(err))
 		return exitUsage
 	}
-	bound := ln.Addr().String()
 	if *addrFile != "" {
-		if err := writeAddrFile(*addrFile, bound); err != nil {
+		if err := writeAddrFile(*addrFile, ln.Addr().String()); err != nil {
 			ln.Close()
 			e.errorf("serve: %s", describe(err))
 			return exitUsage
 		}
 	}
 	logger.Info("serving", "root", *root)
+	return e.serveUntilSignal(srv, ln, logger, *grace)
+}
 
+// serveUntilSignal serves ln with srv until SIGINT or SIGTERM, then shuts
+// down with the grace period, and returns the exit status.
+func (e *env) serveUntilSignal(srv *ref.Server, ln net.Listener, logger *slog.Logger, grace time.Duration) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	served := make(chan error, 1)
@@ -150,7 +128,7 @@ connections pushed out or refused are counted in one line every 5s at most.`)
 	}
 	stop()
 	logger.Info("shutting down", "grace", grace.String())
-	sctx, cancel := context.WithTimeout(context.Background(), *grace)
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		logger.Warn("shutdown: transfers cut off", "err", err)
@@ -161,4 +139,65 @@ connections pushed out or refused are counted in one line every 5s at most.`)
 	}
 	fmt.Fprintln(e.stderr, "stickykit: server stopped")
 	return exitOK
+}
+
+// The range of every timeout of serve (SPEC.md REQ-LIM-9).
+const (
+	minTimeout = time.Second
+	maxTimeout = 10 * time.Minute
+)
+
+// limits are serve's flags for the server's limits and timeouts.
+type limits struct {
+	maxConns, maxPending, perAddr   *int
+	first, idle, ack, write, window *time.Duration
+	minRate                         *int64
+}
+
+func defineLimits(fs *flag.FlagSet) *limits {
+	return &limits{
+		maxConns:   fs.Int("max-conns", ref.DefaultMaxConns, "most connections served at once, `N`"),
+		maxPending: fs.Int("max-pending", ref.DefaultMaxPending, "most connections at once that have not yet sent a request (`N`)"),
+		perAddr:    fs.Int("max-conns-per-addr", ref.DefaultMaxConnsPerAddr, "most connections at once from one address, `N` (0: no limit)"),
+		first:      durationFlag(fs, "first-request-timeout", ref.DefaultFirstRequestTimeout, "close a new connection that sends no request within this `duration`"),
+		idle:       durationFlag(fs, "idle-timeout", ref.DefaultIdleTimeout, "close a connection that sends no further request within this `duration`"),
+		ack:        durationFlag(fs, "ack-timeout", ref.DefaultAckTimeout, "close a connection whose ack does not come within this `duration` of the size"),
+		write:      durationFlag(fs, "write-timeout", ref.DefaultWriteTimeout, "close a connection when one write does not complete within this `duration`"),
+		minRate:    fs.Int64("min-rate", ref.DefaultServerMinRate, "cut off a client that takes fewer `bytes` per second of data over a whole --rate-window (0: no floor)"),
+		window:     durationFlag(fs, "rate-window", ref.DefaultServerRateWindow, "the `duration` over which --min-rate is judged"),
+	}
+}
+
+// check returns a usage error for the first flag out of its range.
+func (l *limits) check() error {
+	for _, err := range []error{
+		inRange("max-conns", *l.maxConns, 1, 1<<20),
+		inRange("max-pending", *l.maxPending, 1, 1<<20),
+		inRange("max-conns-per-addr", *l.perAddr, 0, 1<<20),
+		inRange("first-request-timeout", *l.first, minTimeout, maxTimeout),
+		inRange("idle-timeout", *l.idle, minTimeout, maxTimeout),
+		inRange("ack-timeout", *l.ack, minTimeout, maxTimeout),
+		inRange("write-timeout", *l.write, minTimeout, maxTimeout),
+		inRange("min-rate", *l.minRate, 0, 1<<40),
+		inRange("rate-window", *l.window, minTimeout, maxTimeout),
+	} {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// apply sets the limits on srv (0 turns the per-address limit and the
+// minimum rate off).
+func (l *limits) apply(srv *ref.Server) {
+	srv.MaxConns, srv.MaxPending, srv.MaxConnsPerAddr = *l.maxConns, *l.maxPending, *l.perAddr
+	if *l.perAddr == 0 {
+		srv.MaxConnsPerAddr = -1
+	}
+	srv.FirstRequestTimeout, srv.IdleTimeout, srv.AckTimeout, srv.WriteTimeout = *l.first, *l.idle, *l.ack, *l.write
+	srv.MinRate, srv.RateWindow = *l.minRate, *l.window
+	if *l.minRate == 0 {
+		srv.MinRate = -1
+	}
 }
