@@ -56,15 +56,7 @@ func newDestFixture(t *testing.T) *destFixture {
 		t.Fatal(err)
 	}
 	ln := &dialCounter{Listener: inner}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve = %v", err)
-		}
-	})
+	serveOn(t, srv, ln)
 	return &destFixture{addr: inner.Addr().String(), ln: ln, data: data}
 }
 

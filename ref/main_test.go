@@ -95,6 +95,14 @@ func serveTCP(t *testing.T, srv *ref.Server) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	serveOn(t, srv, ln)
+	return ln.Addr().String()
+}
+
+// serveOn runs srv on ln until the test ends. The test fails if Serve
+// returns an error.
+func serveOn(t *testing.T, srv *ref.Server, ln net.Listener) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln) }()
@@ -104,7 +112,6 @@ func serveTCP(t *testing.T, srv *ref.Server) string {
 			t.Errorf("Serve = %v, want nil", err)
 		}
 	})
-	return ln.Addr().String()
 }
 
 // servePipe serves one end of a net.Pipe with srv and returns the other.

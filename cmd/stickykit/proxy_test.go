@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/stickykit/stickykit/spec"
 )
 
 // sinkConn is a net.Conn that counts what is written to it and nothing
@@ -62,38 +64,12 @@ func TestProxyCoalesceBounded(t *testing.T) {
 // the connections it accepted.
 func echoServer(t *testing.T) (addr string, accepted <-chan struct{}) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	must(t, err)
 	ch := make(chan struct{}, 100)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			ch <- struct{}{}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			wg.Go(func() {
-				defer c.Close()
-				io.Copy(c, c)
-			})
-		}
+	addr = peer(t, spec.Lockstep, func(c net.Conn, _ *spec.Reader) {
+		ch <- struct{}{}
+		io.Copy(c, c)
 	})
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	return ln.Addr().String(), ch
+	return addr, ch
 }
 
 // startProxy relays to addr until the test ends.
@@ -235,11 +211,4 @@ func TestProxyIdleCountsBothDirections(t *testing.T) {
 	if _, err := client.Read(b); err == nil {
 		t.Errorf("read a byte from a connection silent both ways, want it cut")
 	}
-}
-
-// write writes b to c within the event guard.
-func write(c net.Conn, b []byte) error {
-	c.SetWriteDeadline(time.Now().Add(eventGuard))
-	_, err := c.Write(b)
-	return err
 }
