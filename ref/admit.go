@@ -24,17 +24,18 @@ import (
 //     goes;
 //   - MaxPending connections are pending, the oldest pending one goes.
 //
-// Only when no pending connection can go (every slot of the address, or of
-// the server, holds a connection that has sent a request) is the newcomer
-// answered "ERR busy" and closed. A connection that goes is answered
-// "ERR busy" too. So a crowd that opens connections and sends nothing,
-// reconnecting as fast as it is dropped, never locks anyone out: each
-// newcomer pushes out the crowd's oldest connection, and a client's request
-// is read long before a whole crowd's worth of newer connections arrives.
-// A pending connection goes only once the server has tried to read it and
-// found nothing, so a request already waiting in the socket when its
-// connection is first read is always served; when no pending connection
-// may go yet, the newcomer is refused.
+// A pending connection may go only if its client has sent nothing at all
+// (the kernel's count of bytes received, read or not, says so), or if it
+// is stuck inside a partial request; a connection whose request has
+// arrived never goes, even before the server has read it. Only when no
+// pending connection may go (every slot of the address, or of the server,
+// holds a connection that has sent a request) is the newcomer answered
+// "ERR busy" and closed. A connection that goes is answered "ERR busy"
+// too. So a crowd that opens connections and sends nothing, reconnecting
+// as fast as it is dropped, never locks anyone out: each newcomer pushes
+// out the crowd's oldest connection, and a client is served as long as its
+// request arrives before a whole budget's worth of newer connections
+// (from its own address, for the per-address limit) has.
 //
 // Addresses are counted per IPv4 address and per IPv6 /64 (one host's
 // usual share); connections without an IP address (net.Pipe) are not.
