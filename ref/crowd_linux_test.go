@@ -282,21 +282,25 @@ func TestLoadCrowd(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := startServerProc(t, root)
+			dst := filepath.Join(t.TempDir(), "out")
+			alone, _ := clientProc(t, srv, dst, 3, data, true) // the baseline: no crowd
+			slices.Sort(alone)
 			idleKiB, idleFDs := srv.usage(t)
+			crowdBegan := time.Now()
 			cr := startCrowd(srv.addr, tc.ips, members, int64(members))
 			defer cr.close()
 			cr.waitReached(t)
 
 			// The client is a process of its own, as a real one is: the
 			// crowd's thousand goroutines do not delay its request.
-			dst := filepath.Join(t.TempDir(), "out")
 			lat, maxFDs := clientProc(t, srv, dst, gets, data, tc.strict)
 			peakKiB, _ := srv.usage(t)
 			cr.close()
+			lasted := time.Since(crowdBegan)
 			slices.Sort(lat)
-			t.Logf("crowd of %d from %d address(es): %d of %d downloads of 64KiB, p50 %v, max %v; crowd made %d connections, the server dropped %d (%d with ERR busy); server peak RSS %d KiB (%d KiB idle), up to %d descriptors (%d idle)",
-				members, len(tc.ips), len(lat), gets, lat[len(lat)/2].Round(time.Microsecond), lat[len(lat)-1].Round(time.Microsecond),
-				cr.dials.Load(), cr.drops.Load(), cr.busy.Load(), peakKiB, idleKiB, maxFDs, idleFDs)
+			t.Logf("crowd of %d from %d address(es): %d of %d downloads of 64KiB, p50 %v, max %v (alone: p50 %v); crowd made %d connections (%.0f/s), the server dropped %d (%d with ERR busy); server peak RSS %d KiB (%d KiB idle), up to %d descriptors (%d idle)",
+				members, len(tc.ips), len(lat), gets, lat[len(lat)/2].Round(time.Microsecond), lat[len(lat)-1].Round(time.Microsecond), alone[len(alone)/2].Round(time.Microsecond),
+				cr.dials.Load(), float64(cr.dials.Load())/lasted.Seconds(), cr.drops.Load(), cr.busy.Load(), peakKiB, idleKiB, maxFDs, idleFDs)
 			if cr.busy.Load() == 0 {
 				t.Errorf("the server answered none of the crowd's dropped connections ERR busy")
 			}
