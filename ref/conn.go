@@ -227,7 +227,7 @@ func (c *conn) handle(name string) error {
 	log := c.log.With("name", logText(name))
 	f, size, code, text, cause := c.s.open(name)
 	if code != "" {
-		log.Info("request", "result", code, "err", cause, "duration", time.Since(start))
+		log.Info("request", "result", code, "err", logText(fmt.Sprint(cause)), "duration", time.Since(start))
 		err := c.write(spec.EncodeError(c.s.Framing, code, text))
 		if err == nil && code == spec.CodeBusy {
 			drain(c.nc, evictDrain)
