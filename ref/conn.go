@@ -380,7 +380,7 @@ func (s *Server) open(name string) (f *os.File, size int64, code, text string, c
 // logText returns a peer's text cut for a log record: the handler quotes
 // it, and it is bounded here (SPEC.md REQ-SEC-10).
 func logText(s string) string {
-	const max = 256
+	const max = 160
 	if len(s) <= max {
 		return s
 	}
