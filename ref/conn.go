@@ -45,7 +45,6 @@ type conn struct {
 	hasKey bool
 
 	rate rateFloor // the minimum rate of the data being sent
-	dbg  string
 
 	// Guarded by s.mu (see admit.go).
 	idle      bool          // waiting in a read for a request

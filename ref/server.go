@@ -41,17 +41,17 @@ type Server struct {
 	WriteTimeout time.Duration
 	// MaxConns is the most connections served at once; 0 means
 	// DefaultMaxConns. At the limit a newcomer pushes out the oldest
-	// connection that has not yet sent a request; when there is none it is
-	// answered "ERR busy ..." and closed (see admit.go).
+	// connection whose client has sent nothing yet; when there is none it
+	// is answered "ERR busy ..." and closed (see admit.go).
 	MaxConns int
 	// MaxPending is the most connections that have not yet sent their
 	// first request; 0 means DefaultMaxPending. A newcomer beyond it
-	// pushes out the oldest of them.
+	// pushes out the oldest of them whose client has sent nothing.
 	MaxPending int
 	// MaxConnsPerAddr is the most connections from one IPv4 address or
 	// IPv6 /64; 0 means DefaultMaxConnsPerAddr, a negative value no limit.
-	// At it, a newcomer pushes out its address's oldest connection that
-	// has not yet sent a request, or is answered "ERR busy".
+	// At it, a newcomer pushes out its address's oldest connection whose
+	// client has sent nothing yet, or is answered "ERR busy".
 	MaxConnsPerAddr int
 	// MinRate is the slowest, in bytes per second, that a transfer's data
 	// may be taken by its client, judged over each successive RateWindow:
