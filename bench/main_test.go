@@ -50,6 +50,7 @@ func childServe(args []string) int {
 	}
 	defer srv.Close()
 	srv.Framing, srv.MaxConns = framing, *maxConns
+	srv.MaxPending, srv.MaxConnsPerAddr = *maxConns, -1 // every connection comes from 127.0.0.1
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -69,6 +69,7 @@ func (l *Lab) Scale(ctx context.Context, clients int, size int64, probes int) (*
 	}
 	defer srv.Close()
 	srv.Framing, srv.MaxConns = l.opts.Framing, clients
+	srv.MaxPending, srv.MaxConnsPerAddr = clients, -1 // every client comes from 127.0.0.1
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("bench: %w", err)

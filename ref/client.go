@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/stickykit/stickykit/spec"
@@ -27,6 +25,20 @@ type Client struct {
 	Progress func(done, total int64)
 	// Dialer dials for Get; nil means a net.Dialer with Timeout.
 	Dialer *net.Dialer
+	// MaxTime bounds each Get and Fetch as a whole, from its start
+	// (dialing included, for Client.Get) to its end; 0 means no bound. A
+	// download that runs out of it fails with a *TimeLimitError.
+	MaxTime time.Duration
+	// MinRate is the slowest a download may go, in bytes per second,
+	// judged over each successive RateWindow from the request on: a
+	// window with fewer bytes fails the download with a *RateError. It
+	// stops a server that trickles a byte now and then, each just inside
+	// Timeout, from holding the client forever. 0 means DefaultMinRate;
+	// a negative value turns the rule off.
+	MinRate int64
+	// RateWindow is the length of each window of MinRate; 0 means
+	// DefaultRateWindow.
+	RateWindow time.Duration
 }
 
 // Result describes a verified download.
@@ -37,25 +49,95 @@ type Result struct {
 }
 
 // Get dials addr over TCP, downloads name to dst as Session.Get does, and
-// closes the connection. When ctx is done the connection is closed and the
-// error wraps ctx.Err().
+// closes the connection. It checks the name and prepares dst before it
+// dials, so a bad destination costs no connection. When ctx is done the
+// connection is closed and the error wraps ctx.Err().
 func (c *Client) Get(ctx context.Context, addr, name, dst string) (*Result, error) {
+	if err := spec.ValidateName(name); err != nil {
+		return nil, err
+	}
+	end := c.end(time.Now())
+	ctx, cancel := withEnd(ctx, end)
+	defer cancel()
+	d, err := openDest(ctx, dst)
+	if err != nil {
+		return nil, err
+	}
+	var res *Result
+	err = c.dialed(ctx, addr, end, func(s *Session) error {
+		res, err = s.getInto(name, d)
+		return err
+	})
+	if err != nil {
+		d.abort()
+	}
+	return res, err
+}
+
+// Fetch dials addr over TCP, fetches name to w as Session.Fetch does, and
+// closes the connection; ctx works as for Get.
+func (c *Client) Fetch(ctx context.Context, addr, name string, w io.Writer) (*Result, error) {
+	if err := spec.ValidateName(name); err != nil {
+		return nil, err
+	}
+	end := c.end(time.Now())
+	ctx, cancel := withEnd(ctx, end)
+	defer cancel()
+	var res *Result
+	err := c.dialed(ctx, addr, end, func(s *Session) (err error) {
+		res, err = s.Fetch(name, w)
+		return err
+	})
+	return res, err
+}
+
+// dialed dials addr, runs f on a session over the connection, and closes
+// it. The session's transfers end by end (zero: no bound).
+func (c *Client) dialed(ctx context.Context, addr string, end time.Time, f func(*Session) error) error {
 	d := c.Dialer
 	if d == nil {
 		d = &net.Dialer{Timeout: orDefault(c.Timeout, DefaultTimeout)}
 	}
 	nc, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return nil, err
+		if !end.IsZero() && !time.Now().Before(end) {
+			return &TimeLimitError{Limit: c.MaxTime}
+		}
+		return err
 	}
 	s := c.NewSession(nc)
+	s.end = end
 	defer s.Close()
 	stop := context.AfterFunc(ctx, func() { nc.Close() })
-	res, err := s.Get(name, dst)
+	err = f(s)
 	if !stop() && err != nil {
-		err = fmt.Errorf("%w: %w", ctx.Err(), err)
+		// ctx is done and closed the connection.
+		var tl *TimeLimitError
+		switch {
+		case errors.As(err, &tl):
+		case !end.IsZero() && !time.Now().Before(end):
+			err = &TimeLimitError{Limit: c.MaxTime}
+		default:
+			err = fmt.Errorf("%w: %w", ctx.Err(), err)
+		}
 	}
-	return res, err
+	return err
+}
+
+// end returns when a transfer begun at start must end, or the zero time.
+func (c *Client) end(start time.Time) time.Time {
+	if c.MaxTime <= 0 {
+		return time.Time{}
+	}
+	return start.Add(c.MaxTime)
+}
+
+// withEnd returns ctx, done at end too unless end is zero.
+func withEnd(ctx context.Context, end time.Time) (context.Context, context.CancelFunc) {
+	if end.IsZero() {
+		return context.WithCancel(ctx)
+	}
+	return context.WithDeadline(ctx, end)
 }
 
 // NewSession returns a Session that sends its requests over nc, which it
@@ -73,6 +155,9 @@ type Session struct {
 	nc     net.Conn
 	r      *spec.Reader
 	broken error // the error that made the session unusable
+
+	end  time.Time // when the transfer in progress must end; zero: no bound
+	rate rateFloor // the minimum rate of the transfer in progress
 }
 
 // Fetch requests name, reads the size, sends the ack, streams exactly SIZE
@@ -91,6 +176,16 @@ func (s *Session) Fetch(name string, w io.Writer) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	now := time.Now()
+	if s.end.IsZero() {
+		s.end = s.cfg.end(now)
+	}
+	defer func() { s.end = time.Time{} }()
+	minRate := s.cfg.MinRate
+	if minRate == 0 {
+		minRate = DefaultMinRate
+	}
+	s.rate = newRateFloor(minRate, orDefault(s.cfg.RateWindow, DefaultRateWindow), now)
 	res, err := s.fetch(name, req, w)
 	if err != nil && !keepsSession(err) {
 		s.broken = err
@@ -117,7 +212,14 @@ func (s *Session) fetch(name string, req []byte, w io.Writer) (*Result, error) {
 	}
 	size, err := s.r.ReadReply()
 	if err != nil {
-		return nil, wrap("waiting for the size", err)
+		return nil, replyError(err)
+	}
+	if r, ok := w.(sizeReserver); ok {
+		// Before the ack: a size that cannot be stored is refused while
+		// the server still waits, and no data is sent.
+		if err := r.reserveSize(size); err != nil {
+			return nil, err
+		}
 	}
 	if err := s.write(spec.EncodeAck(s.cfg.Framing)); err != nil {
 		return nil, fmt.Errorf("sending ack: %w", err)
@@ -160,6 +262,33 @@ func (s *Session) fetch(name string, req []byte, w io.Writer) (*Result, error) {
 	return &Result{Name: name, Size: size, Digest: local}, nil
 }
 
+// NoReplyError reports a request that got no reply: the server closed or
+// reset the connection, or stayed silent until the timeout. Besides a
+// server that failed, the usual cause is a framing mismatch: a server of
+// the line framing waits for an LF that a lockstep request never sends, and
+// a lockstep server's reply has no LF for a line client to find.
+type NoReplyError struct {
+	Err error // what ended the wait: io.ErrUnexpectedEOF, a timeout, a reset
+}
+
+// Error returns "waiting for the size: ..." and what ended the wait.
+func (e *NoReplyError) Error() string { return e.Err.Error() }
+
+// Unwrap returns e.Err.
+func (e *NoReplyError) Unwrap() error { return e.Err }
+
+// replyError classifies a failure to read the reply: a reply that came
+// but is wrong is returned as it is, no reply at all as *NoReplyError.
+func replyError(err error) error {
+	var pe *spec.ProtocolError
+	var er *spec.ErrorReply
+	w := wrap("waiting for the size", err)
+	if errors.As(err, &pe) || errors.As(err, &er) || errors.Is(err, spec.ErrTooLong) {
+		return w
+	}
+	return &NoReplyError{Err: w}
+}
+
 // wrap adds the phase to I/O errors; errors of package spec already say
 // which message they concern.
 func wrap(phase string, err error) error {
@@ -182,24 +311,71 @@ func (s *Session) progress(done, total int64) {
 }
 
 func (s *Session) write(b []byte) error {
-	s.nc.SetWriteDeadline(time.Now().Add(orDefault(s.cfg.Timeout, DefaultTimeout)))
+	s.nc.SetWriteDeadline(s.opDeadline(time.Now()))
 	_, err := s.nc.Write(b)
+	if err != nil && s.pastEnd(time.Now()) {
+		return &TimeLimitError{Limit: s.cfg.MaxTime}
+	}
 	return err
 }
 
+// opDeadline returns the deadline of one read or write begun at now: the
+// Timeout, cut short by the end of the transfer.
+func (s *Session) opDeadline(now time.Time) time.Time {
+	d := now.Add(orDefault(s.cfg.Timeout, DefaultTimeout))
+	if !s.end.IsZero() && s.end.Before(d) {
+		return s.end
+	}
+	return d
+}
+
+func (s *Session) pastEnd(now time.Time) bool {
+	return !s.end.IsZero() && !now.Before(s.end)
+}
+
 // deadlineReader sets the read deadline before every read of the
-// connection, so each read, not the whole transfer, is bounded.
+// connection, so each read, not the whole transfer, is bounded; it also
+// keeps the transfer's end and minimum rate.
 type deadlineReader struct{ s *Session }
 
 func (d deadlineReader) Read(p []byte) (int, error) {
-	d.s.nc.SetReadDeadline(time.Now().Add(orDefault(d.s.cfg.Timeout, DefaultTimeout)))
-	return d.s.nc.Read(p)
+	s := d.s
+	for {
+		op := s.opDeadline(time.Now())
+		dl := s.rate.deadline(op)
+		s.nc.SetReadDeadline(dl)
+		n, err := s.nc.Read(p)
+		now := time.Now()
+		if rerr := s.rate.add(n, now); rerr != nil {
+			return n, rerr
+		}
+		if err == nil || !isTimeout(err) {
+			return n, err
+		}
+		if s.pastEnd(now) {
+			return n, &TimeLimitError{Limit: s.cfg.MaxTime}
+		}
+		if n > 0 || !dl.Before(op) {
+			return n, err
+		}
+		// Only the rate window ended, and it was judged enough: read on.
+	}
 }
 
-// Get downloads name to the file dst. It writes to a temporary file beside
-// dst, syncs it, and renames it to dst only when the digest matched. On any
-// failure it removes the temporary file, leaves an existing dst untouched,
-// and returns the error.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// Get downloads name to dst. For a regular file (or none) at dst, it
+// writes to a temporary file in the same directory, syncs it, and puts it
+// in place only when the digest matched; on any failure it leaves nothing
+// behind and an existing dst untouched. A device or FIFO at dst is written
+// through instead, and a directory is refused before anything is sent:
+// see DestError and the rules in dest.go. Before the ack it refuses a size
+// the file system cannot hold (*SpaceError) and, where it can, reserves
+// the space. Opening a FIFO waits for its reader (Client.Get can cancel
+// that wait).
 func (s *Session) Get(name, dst string) (*Result, error) {
 	if s.broken != nil {
 		return nil, fmt.Errorf("%w (%v)", ErrSessionBroken, s.broken)
@@ -207,34 +383,25 @@ func (s *Session) Get(name, dst string) (*Result, error) {
 	if err := spec.ValidateName(name); err != nil {
 		return nil, err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".*.part")
-	if err != nil {
-		return nil, fmt.Errorf("creating temporary file: %w", err)
-	}
-	kept := false
-	defer func() {
-		if !kept {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	res, err := s.Fetch(name, writeBehind(tmp))
+	d, err := openDest(context.Background(), dst)
 	if err != nil {
 		return nil, err
 	}
-	if err := tmp.Chmod(0o644); err != nil {
+	return s.getInto(name, d)
+}
+
+// getInto fetches name into d and commits it once verified; on any
+// failure d is aborted.
+func (s *Session) getInto(name string, d destination) (*Result, error) {
+	res, err := s.Fetch(name, d)
+	if err != nil {
+		d.abort()
+		return nil, annotateThrough(err, d)
+	}
+	if err := d.commit(); err != nil {
+		d.abort()
 		return nil, fmt.Errorf("saving file: %w", err)
 	}
-	if err := tmp.Sync(); err != nil {
-		return nil, fmt.Errorf("saving file: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return nil, fmt.Errorf("saving file: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), dst); err != nil {
-		return nil, fmt.Errorf("saving file: %w", err)
-	}
-	kept = true
 	return res, nil
 }
 

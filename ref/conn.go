@@ -2,15 +2,19 @@ package ref
 
 import (
 	"bufio"
+	"container/list"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -28,13 +32,25 @@ import (
 // any I/O error, a file that shrinks while being sent, and Shutdown close
 // it too.
 type conn struct {
-	s   *Server
-	nc  net.Conn
-	id  uint64
-	r   *spec.Reader
-	log *slog.Logger
+	s    *Server
+	nc   net.Conn
+	id   uint64
+	br   *bufio.Reader
+	r    *spec.Reader
+	log  *slog.Logger
+	in   atomic.Int64 // bytes read from nc; read by admission too
+	inAt atomic.Int64 // when bytes last came, in Unix nanoseconds
 
-	idle bool // waiting for a request; guarded by s.mu
+	key    netip.Prefix // the address it is counted under, if hasKey
+	hasKey bool
+
+	rate rateFloor // the minimum rate of the data being sent
+
+	// Guarded by s.mu (see admit.go).
+	idle      bool          // waiting in a read for a request
+	admitted  bool          // counted in s.conns (and s.perAddr)
+	pendingAt *list.Element // in s.pending: no request yet
+	evicted   bool          // pushed out to make room
 }
 
 // connReadBufSize is the read buffer of a served connection: room for the
@@ -46,15 +62,42 @@ const requestDrain = time.Second
 
 func newConn(s *Server, nc net.Conn) *conn {
 	c := &conn{s: s, nc: nc, id: s.nextID.Add(1)}
-	var rd io.Reader = nc
-	if s.Debug != nil {
-		rd = debugReader{c}
-	}
+	c.key, c.hasKey = addrKey(nc.RemoteAddr())
 	// A server reads only control messages, so a small buffer will do; an
 	// idle connection holds it for its whole life.
-	c.r = spec.NewReader(bufio.NewReaderSize(rd, connReadBufSize), s.Framing)
+	c.br = bufio.NewReaderSize(countingReader{c}, connReadBufSize)
+	c.r = spec.NewReader(c.br, s.Framing)
 	c.log = s.logger().With("conn", c.id, "remote", nc.RemoteAddr().String())
 	return c
+}
+
+// lastIn returns when bytes last came from c's client.
+func (c *conn) lastIn() time.Time { return time.Unix(0, c.inAt.Load()) }
+
+// silent reports whether c's client has sent nothing at all, read or not
+// (where the kernel cannot say, nothing read).
+func (c *conn) silent() bool {
+	if c.in.Load() > 0 {
+		return false
+	}
+	sent, ok := sentAny(c.nc)
+	return !ok || !sent
+}
+
+// countingReader reads c's connection, counting the bytes, and copies them
+// to the Debug writer.
+type countingReader struct{ c *conn }
+
+func (r countingReader) Read(p []byte) (int, error) {
+	n, err := r.c.nc.Read(p)
+	if n > 0 {
+		r.c.inAt.Store(time.Now().UnixNano())
+		r.c.in.Add(int64(n))
+	}
+	if n > 0 && r.c.s.Debug != nil {
+		r.c.s.debugf(r.c.id, "<", p[:n])
+	}
+	return n, err
 }
 
 // serve runs the connection until it ends, and closes it.
@@ -62,23 +105,30 @@ func (c *conn) serve() {
 	start := time.Now()
 	requests := 0
 	reason := "client left"
-	c.log.Info("conn accepted")
+	// A connection that never sends a request costs a line only at debug
+	// level: a crowd of bare connects must not flood the log.
+	c.log.Debug("conn accepted")
 	defer func() {
 		if v := recover(); v != nil {
 			c.log.Error("panic serving connection", "panic", v, "stack", string(debug.Stack()))
 			reason = "panic"
 		}
 		c.nc.Close()
-		c.log.Info("conn closed", "reason", reason, "requests", requests, "duration", time.Since(start))
+		level := slog.LevelDebug
+		if requests > 0 {
+			level = slog.LevelInfo
+		}
+		c.log.Log(context.Background(), level, "conn closed", "reason", reason, "requests", requests, "duration", time.Since(start))
 	}()
 	for {
-		if !c.s.setIdle(c, true) {
+		name, st, err := c.readRequest(requests == 0)
+		switch st {
+		case waitShutdown:
 			reason = "shutdown"
 			return
-		}
-		name, err := c.readRequest()
-		if !c.s.setIdle(c, false) {
-			reason = "shutdown"
+		case waitEvicted:
+			reason = "pushed out to make room"
+			c.goAway()
 			return
 		}
 		if err != nil {
@@ -93,11 +143,47 @@ func (c *conn) serve() {
 	}
 }
 
-func (c *conn) readRequest() (string, error) {
-	c.nc.SetReadDeadline(time.Now().Add(orDefault(c.s.IdleTimeout, DefaultIdleTimeout)))
-	defer c.nc.SetReadDeadline(time.Time{})
-	return c.r.ReadRequest()
+// readRequest waits for a request, within FirstRequestTimeout for the
+// first and IdleTimeout for the others. The state says whether the
+// connection may go on.
+func (c *conn) readRequest(first bool) (string, waitState, error) {
+	d := orDefault(c.s.IdleTimeout, DefaultIdleTimeout)
+	if first {
+		d = orDefault(c.s.FirstRequestTimeout, DefaultFirstRequestTimeout)
+	}
+	begun := c.in.Load() - int64(c.br.Buffered())
+	if st := c.s.beginWait(c, time.Now().Add(d)); st != waitOK {
+		return "", st, nil
+	}
+	name, err := c.r.ReadRequest()
+	st := c.s.endWait(c)
+	c.nc.SetReadDeadline(time.Time{})
+	got := c.in.Load() - int64(c.br.Buffered()) - begun
+	if (errors.Is(err, io.ErrUnexpectedEOF) || isTimeout(err)) && got > spec.MaxControlLen {
+		// The stream ended, or the wait timed out, inside a request
+		// already longer than a request may be: 1024 bytes and a CR,
+		// which a reader keeps while it waits for a possible LF.
+		err = fmt.Errorf("%w: %d bytes and no line end", spec.ErrTooLong, got)
+	}
+	return name, st, err
 }
+
+// goAway answers a connection pushed out to make room: "ERR busy", a
+// short drain, and the close that serve makes.
+func (c *conn) goAway() {
+	c.nc.SetWriteDeadline(time.Now().Add(evictWrite))
+	if _, err := c.nc.Write(spec.EncodeError(c.s.Framing, spec.CodeBusy, "server busy: connections waiting for their first request make room for new ones")); err == nil {
+		drain(c.nc, evictDrain)
+	}
+}
+
+// evictWrite and evictDrain bound what a connection pushed out costs: its
+// reply is small and due at once, and a crowd must not hold descriptors
+// in long drains.
+const (
+	evictWrite = time.Second
+	evictDrain = 100 * time.Millisecond
+)
 
 // refuse deals with a request that could not be read, answering it when it
 // was malformed, and returns why the connection ends.
@@ -107,6 +193,8 @@ func (c *conn) refuse(err error) string {
 	switch {
 	case errors.Is(err, io.EOF):
 		return "client left"
+	case errors.As(err, &ne) && ne.Timeout() && c.in.Load() == 0:
+		return "first request timeout"
 	case errors.Is(err, spec.ErrTooLong):
 		c.log.Info("request", "result", spec.CodeTooLong, "err", err)
 		c.replyAndDrain(spec.CodeTooLong, fmt.Sprintf("request longer than %d bytes", spec.MaxControlLen))
@@ -135,11 +223,16 @@ func (c *conn) replyAndDrain(code, text string) {
 // connection must close.
 func (c *conn) handle(name string) error {
 	start := time.Now()
-	log := c.log.With("name", name)
+	log := c.log.With("name", logText(name))
 	f, size, code, text, cause := c.s.open(name)
 	if code != "" {
-		log.Info("request", "result", code, "err", cause, "duration", time.Since(start))
-		return c.write(spec.EncodeError(c.s.Framing, code, text))
+		log.Info("request", "result", code, "err", logText(fmt.Sprint(cause)), "duration", time.Since(start))
+		err := c.write(spec.EncodeError(c.s.Framing, code, text))
+		if err == nil && code == spec.CodeBusy {
+			drain(c.nc, evictDrain)
+			err = errors.New("out of file descriptors")
+		}
+		return err
 	}
 	defer f.Close()
 
@@ -160,7 +253,9 @@ func (c *conn) handle(name string) error {
 		return fmt.Errorf("waiting for ack: %w", err)
 	}
 
+	c.rate = newRateFloor(c.s.minRate(), orDefault(c.s.RateWindow, DefaultServerRateWindow), time.Now())
 	sum, sent, err := c.sendBody(f, size)
+	c.rate = rateFloor{}
 	if err != nil {
 		log.Warn("request", "result", "aborted", "err", err, "size", size, "bytes", sent, "duration", time.Since(start))
 		return err
@@ -201,25 +296,34 @@ func (c *conn) sendBody(f *os.File, size int64) (digest []byte, sent int64, err 
 	return digest, sent, err
 }
 
-// write writes b whole within WriteTimeout.
+// write writes b whole within WriteTimeout, and keeps the minimum rate
+// of the data being sent.
 func (c *conn) write(b []byte) error {
-	c.nc.SetWriteDeadline(time.Now().Add(orDefault(c.s.WriteTimeout, DefaultWriteTimeout)))
-	n, err := c.nc.Write(b)
-	c.nc.SetWriteDeadline(time.Time{})
-	if c.s.Debug != nil {
-		c.s.debugf(c.id, ">", b[:n])
+	defer c.nc.SetWriteDeadline(time.Time{})
+	for {
+		op := time.Now().Add(orDefault(c.s.WriteTimeout, DefaultWriteTimeout))
+		dl := c.rate.deadline(op)
+		c.nc.SetWriteDeadline(dl)
+		n, err := c.nc.Write(b)
+		if c.s.Debug != nil {
+			c.s.debugf(c.id, ">", b[:n])
+		}
+		if rerr := c.rate.add(n, time.Now()); rerr != nil {
+			return rerr
+		}
+		b = b[n:]
+		if err == nil || !isTimeout(err) || !dl.Before(op) {
+			return err
+		}
+		// Only the rate window ended, and it was judged enough: write on.
 	}
-	return err
 }
 
-type debugReader struct{ c *conn }
-
-func (d debugReader) Read(p []byte) (int, error) {
-	n, err := d.c.nc.Read(p)
-	if n > 0 {
-		d.c.s.debugf(d.c.id, "<", p[:n])
+func (s *Server) minRate() int64 {
+	if s.MinRate == 0 {
+		return DefaultServerMinRate
 	}
-	return n, err
+	return s.MinRate
 }
 
 // open opens name under the root for reading. If it cannot be served, code
@@ -231,14 +335,18 @@ func (s *Server) open(name string) (f *os.File, size int64, code, text string, c
 	if !filepath.IsLocal(name) {
 		return nil, 0, spec.CodeForbidden, "name leaves the root", errors.New("not a local path")
 	}
-	f, err := s.root.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	f, err := s.openIn(name)
 	if err != nil {
 		var pe *fs.PathError
 		switch {
 		case errors.As(err, &pe) && pe.Err.Error() == "path escapes from parent":
-			// os.Root's error for a symbolic link out of the root; it
-			// has no exported identity.
+			// A symbolic link out of the root (os.Root's error, which
+			// has no exported identity, or openat2's EXDEV).
 			return nil, 0, spec.CodeForbidden, "name leaves the root", err
+		case outOfFiles(err):
+			// The server's shortage, not the file's: "busy", and the
+			// connection closes (REQ-ERR-4), freeing a descriptor.
+			return nil, 0, spec.CodeBusy, "server out of file descriptors", err
 		case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ENOTDIR),
 			errors.Is(err, syscall.ENAMETOOLONG), errors.Is(err, syscall.ELOOP):
 			// A component too long for the file system, or a loop of
@@ -248,7 +356,7 @@ func (s *Server) open(name string) (f *os.File, size int64, code, text string, c
 		// Something is there but cannot be opened: a socket (ENXIO), or a
 		// directory or FIFO without read permission. Its type comes first
 		// (REQ-ERR-1); stat neither opens nor blocks.
-		if fi, serr := s.root.Stat(name); serr == nil && !fi.Mode().IsRegular() {
+		if fi, serr := s.statIn(name); serr == nil && !fi.Mode().IsRegular() {
 			return nil, 0, spec.CodeNotRegular, "not a regular file (" + kind(fi.Mode()) + ")", err
 		}
 		if errors.Is(err, fs.ErrPermission) {
@@ -266,6 +374,16 @@ func (s *Server) open(name string) (f *os.File, size int64, code, text string, c
 		return nil, 0, spec.CodeNotRegular, "not a regular file (" + kind(fi.Mode()) + ")", errors.New(fi.Mode().String())
 	}
 	return f, fi.Size(), "", "", nil
+}
+
+// logText returns a peer's text cut for a log record: the handler quotes
+// it, and it is bounded here (SPEC.md REQ-SEC-10).
+func logText(s string) string {
+	const max = 160
+	if len(s) <= max {
+		return s
+	}
+	return s[:max] + "..."
 }
 
 func kind(m fs.FileMode) string {

@@ -34,9 +34,18 @@ func errClass(err error) string {
 	var de *ref.DigestError
 	var pe *spec.ProtocolError
 	var te *spec.TruncatedError
+	var se *ref.SpaceError
+	var re *ref.RateError
+	var tl *ref.TimeLimitError
 	switch {
 	case err == nil:
 		return "ok"
+	case errors.As(err, &se):
+		return "no-space"
+	case errors.As(err, &re):
+		return "too-slow"
+	case errors.As(err, &tl):
+		return "time-limit"
 	case errors.Is(err, ref.ErrSessionBroken):
 		return "broken"
 	case errors.As(err, &er):
@@ -604,7 +613,7 @@ func deadlineFor(k faultKind) time.Duration {
 func faultyServerCell(t *testing.T, c faultCell, root string, data []byte) string {
 	srv := newServer(t, root, c.f)
 	srv.Logger = nil
-	srv.IdleTimeout, srv.AckTimeout, srv.WriteTimeout = faultyDeadline, faultyDeadline, faultyDeadline
+	srv.FirstRequestTimeout, srv.IdleTimeout, srv.AckTimeout, srv.WriteTimeout = faultyDeadline, faultyDeadline, faultyDeadline, faultyDeadline
 	w := layout(c.f, "data.bin", int64(len(data)))
 	cc, sc := connPair(t, c.kind == faultReset)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -659,7 +668,7 @@ func faultyClientCell(t *testing.T, c faultCell, root string, data []byte) strin
 	var logs logRecorder
 	srv.Logger = slog.New(&logs)
 	d := deadlineFor(c.kind)
-	srv.IdleTimeout, srv.AckTimeout, srv.WriteTimeout = d, d, d
+	srv.FirstRequestTimeout, srv.IdleTimeout, srv.AckTimeout, srv.WriteTimeout = d, d, d, d
 	w := layout(c.f, "data.bin", int64(len(data)))
 	cc, sc := connPair(t, c.kind == faultReset)
 	start := time.Now()

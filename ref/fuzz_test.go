@@ -283,7 +283,7 @@ func FuzzServer(f *testing.F) {
 		var logs logRecorder
 		srv.Framing = fr
 		srv.Logger = slog.New(&logs)
-		srv.IdleTimeout, srv.AckTimeout, srv.WriteTimeout = fuzzTimeout, fuzzTimeout, fuzzTimeout
+		srv.FirstRequestTimeout, srv.IdleTimeout, srv.AckTimeout, srv.WriteTimeout = fuzzTimeout, fuzzTimeout, fuzzTimeout, fuzzTimeout
 		srv.MaxConns = 2
 
 		c1, c2 := net.Pipe()
@@ -568,7 +568,7 @@ func FuzzClient(f *testing.F) {
 			t.Fatalf("Get still running after %v: %+v", fuzzBound, got)
 		}
 
-		m := &clientModel{f: fr, msgs: msgs, strict: true}
+		m := &clientModel{f: fr, msgs: msgs, strict: true, free: freeSpace(t, dir)}
 		stream := bytes.Join(msgs, nil)
 		for i, g := range got {
 			if g.class == "timeout" {
@@ -635,9 +635,10 @@ type getOutcome struct {
 type clientModel struct {
 	f      spec.Framing
 	msgs   [][]byte
-	off    int  // bytes of msgs[0] already read
-	broken bool // an earlier failure made the session unusable
-	strict bool // the model still predicts the outcome
+	off    int   // bytes of msgs[0] already read
+	broken bool  // an earlier failure made the session unusable
+	strict bool  // the model still predicts the outcome
+	free   int64 // bytes free where the client stores the file
 }
 
 type modelOutcome struct {
@@ -727,6 +728,9 @@ func (m *clientModel) exchange() modelOutcome {
 	size, err := spec.ParseReply(msg)
 	if err != nil {
 		return modelOutcome{class: errClass(err)}
+	}
+	if size > m.free {
+		return modelOutcome{class: "no-space"} // refused before the ack
 	}
 	if size > m.left() {
 		m.take(m.left())

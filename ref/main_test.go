@@ -6,6 +6,7 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -22,6 +23,15 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(getHelperEnv) != "" {
+		os.Exit(runGetHelper())
+	}
+	if os.Getenv(serveHelperEnv) != "" {
+		os.Exit(runServeHelper())
+	}
+	if os.Getenv(getsHelperEnv) != "" {
+		os.Exit(runGetsHelper())
+	}
 	goleak.VerifyTestMain(m)
 }
 
@@ -85,6 +95,14 @@ func serveTCP(t *testing.T, srv *ref.Server) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	serveOn(t, srv, ln)
+	return ln.Addr().String()
+}
+
+// serveOn runs srv on ln until the test ends. The test fails if Serve
+// returns an error.
+func serveOn(t *testing.T, srv *ref.Server, ln net.Listener) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln) }()
@@ -94,7 +112,6 @@ func serveTCP(t *testing.T, srv *ref.Server) string {
 			t.Errorf("Serve = %v, want nil", err)
 		}
 	})
-	return ln.Addr().String()
 }
 
 // servePipe serves one end of a net.Pipe with srv and returns the other.
@@ -218,4 +235,24 @@ func fetchFresh(srv *ref.Server, name string, timeout time.Duration) ([]byte, *r
 	sess.Close()
 	<-done
 	return buf.Bytes(), res, err
+}
+
+// getHelperEnv, when set in the environment of this test binary, makes it
+// a download helper instead (see runGetHelper).
+const getHelperEnv = "STICKYKIT_REF_GET_HELPER"
+
+// runGetHelper downloads $ADDR's file.bin to $DST with the reference
+// client, printing "receiving" once the first data has arrived; it is the
+// process TestGetKilledLeavesNothing kills.
+func runGetHelper() int {
+	var printed bool
+	cl := &ref.Client{Timeout: time.Minute, Progress: func(done, total int64) {
+		if done > 0 && !printed {
+			printed = true
+			fmt.Println("receiving")
+		}
+	}}
+	_, err := cl.Get(context.Background(), os.Getenv("ADDR"), "file.bin", os.Getenv("DST"))
+	fmt.Println("get returned:", err)
+	return 1
 }

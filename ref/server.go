@@ -1,12 +1,14 @@
 package ref
 
 import (
+	"container/list"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -21,10 +23,16 @@ import (
 type Server struct {
 	// Framing is the framing of every connection.
 	Framing spec.Framing
-	// Logger receives one record per connection accepted and closed and per
-	// request. Nil discards them.
+	// Logger receives a record per request, and at debug level one per
+	// connection accepted and closed; connections pushed out or refused
+	// are counted in at most one record every few seconds. Nil discards
+	// them.
 	Logger *slog.Logger
-	// IdleTimeout bounds the wait for a request; 0 means DefaultIdleTimeout.
+	// FirstRequestTimeout bounds the wait for a connection's first
+	// request; 0 means DefaultFirstRequestTimeout.
+	FirstRequestTimeout time.Duration
+	// IdleTimeout bounds the wait for each later request; 0 means
+	// DefaultIdleTimeout.
 	IdleTimeout time.Duration
 	// AckTimeout bounds the wait for the ack after a size; 0 means
 	// DefaultAckTimeout.
@@ -32,24 +40,51 @@ type Server struct {
 	// WriteTimeout bounds each write; 0 means DefaultWriteTimeout.
 	WriteTimeout time.Duration
 	// MaxConns is the most connections served at once; 0 means
-	// DefaultMaxConns. A connection over the limit is answered
-	// "ERR busy ..." and closed.
+	// DefaultMaxConns. At the limit a newcomer pushes out the oldest
+	// connection whose client has sent nothing yet; when there is none it
+	// is answered "ERR busy ..." and closed (see admit.go).
 	MaxConns int
+	// MaxPending is the most connections that have not yet sent their
+	// first request; 0 means DefaultMaxPending. A newcomer beyond it
+	// pushes out the oldest of them whose client has sent nothing.
+	MaxPending int
+	// MaxConnsPerAddr is the most connections from one IPv4 address or
+	// IPv6 /64; 0 means DefaultMaxConnsPerAddr, a negative value no limit.
+	// At it, a newcomer pushes out its address's oldest connection whose
+	// client has sent nothing yet, or is answered "ERR busy".
+	MaxConnsPerAddr int
+	// MinRate is the slowest, in bytes per second, that a transfer's data
+	// may be taken by its client, judged over each successive RateWindow:
+	// a window with fewer bytes closes the connection. 0 means
+	// DefaultServerMinRate; a negative value turns the rule off.
+	MinRate int64
+	// RateWindow is the length of each window of MinRate; 0 means
+	// DefaultServerRateWindow.
+	RateWindow time.Duration
 	// Debug, if not nil, receives a line for every read and write on every
 	// connection, quoting the first bytes: a copy of the wire traffic for
 	// debugging a peer.
 	Debug io.Writer
 
 	root    *os.Root
+	rootDir *os.File // the root for openat2, or nil (see open_linux.go)
+	rootFD  int      // its descriptor
 	nextID  atomic.Uint64
 	debugMu sync.Mutex
 
 	mu        sync.Mutex
 	closing   bool // Shutdown has begun
 	listeners map[net.Listener]struct{}
-	conns     map[*conn]struct{} // connections being served
-	running   int                // goroutines started by the server
-	idle      chan struct{}      // closed when running drops to 0
+	conns     map[*conn]struct{}   // connections admitted (see admit.go)
+	pending   *list.List           // of *conn: admitted, no request yet, oldest first
+	perAddr   map[netip.Prefix]int // admitted connections per address
+	peak      int                  // most connections admitted at once
+	running   int                  // goroutines started by the server
+	idle      chan struct{}        // closed when running drops to 0
+
+	evictions eventLog // connections pushed out to make room
+	refusals  eventLog // connections answered "ERR busy" at once
+	fdErrors  eventLog // failed accepts
 }
 
 // busyDrain bounds how long a refused connection is drained after the busy
@@ -58,25 +93,48 @@ type Server struct {
 const busyDrain = 500 * time.Millisecond
 
 // NewServer returns a Server for the files under root, with the default
-// timeouts and limits. The root is opened with os.OpenRoot: no name can
-// reach outside it, not even through a symbolic link. Call Close to release
+// timeouts and limits. Names are resolved below the root (on Linux by the
+// kernel, with openat2 and RESOLVE_BENEATH, elsewhere by os.Root): no name
+// can reach outside it, not even through a symbolic link. Call Close to release
 // it.
 func NewServer(root string) (*Server, error) {
 	r, err := os.OpenRoot(root)
 	if err != nil {
 		return nil, fmt.Errorf("ref: open root: %w", err)
 	}
+	dir := openRootDir(root)
+	fd := -1
+	if dir != nil {
+		fd = int(dir.Fd())
+	}
 	return &Server{
-		root:         r,
-		IdleTimeout:  DefaultIdleTimeout,
-		AckTimeout:   DefaultAckTimeout,
-		WriteTimeout: DefaultWriteTimeout,
-		MaxConns:     DefaultMaxConns,
+		root:                r,
+		rootDir:             dir,
+		rootFD:              fd,
+		FirstRequestTimeout: DefaultFirstRequestTimeout,
+		IdleTimeout:         DefaultIdleTimeout,
+		AckTimeout:          DefaultAckTimeout,
+		WriteTimeout:        DefaultWriteTimeout,
+		MaxConns:            DefaultMaxConns,
+		MaxPending:          DefaultMaxPending,
+		MaxConnsPerAddr:     DefaultMaxConnsPerAddr,
+		MinRate:             DefaultServerMinRate,
+		RateWindow:          DefaultServerRateWindow,
+		evictions:           eventLog{msg: "connections pushed out to make room, answered ERR busy", interval: logInterval},
+		refusals:            eventLog{msg: "connections refused, answered ERR busy", interval: logInterval},
+		fdErrors:            eventLog{msg: "accept failed; retrying", interval: logInterval},
 	}, nil
 }
 
+// logInterval is the least time between two records of one kind of event
+// that a crowd can cause by the thousand.
+const logInterval = 5 * time.Second
+
 // Close releases the root. Call it once Serve and ServeConn have returned.
 func (s *Server) Close() error {
+	if s.rootDir != nil {
+		s.rootDir.Close()
+	}
 	return s.root.Close()
 }
 
@@ -138,6 +196,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 
 	log := s.logger()
 	log.Info("listening", "addr", ln.Addr().String(), "framing", s.Framing.String())
+	spare := openSpare()
+	defer func() { spare.Close() }()
 	var backoff time.Duration
 	for {
 		nc, err := ln.Accept()
@@ -151,11 +211,16 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 				s.wait()
 				return nil
 			}
+			if outOfFiles(err) && s.refuseQueued(ctx, ln, &spare) {
+				// A connection waiting in the listen queue was answered
+				// "ERR busy" at once instead of left there.
+				continue
+			}
 			if isTemporary(err) {
 				// Out of descriptors or an aborted handshake: wait and
 				// retry rather than stop serving everyone.
 				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				log.Warn("accept failed; retrying", "err", err, "delay", backoff)
+				s.fdErrors.note(log, err.Error())
 				t := time.NewTimer(backoff)
 				select {
 				case <-t.C:
@@ -169,6 +234,20 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		backoff = 0
 		s.start(nc)
 	}
+}
+
+// openSpare opens a descriptor held in reserve for the moment the process
+// runs out of them; nil if it cannot.
+func openSpare() *os.File {
+	f, err := os.Open(os.DevNull)
+	if err != nil {
+		return nil
+	}
+	return f
+}
+
+func outOfFiles(err error) bool {
+	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE)
 }
 
 func isTemporary(err error) bool {
@@ -225,26 +304,19 @@ func (s *Server) track(nc net.Conn) (c *conn, busy, ok bool) {
 	if s.closing {
 		return nil, false, false
 	}
-	if s.conns == nil {
-		s.conns = make(map[*conn]struct{})
-	}
 	if s.running == 0 {
 		s.idle = make(chan struct{})
 	}
 	s.running++
 	c = newConn(s, nc)
-	if len(s.conns) >= orDefault(s.MaxConns, DefaultMaxConns) {
-		return c, true, true
-	}
-	s.conns[c] = struct{}{}
-	return c, false, true
+	return c, !s.admitLocked(c), true
 }
 
 // done ends what track began.
 func (s *Server) done(c *conn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	delete(s.conns, c)
+	s.releaseLocked(c)
 	s.running--
 	if s.running == 0 {
 		close(s.idle)
@@ -275,15 +347,6 @@ func (s *Server) closeAll() {
 	for c := range s.conns {
 		c.nc.Close()
 	}
-}
-
-// setIdle records whether c is waiting for a request. It returns false when
-// Shutdown has begun: the connection must end instead.
-func (s *Server) setIdle(c *conn, idle bool) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c.idle = idle
-	return !s.closing
 }
 
 // Shutdown stops the server gracefully: it closes the listeners and the
@@ -326,10 +389,10 @@ func (s *Server) refuseBusy(nc net.Conn) {
 	log := s.logger().With("remote", nc.RemoteAddr().String())
 	nc.SetWriteDeadline(time.Now().Add(orDefault(s.WriteTimeout, DefaultWriteTimeout)))
 	if _, err := nc.Write(spec.EncodeError(s.Framing, spec.CodeBusy, "server at its connection limit")); err != nil {
-		log.Warn("busy reply failed", "err", err)
+		log.Debug("busy reply failed", "err", err)
 		return
 	}
-	log.Warn("refused connection: busy", "max_conns", orDefault(s.MaxConns, DefaultMaxConns))
+	s.refusals.note(s.logger(), "limit")
 	drain(nc, busyDrain)
 }
 

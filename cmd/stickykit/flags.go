@@ -4,7 +4,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"strconv"
 	"strings"
+	"time"
+
+	"github.com/stickykit/stickykit/spec"
 )
 
 // newFlags returns a flag set for one subcommand whose usage text begins
@@ -62,4 +66,65 @@ func (e *env) usageErr(fs *flag.FlagSet, format string, args ...any) int {
 	e.errorf("%s: %s", fs.Name(), fmt.Sprintf(format, args...))
 	fmt.Fprintf(e.stderr, "Run \"stickykit %s --help\" for usage.\n", fs.Name())
 	return exitUsage
+}
+
+// durationValue is a time.Duration flag whose error says what it wants:
+// "--grace 5" is told that a duration needs a unit.
+type durationValue time.Duration
+
+func (d *durationValue) Set(s string) error {
+	v, err := time.ParseDuration(s)
+	if err == nil {
+		*d = durationValue(v)
+		return nil
+	}
+	if _, nerr := strconv.ParseFloat(s, 64); nerr == nil {
+		return fmt.Errorf("a duration needs a unit: %ss, %sms or %sm", s, s, s)
+	}
+	return errors.New("not a duration: want a number with a unit, such as 30s, 500ms or 2m")
+}
+
+func (d *durationValue) String() string { return time.Duration(*d).String() }
+
+// durationFlag defines a duration flag on fs. Its usage names the argument
+// `duration` in backquotes, so that every duration flag shows as
+// "-name duration" in --help.
+func durationFlag(fs *flag.FlagSet, name string, value time.Duration, usage string) *time.Duration {
+	if !strings.Contains(usage, "`duration`") {
+		panic("usage of --" + name + " must name its argument `duration`")
+	}
+	p := new(time.Duration)
+	*p = value
+	fs.Var((*durationValue)(p), name, usage)
+	return p
+}
+
+// inRange checks that the flag named name, of value v, lies in [lo, hi].
+func inRange[T time.Duration | int | int64](name string, v, lo, hi T) error {
+	if v >= lo && v <= hi {
+		return nil
+	}
+	return fmt.Errorf("--%s %v is out of range: want %v to %v", name, v, lo, hi)
+}
+
+// framingValue is a --framing flag whose error names no Go package.
+type framingValue struct{ f *spec.Framing }
+
+func (v framingValue) Set(s string) error {
+	if err := v.f.Set(s); err != nil {
+		return errors.New(stripPackages(err.Error()))
+	}
+	return nil
+}
+
+func (v framingValue) String() string {
+	if v.f == nil {
+		return ""
+	}
+	return v.f.String()
+}
+
+// framingFlag defines a --framing flag on fs, storing into f.
+func framingFlag(fs *flag.FlagSet, f *spec.Framing, usage string) {
+	fs.Var(framingValue{f}, "framing", usage)
 }

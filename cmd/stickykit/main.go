@@ -5,7 +5,7 @@
 //
 //	stickykit demo      [--size N] [--delivery D] [--client C] [--svg FILE] [--lang en|zh]
 //	stickykit serve     [--addr 127.0.0.1:8888] [--root DIR] [--framing lockstep|line]
-//	stickykit get       [--addr ADDR] [--framing F] [-o OUT] NAME
+//	stickykit get       [--addr ADDR] [--framing F] [-o OUT|-] [--max-time D] NAME
 //	stickykit naive-get [--variant naive|article] [--addr ADDR] [--framing F] [-o OUT] NAME
 //	stickykit proxy     --listen ADDR --to ADDR [shaping flags]
 //	stickykit check     server --addr ADDR --root DIR [--framing F] [--json FILE] [--junit FILE]
@@ -13,14 +13,19 @@
 //	stickykit bench     [--sizes LIST] [--svg FILE]
 //
 // Exit status: 0 on success, 1 when the operation ran and failed (a transfer,
-// a digest, a MUST case), 2 for usage or setup errors. Run "stickykit help"
+// a digest, a MUST case), 2 for usage or setup errors, 128+N when ended by
+// signal N (130 for Ctrl-C). Run "stickykit help"
 // for the list and "stickykit CMD --help" for the flags of one command.
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
 )
 
 func main() { os.Exit(Main()) }
@@ -99,4 +104,50 @@ func (e *env) usage(w io.Writer) {
 // errorf prints one error line, "stickykit: ...", to stderr.
 func (e *env) errorf(format string, args ...any) {
 	fmt.Fprintf(e.stderr, "stickykit: "+format+"\n", args...)
+}
+
+// exitSignal is the exit status of a command ended by a signal: 128 plus
+// its number, as a shell reports it (130 for Ctrl-C).
+func exitSignal(s os.Signal) int {
+	if n, ok := s.(syscall.Signal); ok {
+		return 128 + int(n)
+	}
+	return exitFail
+}
+
+// interruptSignals are the signals that end a transfer cleanly: Ctrl-C,
+// kill, a closed terminal and Ctrl-\.
+var interruptSignals = []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT}
+
+// interruptible returns a context that is cancelled when the process gets
+// one of interruptSignals, a function that returns that signal (nil if
+// none came), and stop, which restores the signals' default behaviour and
+// must be called.
+func interruptible(parent context.Context) (ctx context.Context, caught func() os.Signal, stop func()) {
+	ctx, cancel := context.WithCancel(parent)
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, interruptSignals...)
+	var got atomic.Value
+	done := make(chan struct{})
+	ended := make(chan struct{})
+	go func() {
+		defer close(ended)
+		select {
+		case s := <-ch:
+			got.Store(s)
+			cancel()
+		case <-done:
+		}
+	}()
+	caught = func() os.Signal {
+		s, _ := got.Load().(os.Signal)
+		return s
+	}
+	stop = func() {
+		signal.Stop(ch)
+		close(done)
+		<-ended
+		cancel()
+	}
+	return ctx, caught, stop
 }

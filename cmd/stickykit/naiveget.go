@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
+	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/stickykit/stickykit/naive"
@@ -21,6 +24,12 @@ as the tutorial did), then prints the announced size, the bytes written, the
 MD5 of what it wrote and the digest its single digest read returned. The
 exit status is 1 when the two digests differ.
 
+OUT is written in place, as the tutorial did: a new file gets 0666 less the
+umask, an existing regular file is truncated and keeps its mode, a device
+or FIFO is written to (never replaced). A directory, a path whose directory
+does not exist, a dangling symbolic link and a socket are refused before
+connecting (exit status 2).
+
 Variants:
   naive    recv(1024) until at least SIZE bytes have arrived: when the file's
            tail and the digest arrive together, the digest is written as file
@@ -31,17 +40,18 @@ Variants:
 	variant := naive.Naive
 	fs.Func("variant", "client `variant`: naive or article (default naive)", func(s string) error {
 		v, err := naive.ParseVariant(s)
-		if err == nil {
-			variant = v
+		if err != nil {
+			return errors.New(stripPackages(err.Error()))
 		}
-		return err
+		variant = v
+		return nil
 	})
 	addr := fs.String("addr", defaultAddr, "server `address` (host:port)")
 	framing := spec.Lockstep
-	fs.Var(&framing, "framing", "`framing` of control messages: lockstep or line")
+	framingFlag(fs, &framing, "`framing` of control messages: lockstep or line")
 	out := fs.String("o", "", "write what was read to `OUT` (default: the last element of NAME plus \".new\", as the tutorial did)")
-	timeout := fs.Duration("timeout", ref.DefaultTimeout, "give up when the server is silent this `long` before the body is complete")
-	wait := fs.Duration("digest-wait", time.Second, "how `long` the single digest read waits (the tutorial's client waited forever)")
+	timeout := durationFlag(fs, "timeout", ref.DefaultTimeout, "give up when the server is silent for this `duration` before the body is complete")
+	wait := durationFlag(fs, "digest-wait", time.Second, "how long (a `duration`) the single digest read waits (the tutorial's client waited forever)")
 	traceFile := fs.String("trace", "", "record every read and write of the connection to `FILE` as JSON (a stickykit demo trace)")
 	pos, code, ok := e.parse(fs, args)
 	if !ok {
@@ -51,12 +61,25 @@ Variants:
 	if err != nil {
 		return e.usageErr(fs, "%v", err)
 	}
+	for _, err := range []error{
+		inRange("timeout", *timeout, time.Millisecond, 24*time.Hour),
+		inRange("digest-wait", *wait, time.Millisecond, 24*time.Hour),
+	} {
+		if err != nil {
+			return e.usageErr(fs, "%v", err)
+		}
+	}
+	qname := clean(name, maxMessage)
+	if err := ref.CheckDest(dst); err != nil {
+		e.errorf("naive-get %s: %s", qname, describe(err))
+		return exitUsage
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", *addr)
 	cancel()
 	if err != nil {
-		e.errorf("naive-get %s: %v", name, err)
+		e.errorf("naive-get %s: %s", qname, describe(err))
 		return exitFail
 	}
 	defer conn.Close()
@@ -64,9 +87,9 @@ Variants:
 	if *traceFile != "" {
 		conn = shape.Record(conn, &rec)
 	}
-	f, err := os.Create(dst)
+	f, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|syscall.O_NOCTTY, 0o666)
 	if err != nil {
-		e.errorf("naive-get %s: %v", name, err)
+		e.errorf("naive-get %s: %s", qname, describe(err))
 		return exitFail
 	}
 	c := &naive.Client{Variant: variant, Framing: framing, Timeout: *timeout, DigestWait: *wait}
@@ -80,23 +103,33 @@ Variants:
 			size = -1 // no size arrived
 		}
 		if terr := writeTrace(*traceFile, &rec, framing, name, size); terr != nil {
-			e.errorf("naive-get %s: writing trace: %v", name, terr)
+			e.errorf("naive-get %s: writing trace: %s", qname, describe(terr))
 			if err == nil {
 				return exitFail
 			}
 		}
 	}
 	if err != nil {
-		e.errorf("naive-get %s: %v", name, err)
+		e.errorf("naive-get %s: %s", qname, describe(err))
 		return exitFail
 	}
+	return e.printNaive(variant, dst, res)
+}
+
+// printNaive prints what a naive download did, and returns 0 when the
+// digests match, 1 when they differ.
+func (e *env) printNaive(variant naive.Variant, dst string, res *naive.Result) int {
 	server := res.Server
-	if server == "" {
+	switch {
+	case server == "":
 		server = "(nothing arrived)"
+	case !isHex(server):
+		// Whatever the read returned, quoted: it may hold any bytes.
+		server = strconv.Quote(server[:min(len(server), maxPeerText)])
 	}
 	fmt.Fprintf(e.stdout, "variant  %s\n", variant)
 	fmt.Fprintf(e.stdout, "size     %d bytes announced\n", res.Size)
-	fmt.Fprintf(e.stdout, "written  %d bytes to %s\n", res.Written, dst)
+	fmt.Fprintf(e.stdout, "written  %d bytes to %s\n", res.Written, clean(dst, maxMessage))
 	fmt.Fprintf(e.stdout, "local    %s  (MD5 of what was written)\n", res.Local)
 	fmt.Fprintf(e.stdout, "server   %s  (what the digest read returned)\n", server)
 	if res.Match {
@@ -105,6 +138,16 @@ Variants:
 	}
 	fmt.Fprintf(e.stdout, "result   MISMATCH: %s\n", explainNaive(res))
 	return exitFail
+}
+
+// isHex reports whether s is all lowercase hex digits.
+func isHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // explainNaive says in one sentence why a naive transfer went wrong.

@@ -11,15 +11,24 @@ import (
 	"os"
 	"os/signal"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/stickykit/stickykit/shape"
 )
 
+// coalesceMax is the most bytes --coalesce holds for one direction of one
+// connection: a segment is released when it reaches this size, or when the
+// sender has been quiet for --quiet. Large enough that a file's tail and
+// its digest usually arrive together, small enough that a thousand
+// connections cannot make the relay hold gigabytes.
+const coalesceMax = 64 << 10
+
 // direction is the shaping of one direction of a relayed connection.
 type direction struct {
 	name     string // "down" (server to client) or "up" (client to server)
+	prefix   string // of its flags: "" or "up-"
 	fragment string // plan text for shape.ParsePlan, "" for none
 	delay    time.Duration
 	coalesce bool
@@ -31,9 +40,10 @@ type direction struct {
 }
 
 func (d *direction) flags(fs *flag.FlagSet, prefix, what string) {
+	d.prefix = prefix
 	fs.StringVar(&d.fragment, prefix+"fragment", "", "cut every write "+what+" into segments by `PLAN`: N (fixed N bytes), fixed:N, sizes:A,B,C or random:SEED:MIN:MAX")
-	fs.DurationVar(&d.delay, prefix+"delay", 0, "pause this `long` between the segments "+what+" (default 2ms with --"+prefix+"fragment, so they usually reach the peer's reads apart)")
-	fs.BoolVar(&d.coalesce, prefix+"coalesce", false, "hold the bytes "+what+" until the sender goes quiet (see --quiet), then deliver them as one segment")
+	fs.Var((*durationValue)(&d.delay), prefix+"delay", "pause for this `duration` between the segments "+what+" (default 2ms with --"+prefix+"fragment, so they usually reach the peer's reads apart)")
+	fs.BoolVar(&d.coalesce, prefix+"coalesce", false, "hold the bytes "+what+" until the sender goes quiet (see --quiet) or 64 KiB are held, then deliver them as one segment")
 	fs.Int64Var(&d.cut, prefix+"cut", -1, "deliver `N` bytes "+what+", then close the connection")
 	fs.Int64Var(&d.reset, prefix+"reset", -1, "deliver `N` bytes "+what+", then reset the connection (RST)")
 	fs.Int64Var(&d.stall, prefix+"stall", -1, "deliver `N` bytes "+what+", then deliver nothing more (the peer's deadline fires)")
@@ -47,7 +57,7 @@ func (d *direction) check() error {
 		}
 		p, err := shape.ParsePlan(text)
 		if err != nil {
-			return fmt.Errorf("--%s fragment: %v", d.name, err)
+			return fmt.Errorf("--%sfragment: %s", d.prefix, stripPackages(err.Error()))
 		}
 		d.plan = p
 		if d.delay == 0 {
@@ -55,7 +65,10 @@ func (d *direction) check() error {
 		}
 	}
 	if d.fragment != "" && d.coalesce {
-		return fmt.Errorf("%s: --fragment and --coalesce exclude each other", d.name)
+		return fmt.Errorf("--%sfragment and --%scoalesce exclude each other", d.prefix, d.prefix)
+	}
+	if err := inRange(d.prefix+"delay", d.delay, 0, time.Minute); err != nil {
+		return err
 	}
 	n := 0
 	for _, v := range []int64{d.cut, d.reset, d.stall} {
@@ -64,7 +77,7 @@ func (d *direction) check() error {
 		}
 	}
 	if n > 1 {
-		return fmt.Errorf("%s: choose one of --cut, --reset and --stall", d.name)
+		return fmt.Errorf("choose one of --%[1]scut, --%[1]sreset and --%[1]sstall", d.prefix)
 	}
 	return nil
 }
@@ -92,7 +105,7 @@ func (d *direction) wrap(c net.Conn) net.Conn {
 	case d.plan != nil:
 		c = shape.FragmentPaced(c, d.plan, d.delay)
 	case d.coalesce:
-		c = shape.Coalesce(c, shape.Fixed(1<<30))
+		c = shape.Coalesce(c, shape.Fixed(coalesceMax))
 	}
 	return c
 }
@@ -145,8 +158,9 @@ that falls behind receives several segments in one read.`)
 	listen := fs.String("listen", "", "`address` to accept clients on (port 0 picks a free port; see --addr-file)")
 	to := fs.String("to", "", "server `address` to relay to")
 	addrFile := fs.String("addr-file", "", "write the address actually bound to this `file` once listening")
-	quiet := fs.Duration("quiet", 50*time.Millisecond, "with --coalesce, release held bytes after the sender has been quiet this `long`")
-	idle := fs.Duration("idle-timeout", 2*time.Minute, "close a relayed connection when neither side sends for this `long`")
+	quiet := durationFlag(fs, "quiet", 50*time.Millisecond, "with --coalesce, release held bytes after the sender has been quiet for this `duration`")
+	idle := durationFlag(fs, "idle-timeout", 2*time.Minute, "close a relayed connection when neither side has sent anything for this `duration`")
+	maxConns := fs.Int("max-conns", defaultProxyConns, "relay at most `N` connections at once; more are closed at once")
 	verbose := fs.Bool("v", false, "log each connection and its byte counts")
 	down := &direction{name: "down"}
 	up := &direction{name: "up"}
@@ -162,13 +176,15 @@ that falls behind receives several segments in one read.`)
 	if *listen == "" || *to == "" {
 		return e.usageErr(fs, "both --listen and --to are required")
 	}
-	for _, d := range []*direction{down, up} {
-		if err := d.check(); err != nil {
+	for _, err := range []error{
+		down.check(), up.check(),
+		inRange("quiet", *quiet, time.Millisecond, time.Minute),
+		inRange("idle-timeout", *idle, time.Second, time.Hour),
+		inRange("max-conns", *maxConns, 1, 1<<20),
+	} {
+		if err != nil {
 			return e.usageErr(fs, "%v", err)
 		}
-	}
-	if *quiet <= 0 || *idle <= 0 {
-		return e.usageErr(fs, "--quiet and --idle-timeout must be positive")
 	}
 	level := slog.LevelInfo
 	if *verbose {
@@ -178,56 +194,88 @@ that falls behind receives several segments in one read.`)
 
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
-		e.errorf("proxy: %v", err)
+		e.errorf("proxy: %s", describe(err))
 		return exitUsage
 	}
 	if *addrFile != "" {
 		if err := writeAddrFile(*addrFile, ln.Addr().String()); err != nil {
 			ln.Close()
-			e.errorf("proxy: %v", err)
+			e.errorf("proxy: %s", describe(err))
 			return exitUsage
 		}
 	}
-	log.Info("relaying", "listen", ln.Addr().String(), "to", *to, "down", down.String(), "up", up.String())
+	log.Info("relaying", "listen", ln.Addr().String(), "to", *to, "down", down.String(), "up", up.String(), "max_conns", *maxConns)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	p := &proxy{to: *to, down: down, up: up, quiet: *quiet, idle: *idle, log: log}
-	go func() {
-		<-ctx.Done()
-		ln.Close()
-	}()
-	var wg sync.WaitGroup
-	var conns sync.Map // net.Conn -> struct{}: closed on shutdown
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			if ctx.Err() != nil {
-				break
-			}
-			e.errorf("proxy: %v", err)
-			stop()
-			break
-		}
-		conns.Store(c, struct{}{})
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer conns.Delete(c)
-			p.relay(c)
-		}()
+	p := &proxy{to: *to, down: down, up: up, quiet: *quiet, idle: *idle, maxConns: *maxConns, log: log}
+	if err := p.serve(ctx, ln); err != nil {
+		e.errorf("proxy: %s", describe(err))
 	}
-	conns.Range(func(k, _ any) bool { k.(net.Conn).Close(); return true })
-	wg.Wait()
 	fmt.Fprintln(e.stderr, "stickykit: proxy stopped")
 	return exitOK
 }
+
+// defaultProxyConns is the default of --max-conns. Each relayed connection
+// holds at most two 32 KiB copy buffers and, with --coalesce, 64 KiB per
+// shaped direction: 256 connections stay within about 50 MiB.
+const defaultProxyConns = 256
 
 type proxy struct {
 	to          string
 	down, up    *direction
 	quiet, idle time.Duration
+	maxConns    int
 	log         *slog.Logger
+}
+
+// serve relays every connection ln accepts until ctx is done, then closes
+// them all and waits for them. It returns the error that made Accept fail,
+// if ctx was not done.
+func (p *proxy) serve(ctx context.Context, ln net.Listener) error {
+	go func() {
+		<-ctx.Done()
+		ln.Close()
+	}()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	conns := make(map[net.Conn]struct{}) // relayed now: closed on shutdown
+	var refused int
+	var err error
+	for {
+		c, aerr := ln.Accept()
+		if aerr != nil {
+			if ctx.Err() == nil {
+				err = aerr
+			}
+			break
+		}
+		mu.Lock()
+		if len(conns) >= p.maxConns {
+			mu.Unlock()
+			c.Close() // the relay knows no protocol to say "busy" in
+			if refused++; refused == 1 || refused%100 == 0 {
+				p.log.Warn("connection closed: at --max-conns", "max_conns", p.maxConns, "closed_so_far", refused)
+			}
+			continue
+		}
+		conns[c] = struct{}{}
+		mu.Unlock()
+		wg.Go(func() {
+			p.relay(c)
+			mu.Lock()
+			delete(conns, c)
+			mu.Unlock()
+		})
+	}
+	ln.Close()
+	mu.Lock()
+	for c := range conns {
+		c.Close()
+	}
+	mu.Unlock()
+	wg.Wait()
+	return err
 }
 
 // relay serves one client connection: it dials the server and copies both
@@ -249,14 +297,16 @@ func (p *proxy) relay(client net.Conn) {
 	toServer := p.up.wrap(server)
 	var wg sync.WaitGroup
 	var nDown, nUp int64
+	act := &activity{}
+	act.touch()
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		nDown = p.copy(toClient, client, server, p.down)
+		nDown = p.copy(toClient, client, server, p.down, act)
 	}()
 	go func() {
 		defer wg.Done()
-		nUp = p.copy(toServer, server, client, p.up)
+		nUp = p.copy(toServer, server, client, p.up, act)
 	}()
 	wg.Wait()
 	toClient.Close()
@@ -264,21 +314,32 @@ func (p *proxy) relay(client net.Conn) {
 	p.log.Debug("connection done", "client", client.RemoteAddr().String(), "down_bytes", nDown, "up_bytes", nUp)
 }
 
+// activity is when either direction of a relayed connection last moved a
+// byte: the idle timeout counts from it, so a download whose client says
+// nothing for minutes is not cut while its data flows.
+type activity struct{ last atomic.Int64 } // Unix nanoseconds
+
+func (a *activity) touch()           { a.last.Store(time.Now().UnixNano()) }
+func (a *activity) since() time.Time { return time.Unix(0, a.last.Load()) }
+
 // copy relays src to dst (dst wraps dstRaw) until src ends, then half-closes
 // dstRaw so the peer sees the end of stream. It returns the bytes relayed.
-func (p *proxy) copy(dst, dstRaw, src net.Conn, d *direction) int64 {
+// Its reads wait at most until the connection has been idle, in both
+// directions, for p.idle.
+func (p *proxy) copy(dst, dstRaw, src net.Conn, d *direction, act *activity) int64 {
 	buf := make([]byte, 32<<10)
 	var total int64
 	held := false
 	flusher, _ := dst.(shape.Flusher)
 	for {
-		wait := p.idle
+		deadline := act.since().Add(p.idle)
 		if held {
-			wait = p.quiet
+			deadline = time.Now().Add(p.quiet)
 		}
-		src.SetReadDeadline(time.Now().Add(wait))
+		src.SetReadDeadline(deadline)
 		n, err := src.Read(buf)
 		if n > 0 {
+			act.touch()
 			total += int64(n)
 			dst.SetWriteDeadline(time.Now().Add(p.idle))
 			if _, werr := dst.Write(buf[:n]); werr != nil {
@@ -288,7 +349,8 @@ func (p *proxy) copy(dst, dstRaw, src net.Conn, d *direction) int64 {
 			held = d.coalesce
 		}
 		var ne net.Error
-		if err != nil && held && errors.As(err, &ne) && ne.Timeout() {
+		isTimeout := err != nil && errors.As(err, &ne) && ne.Timeout()
+		if isTimeout && held {
 			// The sender went quiet: deliver what is held as one segment.
 			if flusher != nil {
 				flusher.Flush()
@@ -296,12 +358,15 @@ func (p *proxy) copy(dst, dstRaw, src net.Conn, d *direction) int64 {
 			held = false
 			continue
 		}
+		if isTimeout && time.Since(act.since()) < p.idle {
+			continue // the other direction moved meanwhile
+		}
 		if err != nil {
 			if flusher != nil {
 				flusher.Flush()
 			}
 			if !errors.Is(err, io.EOF) {
-				// An idle timeout or a reset: end both directions.
+				// Idle in both directions, or a reset: end both.
 				dstRaw.Close()
 				src.Close()
 				return total
