@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stickykit/stickykit/ref/reftest"
 	"github.com/stickykit/stickykit/spec"
 )
 
@@ -135,8 +136,8 @@ func TestGetFramingHints(t *testing.T) {
 	verifyNoLeaks(t)
 	root := t.TempDir()
 	must(t, os.WriteFile(filepath.Join(root, "f.bin"), []byte("hello"), 0o644))
-	lineSrv := startRef(t, root, spec.Line)
-	lockSrv := startRef(t, root, spec.Lockstep)
+	lineSrv := reftest.NewServer(t, root, reftest.Options{Framing: spec.Line}).Addr
+	lockSrv := reftest.NewServer(t, root, reftest.Options{Framing: spec.Lockstep}).Addr
 	// A tutorial-style server: the size with no LF, then it waits for the
 	// ack, which a line client sends only after the LF it waits for.
 	answer := func(reply string) func(c net.Conn, r *spec.Reader) {
