@@ -6,7 +6,11 @@
 // [os.Root], one goroutine per connection, several requests per connection,
 // in either framing. It streams each file through a bounded buffer while
 // hashing it, so memory stays flat whatever the file size, and it never
-// sends data before it has read the client's acknowledgement.
+// sends data before it has read the client's acknowledgement. It remembers
+// the digest of each version of a file it has sent whole, and sends that
+// version again with sendfile, unhashed, as long as the file's metadata
+// shows no change before, during and after the transfer (SPEC.md
+// REQ-SRV-18; Server.DisableDigestCache turns this off).
 //
 // A [Client] downloads files. [Session.Fetch] reads exactly SIZE bytes of
 // data and then exactly 32 bytes of digest from one buffered reader per

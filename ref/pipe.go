@@ -17,7 +17,8 @@ import (
 // nobody changes until the hasher has released it. (The server could send
 // with sendfile and hash a second read of the file, but a file changed in
 // place during the transfer would then get a digest of bytes other than
-// those sent, which SPEC.md REQ-MSG-10 forbids.)
+// those sent, which SPEC.md REQ-MSG-10 forbids. It uses sendfile only when
+// it need not hash at all: see sendBody.)
 const (
 	// smallBufSize is the buffer of a transfer hashed inline: any data of
 	// at most this size.

@@ -39,8 +39,14 @@ type Server struct {
 	// connection, quoting the first bytes: a copy of the wire traffic for
 	// debugging a peer.
 	Debug io.Writer
+	// DisableDigestCache makes the server hash every file as it sends it.
+	// By default it remembers the digest of each version of a file it has
+	// sent whole and sends the next transfer of that version with
+	// sendfile, without hashing it again (SPEC.md REQ-SRV-18).
+	DisableDigestCache bool
 
 	root    *os.Root
+	digests *digestCache
 	nextID  atomic.Uint64
 	debugMu sync.Mutex
 
@@ -68,6 +74,7 @@ func NewServer(root string) (*Server, error) {
 	}
 	return &Server{
 		root:         r,
+		digests:      newDigestCache(digestCacheEntries),
 		IdleTimeout:  DefaultIdleTimeout,
 		AckTimeout:   DefaultAckTimeout,
 		WriteTimeout: DefaultWriteTimeout,

@@ -36,6 +36,7 @@ logged; their clients see a truncated transfer and keep no file).`)
 	grace := fs.Duration("grace", 10*time.Second, "on SIGINT/SIGTERM, how `long` transfers in flight may take to finish")
 	verbose := fs.Bool("v", false, "log every connection and request (to stderr)")
 	quiet := fs.Bool("q", false, "log only errors")
+	digestCache := fs.Bool("digest-cache", true, "remember the MD5 of each version of a file sent whole and send it again without rehashing (SPEC.md REQ-SRV-18); false hashes every transfer")
 	pos, code, ok := e.parse(fs, args)
 	if !ok {
 		return code
@@ -66,6 +67,7 @@ logged; their clients see a truncated transfer and keep no file).`)
 	srv.Logger = logger
 	srv.MaxConns = *maxConns
 	srv.IdleTimeout = *idle
+	srv.DisableDigestCache = !*digestCache
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
