@@ -19,19 +19,20 @@ const (
 	// digestCacheEntries bounds the remembered digests: a few hundred
 	// bytes each.
 	digestCacheEntries = 4096
-	// settleTime is how old a version's change time must be, when the
-	// server begins to read it, for its digest to be remembered. A write
-	// within one timestamp tick of the version's change time can leave
-	// every field of the key as it was (git calls such a file "racily
-	// clean"); a tick is 1 to 10ms on Linux file systems, 1s on some, 2s
-	// on FAT. A version changed after settleTime has passed gets a new
-	// change time.
-	settleTime = 3 * time.Second
 	// digestMaxAge bounds how long a remembered digest is used. It limits
 	// the harm of a change that the key cannot see (see SPEC.md): such a
 	// change makes transfers of the file fail for at most this long.
 	digestMaxAge = 10 * time.Minute
 )
+
+// DigestSettleTime is how old a version of a file must be (its change
+// time), when a Server begins to read it, for the Server to remember its
+// digest. A write within one timestamp tick of the version's change time
+// can leave every field the Server compares unchanged (git calls such a
+// file "racily clean"); a tick is 1 to 10ms on Linux file systems, 1s on
+// some, 2s on FAT. A version that changes after DigestSettleTime has
+// passed gets a new change time.
+const DigestSettleTime = 3 * time.Second
 
 // fileVersion identifies one version of a regular file's content as far
 // as its metadata can: the same file (device and inode, and birth time
@@ -39,7 +40,7 @@ const (
 // modification and change times to the nanosecond. The kernel sets the
 // change time on every write, truncation or attribute change, and no
 // system call sets it to a chosen value, so a later version has a later
-// change time, except as settleTime explains.
+// change time, except as DigestSettleTime explains.
 //
 // Linux keeps a change counter (i_version, STATX_CHANGE_COOKIE in the
 // kernel) that would be stricter still, but does not give it to user space
@@ -115,10 +116,10 @@ func (c *digestCache) get(v fileVersion) ([md5.Size]byte, bool) {
 }
 
 // put remembers sum for the version of s, if that version had settled
-// when it was read (see settleTime), evicting the least recently used
+// when it was read (see DigestSettleTime), evicting the least recently used
 // entry when the cache is full.
 func (c *digestCache) put(s snapshot, sum [md5.Size]byte) {
-	if !s.ok || s.at.Sub(time.Unix(0, s.v.ctime)) < settleTime {
+	if !s.ok || s.at.Sub(time.Unix(0, s.v.ctime)) < DigestSettleTime {
 		return
 	}
 	c.mu.Lock()

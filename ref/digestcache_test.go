@@ -48,19 +48,19 @@ func TestDigestCacheLRU(t *testing.T) {
 	}
 }
 
-// TestDigestCacheSettle: a version read within settleTime of its change
+// TestDigestCacheSettle: a version read within DigestSettleTime of its change
 // time is not remembered (a write in the same timestamp tick could leave
 // its key unchanged); nor is an unusable snapshot.
 func TestDigestCacheSettle(t *testing.T) {
 	c := newDigestCache(8)
 	young := settled(1)
-	young.at = time.Unix(0, young.v.ctime).Add(settleTime - time.Nanosecond)
+	young.at = time.Unix(0, young.v.ctime).Add(DigestSettleTime - time.Nanosecond)
 	c.put(young, sumOf(1))
 	unknown := settled(2)
 	unknown.ok = false
 	c.put(unknown, sumOf(2))
 	old := settled(3)
-	old.at = time.Unix(0, old.v.ctime).Add(settleTime)
+	old.at = time.Unix(0, old.v.ctime).Add(DigestSettleTime)
 	c.put(old, sumOf(3))
 	for i, want := range map[int]bool{1: false, 2: false, 3: true} {
 		if _, ok := c.get(settled(i).v); ok != want {

@@ -23,7 +23,7 @@ import (
 )
 
 // The tests of remembered digests (REQ-SRV-18). The digest cache only
-// remembers a version whose change time is SettleTime old when it is read;
+// remembers a version whose change time is DigestSettleTime old when it is read;
 // files made by a test are younger, so these tests move the cache's clock
 // an hour ahead (settledClock) and make sure themselves that every change
 // they make moves the change time (changeCtime).

@@ -2,7 +2,6 @@ package bench
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,37 +9,24 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
 
 	"github.com/stickykit/stickykit/ref"
 	"github.com/stickykit/stickykit/spec"
 )
 
-// Commands makes the child processes of Lab.RSS.
-type Commands struct {
-	// Serve returns a command that serves root on a loopback port with at
-	// least maxConns connections allowed, writes the address it bound to
-	// addrFile once listening, and stops gracefully on SIGTERM.
-	Serve func(root, addrFile string, maxConns int) *exec.Cmd
-	// Get returns a command that downloads name from addr to out and exits
-	// 0 only when the digest matched.
-	Get func(addr, name, out string) *exec.Cmd
-}
-
 // RSSResult reports the peak resident memory of a server and a client
 // process for one transfer, and the server's cost per idle connection.
 type RSSResult struct {
 	Size int64 // the file transferred
-	// ServerPeak and ClientPeak are the peak resident set sizes in bytes:
-	// VmHWM read from /proc while the process runs, or, without /proc, the
-	// rusage maximum, which can include the parent's resident set (see
-	// sampleHWM); 0 if unknown.
-	ServerPeak, ClientPeak int64
+	// ServerPeak, ClientPeak (Get, to a file) and PipeClientPeak (Fetch,
+	// to a pipe) are the peak resident set sizes in bytes: VmHWM read from
+	// /proc while the process runs, or, without /proc, the rusage maximum,
+	// which can include the parent's resident set (see sampleHWM); 0 if
+	// unknown or not measured.
+	ServerPeak, ClientPeak, PipeClientPeak int64
 	// IdleConns connections were opened and made idle (each after one
 	// request); the server's resident set grew from IdleBefore to
 	// IdleAfter bytes (0 when /proc is missing).
@@ -59,8 +45,11 @@ func (r *RSSResult) PerIdleConn() int64 {
 
 // String summarises the result on one line.
 func (r *RSSResult) String() string {
-	s := fmt.Sprintf("%s transfer: server peak RSS %.1f MiB, client peak RSS %.1f MiB",
+	s := fmt.Sprintf("%s transfer: server peak RSS %.1f MiB, client peak RSS %.1f MiB (to a file)",
 		FormatSize(r.Size), float64(r.ServerPeak)/float64(MiB), float64(r.ClientPeak)/float64(MiB))
+	if r.PipeClientPeak > 0 {
+		s += fmt.Sprintf(", %.1f MiB (to a pipe)", float64(r.PipeClientPeak)/float64(MiB))
+	}
 	if r.IdleConns > 0 && r.IdleAfter > 0 {
 		s += fmt.Sprintf("; %d idle connections: server RSS %.1f -> %.1f MiB, %.1f KiB each",
 			r.IdleConns, float64(r.IdleBefore)/float64(MiB), float64(r.IdleAfter)/float64(MiB), float64(r.PerIdleConn())/float64(KiB))
@@ -68,10 +57,11 @@ func (r *RSSResult) String() string {
 	return s
 }
 
-// RSS runs a server and a client as child processes made by cmds, has the
-// client download the file of size bytes, and reports the peak resident
-// memory of each. Then it opens idle connections to the server and
-// reports how its resident memory grew. The lab's own server is not used.
+// RSS runs a server and clients as child processes made by cmds, has a
+// client download the file of size bytes (with Get, then with Fetch if
+// set), and reports the peak resident memory of each. Then it opens idle
+// connections to the server and reports how its resident memory grew. The
+// lab's own server is not used.
 func (l *Lab) RSS(ctx context.Context, cmds Commands, size int64, idle int) (*RSSResult, error) {
 	name, err := l.File(size)
 	if err != nil {
@@ -80,65 +70,27 @@ func (l *Lab) RSS(ctx context.Context, cmds Commands, size int64, idle int) (*RS
 	if err := RaiseFileLimit(uint64(2*idle + 64)); err != nil {
 		return nil, err
 	}
-	addrFile := filepath.Join(l.dir, "rss-addr")
-	os.Remove(addrFile)
-	srv := cmds.Serve(l.root, addrFile, idle+8)
-	srvErr := new(limitedBuffer)
-	srv.Stdout, srv.Stderr = io.Discard, srvErr
-	if err := srv.Start(); err != nil {
-		return nil, fmt.Errorf("bench: starting server: %w", err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- srv.Wait() }()
-	stopped := false
-	stop := func() error {
-		if stopped {
-			return nil
-		}
-		stopped = true
-		srv.Process.Signal(syscall.SIGTERM)
-		t := time.NewTimer(15 * time.Second)
-		defer t.Stop()
-		select {
-		case err := <-exited:
-			return err
-		case <-t.C:
-			srv.Process.Kill()
-			<-exited
-			return errors.New("bench: server did not stop on SIGTERM")
-		}
-	}
-	defer stop()
-
-	addr, err := waitAddr(ctx, addrFile, exited)
+	srv, err := l.startServer(ctx, cmds, idle+8)
 	if err != nil {
-		return nil, fmt.Errorf("%w; server stderr: %s", err, srvErr.String())
+		return nil, err
 	}
+	defer srv.stop()
 	res := &RSSResult{Size: size, IdleConns: idle}
-
-	out := filepath.Join(l.out, "rss-"+name)
-	get := cmds.Get(addr, name, out)
-	getOut := new(limitedBuffer)
-	get.Stdout, get.Stderr = getOut, getOut
-	if err := get.Start(); err != nil {
-		return nil, fmt.Errorf("bench: starting client: %w", err)
+	out := l.outPath("rss-" + name)
+	if res.ClientPeak, err = peakOf(cmds.Get(srv.addr, name, out), nil); err != nil {
+		return nil, err
 	}
-	peak := sampleHWM(get.Process.Pid)
-	err = get.Wait()
-	res.ClientPeak = peak()
 	os.Remove(out)
-	if err != nil {
-		return nil, fmt.Errorf("bench: client: %w: %s", err, getOut.String())
+	if cmds.Fetch != nil {
+		if res.PipeClientPeak, err = peakOf(cmds.Fetch(srv.addr, name), io.Discard); err != nil {
+			return nil, err
+		}
 	}
-	if res.ClientPeak == 0 {
-		res.ClientPeak = maxRSS(get.ProcessState)
-	}
-	pid := srv.Process.Pid
+	pid := srv.cmd.Process.Pid
 	res.ServerPeak = procStatus(pid, "VmHWM")
-
 	if idle > 0 {
 		res.IdleBefore = procStatus(pid, "VmRSS")
-		conns, err := openIdle(ctx, addr, l.opts.Framing, idle)
+		conns, err := openIdle(ctx, srv.addr, l.opts.Framing, idle)
 		res.IdleAfter = procStatus(pid, "VmRSS")
 		for _, c := range conns {
 			c.Close()
@@ -147,13 +99,36 @@ func (l *Lab) RSS(ctx context.Context, cmds Commands, size int64, idle int) (*RS
 			return nil, err
 		}
 	}
-	if err := stop(); err != nil {
-		return nil, fmt.Errorf("bench: server: %w: %s", err, srvErr.String())
+	if err := srv.stop(); err != nil {
+		return nil, err
 	}
 	if res.ServerPeak == 0 {
-		res.ServerPeak = maxRSS(srv.ProcessState)
+		res.ServerPeak = maxRSS(srv.cmd.ProcessState)
 	}
 	return res, nil
+}
+
+// peakOf runs the client cmd, its standard output to stdout (nil keeps
+// the first 4KiB), and returns its peak resident set.
+func peakOf(cmd *exec.Cmd, stdout io.Writer) (int64, error) {
+	var msgs limitedBuffer
+	cmd.Stdout, cmd.Stderr = stdout, &msgs
+	if stdout == nil {
+		cmd.Stdout = &msgs
+	}
+	if err := cmd.Start(); err != nil {
+		return 0, fmt.Errorf("starting client: %w", err)
+	}
+	peak := sampleHWM(cmd.Process.Pid)
+	err := cmd.Wait()
+	p := peak()
+	if err != nil {
+		return 0, fmt.Errorf("client: %w: %s", err, msgs.String())
+	}
+	if p == 0 {
+		p = maxRSS(cmd.ProcessState)
+	}
+	return p, nil
 }
 
 // openIdle opens n connections to addr and makes one request on each for a
@@ -165,41 +140,17 @@ func openIdle(ctx context.Context, addr string, f spec.Framing, n int) ([]*ref.S
 	for range n {
 		nc, err := d.DialContext(ctx, "tcp", addr)
 		if err != nil {
-			return ss, fmt.Errorf("bench: idle connection: %w", err)
+			return ss, fmt.Errorf("idle connection: %w", err)
 		}
 		s := c.NewSession(nc)
 		ss = append(ss, s)
 		_, err = s.Fetch("no such file", io.Discard)
 		var er *spec.ErrorReply
 		if !errors.As(err, &er) || er.Code != spec.CodeNotFound {
-			return ss, fmt.Errorf("bench: idle connection: got %v, want ERR not-found", err)
+			return ss, fmt.Errorf("idle connection: got %v, want ERR not-found", err)
 		}
 	}
 	return ss, nil
-}
-
-// waitAddr waits for the server to write its address to file.
-func waitAddr(ctx context.Context, file string, exited <-chan error) (string, error) {
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.NewTimer(30 * time.Second)
-	defer deadline.Stop()
-	for {
-		if b, err := os.ReadFile(file); err == nil {
-			if a := strings.TrimSpace(string(b)); strings.HasSuffix(string(b), "\n") && a != "" {
-				return a, nil
-			}
-		}
-		select {
-		case <-tick.C:
-		case err := <-exited:
-			return "", fmt.Errorf("bench: server exited before listening: %v", err)
-		case <-deadline.C:
-			return "", errors.New("bench: server did not report its address within 30s")
-		case <-ctx.Done():
-			return "", ctx.Err()
-		}
-	}
 }
 
 // sampleHWM reads the VmHWM of process pid every 2ms until the returned
@@ -256,26 +207,4 @@ func procStatus(pid int, field string) int64 {
 		return n * KiB
 	}
 	return 0
-}
-
-// limitedBuffer keeps the first 4KiB written to it; it is safe for
-// concurrent use.
-type limitedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (w *limitedBuffer) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if room := 4096 - w.b.Len(); room > 0 {
-		w.b.Write(p[:min(room, len(p))])
-	}
-	return len(p), nil
-}
-
-func (w *limitedBuffer) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
 }
