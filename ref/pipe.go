@@ -6,11 +6,12 @@ import (
 	"sync"
 )
 
-// Both ends must hash every byte of the data, and MD5 runs on one core at
-// roughly the speed of the rest of the transfer put together. A transfer
-// larger than one small buffer therefore hashes on a goroutine of its own
-// while the caller moves the bytes (server: file to socket; client: socket
-// to file), so that hashing and I/O overlap.
+// A server that does not remember a file's digest must hash every byte it
+// sends, and MD5 runs on one core at roughly the speed of the rest of the
+// transfer put together. A transfer larger than one small buffer therefore
+// hashes on a goroutine of its own while the server moves the bytes from
+// the file to the socket, so that hashing and I/O overlap. (The client has
+// a pipeline of its own: see receiver.)
 //
 // The bytes hashed are the very bytes moved: the caller fills a buffer
 // once, hands it to the hasher and then writes out that same buffer, which
