@@ -4,6 +4,7 @@ package ref_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -505,5 +506,53 @@ func TestDigestCacheConcurrent(t *testing.T) {
 		if got := remembered(t, logs, name); !strings.Contains(got, "r") {
 			t.Errorf("%s: requests %q, want some remembered", name, got)
 		}
+	}
+}
+
+// TestDigestRememberedSlowReader: a client that stops reading in the
+// middle of a transfer sent with sendfile from a remembered digest is cut
+// off when a write deadline expires (REQ-SRV-15), as in a hashed transfer.
+func TestDigestRememberedSlowReader(t *testing.T) {
+	const size = 16 << 20
+	root := t.TempDir()
+	writeFiles(t, root, map[string][]byte{"big": content(t, size)})
+	srv, logs := rememberingServer(t, root, spec.Lockstep)
+	srv.WriteTimeout = 2 * time.Second
+	if _, _, err := fetch(newSession(t, serveTCP(t, srv)), "big"); err != nil {
+		t.Fatal(err)
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	must(t, err)
+	defer ln.Close()
+	c := dialTCP(t, ln.Addr().String())
+	must(t, c.(*net.TCPConn).SetReadBuffer(64<<10))
+	sc, err := ln.Accept()
+	must(t, err)
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		srv.ServeConn(context.Background(), sc)
+	}()
+	rc := &rawClient{t: t, c: c, r: spec.NewReader(c, spec.Lockstep)}
+	if got := rc.requestSize("big"); got != size {
+		t.Fatalf("size %d, want %d", got, size)
+	}
+	must(t, write(c, spec.EncodeAck(spec.Lockstep)))
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.CopyN(io.Discard, rc.r.Body(size), 1<<20); err != nil {
+		t.Fatalf("reading the first MiB: %v", err)
+	}
+	// The client reads no more: the server must give up by itself.
+	select {
+	case <-served:
+	case <-time.After(20 * time.Second):
+		c.Close()
+		<-served
+		t.Fatalf("the server still sends to a client that stopped reading, 20s on, with a write timeout of %v", srv.WriteTimeout)
+	}
+	rs := requests(t, logs, "big")
+	if last := rs[len(rs)-1]; last.Result != "aborted" || !last.Remembered {
+		t.Errorf("last request %+v, want aborted while sending from a remembered digest", last)
 	}
 }
