@@ -283,6 +283,7 @@ func benchFetch(e *env, args []string) int {
 	}
 	s := c.NewSession(nc)
 	defer s.Close()
+	bench.GrowPipe(e.stdout)
 	if _, err := s.Fetch(fs.Arg(0), e.stdout); err != nil {
 		e.errorf("bench: %s: %v", fs.Arg(0), err)
 		return exitFail

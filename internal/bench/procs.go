@@ -145,7 +145,7 @@ func runChild(ctx context.Context, cmd *exec.Cmd, stream bool, want int64) (run,
 		if pipe, err = cmd.StdoutPipe(); err != nil {
 			return run{}, err
 		}
-		setPipeSize(pipe)
+		GrowPipe(pipe)
 	} else {
 		cmd.Stdout = &out
 	}

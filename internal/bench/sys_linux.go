@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -25,11 +24,12 @@ func evict(path string) bool {
 	return unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED) == nil
 }
 
-// setPipeSize grows the pipe r reads from to 1MiB (F_SETPIPE_SZ, within
-// /proc/sys/fs/pipe-max-size), so a child streaming into it is not woken
-// for every 64KiB; where it cannot, the pipe keeps its size.
-func setPipeSize(r io.Reader) {
-	sc, ok := r.(syscall.Conn)
+// GrowPipe grows the pipe f is an end of to 1MiB (F_SETPIPE_SZ, within
+// /proc/sys/fs/pipe-max-size), so that the writer of a stream is not
+// stopped, and the reader woken, for every 64KiB. It does nothing when f is
+// not a pipe or the pipe cannot grow.
+func GrowPipe(f any) {
+	sc, ok := f.(syscall.Conn)
 	if !ok {
 		return
 	}

@@ -3,7 +3,6 @@
 package bench
 
 import (
-	"io"
 	"os"
 	"time"
 )
@@ -12,8 +11,8 @@ import (
 // one file's cached pages on request.
 func evict(path string) bool { return false }
 
-// setPipeSize does nothing here.
-func setPipeSize(r io.Reader) {}
+// GrowPipe does nothing here.
+func GrowPipe(f any) {}
 
 // processCPU returns 0: the CPU time of another process is not read here.
 func processCPU(pid int) time.Duration { return 0 }
