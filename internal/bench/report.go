@@ -47,8 +47,8 @@ func (c *Comparison) find(impl, cache string) *Measurement {
 const cpuMinSize = 16 * MiB
 
 // WriteText writes the comparisons as two tables: throughput (MB/s, 10^6
-// bytes per second) with each transfer's ratio to its baseline, and the
-// CPU seconds per GiB of each end.
+// bytes per second) with each transfer's ratio to its baseline, and, for
+// files of cpuMinSize or more, the CPU seconds per GiB of each end.
 func (t *Table) WriteText(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "size\tcache\tmd5sum\tpipe\tpipe/md5sum\tdd\tdisk\tdisk/dd\tnaive\tpython\t")
@@ -63,6 +63,9 @@ func (t *Table) WriteText(w io.Writer) error {
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	if len(t.cmps) == 0 || t.cmps[len(t.cmps)-1].Size < cpuMinSize {
+		return nil
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "CPU seconds per GiB (user+system, median), files of %s or more:\n", FormatSize(cpuMinSize))

@@ -185,6 +185,9 @@ func TestTableSVG(t *testing.T) {
 	if d1, d2 := y10-y100, y100-y1000; d1 <= 0 || math.Abs(d1-d2) > 0.2 {
 		t.Errorf("y of 10, 100, 1000 MB/s = %.1f, %.1f, %.1f: want equal steps up (a log scale)", y10, y100, y1000)
 	}
+	if err := bench.NewTable().WriteText(io.Discard); err != nil {
+		t.Errorf("WriteText of an empty table = %v, want nil", err)
+	}
 	if err := bench.NewTable().WriteSVG(io.Discard, "empty"); err == nil {
 		t.Error("WriteSVG of an empty table = nil error, want an error")
 	}
