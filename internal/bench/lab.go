@@ -46,9 +46,9 @@ type Lab struct {
 	digests map[string]string // name -> MD5 in hex
 }
 
-// Seed seeds the content of every generated file, so that runs are
+// fileSeed seeds the content of every generated file, so that runs are
 // repeatable; the content of a file also depends on its size.
-const Seed = 20240611
+const fileSeed = 20240611
 
 // NewLab makes the lab's directory and starts its server.
 func NewLab(opts Options) (*Lab, error) {
@@ -124,16 +124,16 @@ func (l *Lab) File(size int64) (string, error) {
 		return name, nil
 	}
 	name := "file-" + FormatSize(size)
-	if err := WriteFile(filepath.Join(l.root, name), size, Seed); err != nil {
+	if err := writeFile(filepath.Join(l.root, name), size, fileSeed); err != nil {
 		return "", err
 	}
 	l.files[size] = name
 	return name, nil
 }
 
-// WriteFile creates path holding size bytes of pseudo-random content drawn
+// writeFile creates path holding size bytes of pseudo-random content drawn
 // from seed and size.
-func WriteFile(path string, size int64, seed uint64) error {
+func writeFile(path string, size int64, seed uint64) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
@@ -193,10 +193,10 @@ func (l *Lab) GetNaive(ctx context.Context, name string) error {
 		err = cerr
 	}
 	if err == nil && !res.Match {
-		err = fmt.Errorf("%w: server %q, local %s", ErrDigest, res.Server, res.Local)
+		err = fmt.Errorf("%w: server %q, local %s", errDigest, res.Server, res.Local)
 	}
 	return err
 }
 
-// ErrDigest reports a transfer whose digest did not match.
-var ErrDigest = errors.New("digest mismatch")
+// errDigest reports a transfer whose digest did not match.
+var errDigest = errors.New("digest mismatch")

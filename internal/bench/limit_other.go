@@ -2,5 +2,5 @@
 
 package bench
 
-// RaiseFileLimit does nothing on this system.
-func RaiseFileLimit(n uint64) error { return nil }
+// raiseFileLimit does nothing on this system.
+func raiseFileLimit(n uint64) error { return nil }

@@ -7,9 +7,9 @@ import (
 	"syscall"
 )
 
-// RaiseFileLimit raises the soft limit on open files to at least n, within
+// raiseFileLimit raises the soft limit on open files to at least n, within
 // the hard limit. It fails if the hard limit is lower than n.
-func RaiseFileLimit(n uint64) error {
+func raiseFileLimit(n uint64) error {
 	var lim syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
 		return fmt.Errorf("getrlimit: %w", err)

@@ -67,7 +67,7 @@ func (l *Lab) RSS(ctx context.Context, cmds Commands, size int64, idle int) (*RS
 	if err != nil {
 		return nil, err
 	}
-	if err := RaiseFileLimit(uint64(2*idle + 64)); err != nil {
+	if err := raiseFileLimit(uint64(2*idle + 64)); err != nil {
 		return nil, err
 	}
 	srv, err := l.startServer(ctx, cmds, idle+8)

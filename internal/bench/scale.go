@@ -60,7 +60,7 @@ func (l *Lab) Scale(ctx context.Context, clients int, size int64, probes int) (*
 	if err != nil {
 		return nil, err
 	}
-	if err := RaiseFileLimit(uint64(3*(clients+probes) + 64)); err != nil {
+	if err := raiseFileLimit(uint64(3*(clients+probes) + 64)); err != nil {
 		return nil, err
 	}
 	addr, stop, err := l.serveLimited(clients)
