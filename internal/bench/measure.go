@@ -38,9 +38,6 @@ type Measurement struct {
 	Cache string // Cold or Warm
 	Size  int64  // bytes per run
 	Runs  []Run
-	// Remembered counts the runs the server sent from a remembered
-	// digest (transfers from the reference server only).
-	Remembered int
 }
 
 // Run is one run of a Measurement.
