@@ -21,7 +21,7 @@ type Client struct {
 	Timeout time.Duration
 	// Progress, if not nil, is called with the bytes of data received so
 	// far and the announced size: once before the data and after every
-	// buffer of it (at most 256KiB), so the last call has done == total.
+	// buffer of it (at most 512KiB), so the last call has done == total.
 	Progress func(done, total int64)
 	// Dialer dials for Get; nil means a net.Dialer with Timeout.
 	Dialer *net.Dialer
@@ -225,27 +225,9 @@ func (s *Session) fetch(name string, req []byte, w io.Writer) (*Result, error) {
 		return nil, fmt.Errorf("sending ack: %w", err)
 	}
 
-	d := newDigester(size)
-	defer d.close()
-	body := s.r.Body(size)
-	var done int64
-	s.progress(0, size)
-	for done < size {
-		// Fill the buffer (up to what is left) before handing it on, so
-		// that a large transfer moves big chunks between goroutines.
-		buf := d.next()
-		n, rerr := io.ReadFull(body, buf[:min(int64(len(buf)), size-done)])
-		if n > 0 {
-			d.add(buf[:n])
-			if _, err := w.Write(buf[:n]); err != nil {
-				return nil, fmt.Errorf("writing data: %w", err)
-			}
-			done += int64(n)
-			s.progress(done, size)
-		}
-		if rerr != nil {
-			return nil, wrap("receiving data", rerr)
-		}
+	sum, err := s.receive(size, w)
+	if err != nil {
+		return nil, err
 	}
 
 	got, err := s.r.ReadDigest()
@@ -255,7 +237,7 @@ func (s *Session) fetch(name string, req []byte, w io.Writer) (*Result, error) {
 	if err != nil {
 		return nil, wrap("receiving digest", err)
 	}
-	local := hex.EncodeToString(d.sum())
+	local := hex.EncodeToString(sum)
 	if got != local {
 		return nil, &DigestError{Name: name, Server: got, Local: local}
 	}
@@ -287,6 +269,38 @@ func replyError(err error) error {
 		return w
 	}
 	return &NoReplyError{Err: w}
+}
+
+// receive reads exactly size bytes of data, hashes them and writes them
+// to w (see receiver), and returns their MD5.
+func (s *Session) receive(size int64, w io.Writer) ([]byte, error) {
+	r := newReceiver(size, w)
+	defer r.close()
+	body := s.r.Body(size)
+	var done int64
+	s.progress(0, size)
+	for done < size {
+		// Fill the buffer (up to what is left) before handing it on, so
+		// that a large transfer moves big chunks between goroutines.
+		buf, err := r.next()
+		if err != nil {
+			return nil, fmt.Errorf("writing data: %w", err)
+		}
+		n, rerr := io.ReadFull(body, buf[:min(int64(len(buf)), size-done)])
+		if n > 0 {
+			r.add(buf[:n])
+			done += int64(n)
+			s.progress(done, size)
+		}
+		if rerr != nil {
+			return nil, wrap("receiving data", rerr)
+		}
+	}
+	sum, err := r.finish()
+	if err != nil {
+		return nil, fmt.Errorf("writing data: %w", err)
+	}
+	return sum, nil
 }
 
 // wrap adds the phase to I/O errors; errors of package spec already say

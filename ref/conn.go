@@ -235,6 +235,7 @@ func (c *conn) handle(name string) error {
 		return err
 	}
 	defer f.Close()
+	snap := c.snapshot(f, size)
 
 	b, err := spec.EncodeSize(c.s.Framing, size)
 	if err != nil {
@@ -254,46 +255,17 @@ func (c *conn) handle(name string) error {
 	}
 
 	c.rate = newRateFloor(c.s.minRate(), orDefault(c.s.RateWindow, DefaultServerRateWindow), time.Now())
-	sum, sent, err := c.sendBody(f, size)
+	res, err := c.sendBody(f, size, snap)
 	c.rate = rateFloor{}
 	if err != nil {
-		log.Warn("request", "result", "aborted", "err", err, "size", size, "bytes", sent, "duration", time.Since(start))
+		log.Warn("request", "result", "aborted", "err", err, "size", size, "bytes", res.sent, "remembered", res.remembered, "duration", time.Since(start))
 		return err
 	}
-	if err := c.write(sum); err != nil {
+	if err := c.write(res.digest); err != nil {
 		return fmt.Errorf("sending digest: %w", err)
 	}
-	log.Info("request", "result", "ok", "size", size, "bytes", sent, "digest", string(sum), "duration", time.Since(start))
+	log.Info("request", "result", "ok", "size", size, "bytes", res.sent, "digest", string(res.digest), "remembered", res.remembered, "duration", time.Since(start))
 	return nil
-}
-
-// sendBody sends exactly size bytes of f, hashing them, and returns their
-// digest. A file that has shrunk is an error: the connection closes without
-// a digest. Bytes past size are never read. A large file is hashed on a
-// second goroutine while it is sent (see digester).
-func (c *conn) sendBody(f *os.File, size int64) (digest []byte, sent int64, err error) {
-	d := newDigester(size)
-	defer d.close()
-	for sent < size {
-		buf := d.next()
-		n := int(min(int64(len(buf)), size-sent))
-		m, rerr := io.ReadFull(f, buf[:n])
-		if m > 0 {
-			d.add(buf[:m])
-			if err := c.write(buf[:m]); err != nil {
-				return nil, sent, fmt.Errorf("sending data: %w", err)
-			}
-			sent += int64(m)
-		}
-		if errors.Is(rerr, io.EOF) || errors.Is(rerr, io.ErrUnexpectedEOF) {
-			return nil, sent, fmt.Errorf("file shrank to %d bytes while being sent (announced %d)", sent, size)
-		}
-		if rerr != nil {
-			return nil, sent, fmt.Errorf("reading file: %w", rerr)
-		}
-	}
-	digest, err = spec.EncodeDigest(d.sum())
-	return digest, sent, err
 }
 
 // write writes b whole within WriteTimeout, and keeps the minimum rate

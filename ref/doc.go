@@ -7,8 +7,12 @@
 // goroutine per connection, several requests per connection, in either
 // framing. It streams each file through a bounded buffer while hashing it,
 // so memory stays flat whatever the file size, and it never sends data
-// before it has read the client's acknowledgement. Its limits keep a crowd
-// of idle connections from locking clients out (see admit.go and SPEC.md,
+// before it has read the client's acknowledgement. It remembers the digest
+// of each version of a file it has sent whole, and sends that version again
+// with sendfile, unhashed, as long as the file's metadata shows no change
+// before, during and after the transfer (SPEC.md REQ-SRV-18;
+// Server.DisableDigestCache turns this off). Its limits keep a crowd of
+// idle connections from locking clients out (see admit.go and SPEC.md,
 // Limits).
 //
 // A [Client] downloads files. [Session.Fetch] reads exactly SIZE bytes of

@@ -1,5 +1,7 @@
 package ref
 
+import "time"
+
 // UseUnnamed lets tests turn off unnamed temporary files (O_TMPFILE) to
 // exercise the named ones.
 var UseUnnamed = &useUnnamed
@@ -10,3 +12,10 @@ func PeakConns(s *Server) int {
 	defer s.mu.Unlock()
 	return s.peak
 }
+
+// SetDigestClock sets the clock of s's digest cache, which decides whether
+// a version has settled (DigestSettleTime) and whether a digest is too old.
+func SetDigestClock(s *Server, now func() time.Time) { s.digests.now = now }
+
+// DigestCacheLen returns the number of digests s remembers.
+func DigestCacheLen(s *Server) int { return s.digests.len() }

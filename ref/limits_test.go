@@ -103,7 +103,19 @@ func (l smallBuffers) Accept() (net.Conn, error) {
 // off: the transfer ends short, and the server logs why. (The server used
 // to keep such a client for as long as each write completed within its
 // write timeout: a 64 MiB file at 10 KB/s held a slot for two hours.)
+//
+// Both send paths keep the floor: the hashed copy, and sendfile from a
+// remembered digest (the file fetched once whole, with the digest cache's
+// clock set far enough ahead that its version has settled).
 func TestServerMinRate(t *testing.T) {
+	for _, remembered := range []bool{false, true} {
+		t.Run(fmt.Sprintf("remembered=%v", remembered), func(t *testing.T) {
+			testServerMinRate(t, remembered)
+		})
+	}
+}
+
+func testServerMinRate(t *testing.T, remembered bool) {
 	root := t.TempDir()
 	const size = 16 << 20
 	writeFiles(t, root, map[string][]byte{"big.bin": content(t, size)})
@@ -111,6 +123,15 @@ func TestServerMinRate(t *testing.T) {
 	var logs syncBuffer
 	srv.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	srv.MinRate, srv.RateWindow = 1<<20, 200*time.Millisecond
+	if remembered {
+		ref.SetDigestClock(srv, func() time.Time { return time.Now().Add(time.Hour) })
+		if _, _, err := fetchFresh(srv, "big.bin", 30*time.Second); err != nil {
+			t.Fatalf("fetching once to remember the digest: %v", err)
+		}
+		if n := ref.DigestCacheLen(srv); n != 1 {
+			t.Fatalf("the server remembers %d digests after a whole transfer, want 1", n)
+		}
+	}
 	inner, err := net.Listen("tcp", "127.0.0.1:0")
 	must(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -158,6 +179,9 @@ func TestServerMinRate(t *testing.T) {
 	stop()
 	if !strings.Contains(logs.String(), "too slow") {
 		t.Errorf("the log does not say the client was too slow:\n%s", logs.String())
+	}
+	if want := fmt.Sprintf("remembered=%v", remembered); !strings.Contains(logs.String(), want) {
+		t.Errorf("the log of the cut transfer does not say %s:\n%s", want, logs.String())
 	}
 	t.Logf("cut off after %d of %d bytes: %v", n, size, rerr)
 }

@@ -6,18 +6,20 @@ import (
 	"sync"
 )
 
-// Both ends must hash every byte of the data, and MD5 runs on one core at
-// roughly the speed of the rest of the transfer put together. A transfer
-// larger than one small buffer therefore hashes on a goroutine of its own
-// while the caller moves the bytes (server: file to socket; client: socket
-// to file), so that hashing and I/O overlap.
+// A server that does not remember a file's digest must hash every byte it
+// sends, and MD5 runs on one core at roughly the speed of the rest of the
+// transfer put together. A transfer larger than one small buffer therefore
+// hashes on a goroutine of its own while the server moves the bytes from
+// the file to the socket, so that hashing and I/O overlap. (The client has
+// a pipeline of its own: see receiver.)
 //
 // The bytes hashed are the very bytes moved: the caller fills a buffer
 // once, hands it to the hasher and then writes out that same buffer, which
 // nobody changes until the hasher has released it. (The server could send
 // with sendfile and hash a second read of the file, but a file changed in
 // place during the transfer would then get a digest of bytes other than
-// those sent, which SPEC.md REQ-MSG-10 forbids.)
+// those sent, which SPEC.md REQ-MSG-10 forbids. It uses sendfile only when
+// it need not hash at all: see sendBody.)
 const (
 	// smallBufSize is the buffer of a transfer hashed inline: any data of
 	// at most this size.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -14,9 +15,10 @@ import (
 	"github.com/stickykit/stickykit/spec"
 )
 
-// Sizes around the buffers of a pipelined transfer (64KiB inline, 256KiB
-// buffers, 8MiB write-behind chunks).
-var pipeSizes = []int{64<<10 - 1, 64 << 10, 64<<10 + 1, 256 << 10, 256<<10 + 1, 4<<20 + 7, 9<<20 + 3}
+// Sizes around the buffers of a pipelined transfer (64KiB inline; the
+// server's 256KiB buffers; the client's four of 512KiB; 8MiB write-behind
+// chunks).
+var pipeSizes = []int{64<<10 - 1, 64 << 10, 64<<10 + 1, 256 << 10, 256<<10 + 1, 512 << 10, 512<<10 + 1, 2 << 20, 2<<20 + 1, 4<<20 + 7, 9<<20 + 3}
 
 // TestPipelinedSizes: files around the buffer sizes arrive byte for byte
 // with the right digest, through Fetch and through Get.
@@ -113,6 +115,49 @@ func TestLargeTransferAbandoned(t *testing.T) {
 		t.Fatalf("Fetch after an abandoned transfer = %+v, %v; want the file", res, err)
 	}
 }
+
+// recordingWriter records the size of every write.
+type recordingWriter struct {
+	bytes.Buffer
+	writes []int
+}
+
+func (w *recordingWriter) Write(p []byte) (int, error) {
+	w.writes = append(w.writes, len(p))
+	return w.Buffer.Write(p)
+}
+
+// TestFetchWritesLargeBlocks: a large download reaches its writer in order,
+// in writes of one size of at least 256KiB, but the last; however the
+// data was segmented on the way (here in pieces of at most 1000 bytes).
+func TestFetchWritesLargeBlocks(t *testing.T) {
+	root := t.TempDir()
+	want := content(t, 3<<20+5)
+	writeFiles(t, root, map[string][]byte{"big": want})
+	srv := newServer(t, root, spec.Lockstep)
+	sess := (&ref.Client{Timeout: 10 * time.Second}).NewSession(&smallReads{servePipe(t, srv), 1000})
+	defer sess.Close()
+	var w recordingWriter
+	if _, err := sess.Fetch("big", &w); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(w.Bytes(), want) {
+		t.Fatalf("got %d bytes, want the file's %d", w.Len(), len(want))
+	}
+	for i, n := range w.writes[:len(w.writes)-1] {
+		if n != w.writes[0] || n < 256<<10 {
+			t.Fatalf("write %d of %d is %d bytes (the first: %v); want all but the last of one size of at least 256KiB", i, len(w.writes), n, w.writes[:min(len(w.writes), 8)])
+		}
+	}
+}
+
+// smallReads returns at most n bytes from each Read.
+type smallReads struct {
+	net.Conn
+	n int
+}
+
+func (c *smallReads) Read(p []byte) (int, error) { return c.Conn.Read(p[:min(len(p), c.n)]) }
 
 // failWriter fails once it has taken n bytes.
 type failWriter struct{ n int }

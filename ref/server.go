@@ -65,10 +65,16 @@ type Server struct {
 	// connection, quoting the first bytes: a copy of the wire traffic for
 	// debugging a peer.
 	Debug io.Writer
+	// DisableDigestCache makes the server hash every file as it sends it.
+	// By default it remembers the digest of each version of a file it has
+	// sent whole and sends the next transfer of that version with
+	// sendfile, without hashing it again (SPEC.md REQ-SRV-18).
+	DisableDigestCache bool
 
 	root    *os.Root
 	rootDir *os.File // the root for openat2, or nil (see open_linux.go)
 	rootFD  int      // its descriptor
+	digests *digestCache
 	nextID  atomic.Uint64
 	debugMu sync.Mutex
 
@@ -111,6 +117,7 @@ func NewServer(root string) (*Server, error) {
 		root:                r,
 		rootDir:             dir,
 		rootFD:              fd,
+		digests:             newDigestCache(digestCacheEntries),
 		FirstRequestTimeout: DefaultFirstRequestTimeout,
 		IdleTimeout:         DefaultIdleTimeout,
 		AckTimeout:          DefaultAckTimeout,

@@ -4,6 +4,7 @@ import (
 	"encoding/xml"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,12 +14,21 @@ import (
 // concurrency line and its SVG. Figures are not checked: they depend on the
 // machine.
 func TestBenchCommand(t *testing.T) {
+	// The child processes are this test binary, as testscript installs it
+	// under the name stickykit.
+	self, err := exec.LookPath("stickykit")
+	if err != nil {
+		t.Fatalf("stickykit is not on $PATH: %v", err)
+	}
+	defer func(old func() string) { benchSelf = old }(benchSelf)
+	benchSelf = func() string { return self }
 	svg := filepath.Join(t.TempDir(), "perf.svg")
-	code, stdout, stderr := runCmd("bench", "--sizes", "1KiB,64KiB", "--time", "1ms", "--concurrency", "20", "--rss=false", "--svg", svg)
+	code, stdout, stderr := runCmd("bench", "--sizes", "1KiB,64KiB", "--runs", "1", "--concurrency", "20", "--rss=false", "--svg", svg)
 	if code != exitOK {
 		t.Fatalf("bench exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, exitOK, stdout, stderr)
 	}
-	for _, want := range []string{"md5 MB/s", "ref MB/s", "ref/md5", "naive MB/s", "\n   1KiB ", "\n  64KiB ", "concurrency: 20 clients x 4KiB: 20 ok, 0 failed", "10 of 10 refused with ERR busy"} {
+	for _, want := range []string{"md5sum", "pipe/md5sum", "disk/dd", "naive", "\n   1KiB   cold ", "\n  64KiB   warm ",
+		"warm transfers sent from a remembered digest: 1KiB 3 of 3, 64KiB 3 of 3", "concurrency: 20 clients x 4KiB: 20 ok, 0 failed", "10 of 10 refused with ERR busy"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("stdout lacks %q:\n%s", want, stdout)
 		}

@@ -60,6 +60,7 @@ connections pushed out or refused are counted in one line every 5s at most.`)
 	grace := durationFlag(fs, "grace", 10*time.Second, "on SIGINT/SIGTERM, how long (a `duration`) transfers in flight may take to finish")
 	verbose := fs.Bool("v", false, "log every connection and request (to stderr)")
 	quiet := fs.Bool("q", false, "log only errors")
+	digestCache := fs.Bool("digest-cache", true, "remember the MD5 of each version of a file sent whole and send it again without rehashing (SPEC.md REQ-SRV-18); false hashes every transfer")
 	pos, code, ok := e.parse(fs, args)
 	if !ok {
 		return code
@@ -92,6 +93,7 @@ connections pushed out or refused are counted in one line every 5s at most.`)
 	srv.Framing = framing
 	srv.Logger = logger
 	lim.apply(srv)
+	srv.DisableDigestCache = !*digestCache
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {

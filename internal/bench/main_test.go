@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"os/signal"
@@ -19,7 +20,7 @@ import (
 )
 
 // childEnv makes the test binary act as a server or a client process for
-// TestRSS instead of running the tests.
+// TestRSS and TestCompare instead of running the tests.
 const childEnv = "STICKYKIT_BENCH_CHILD"
 
 func TestMain(m *testing.M) {
@@ -28,6 +29,8 @@ func TestMain(m *testing.M) {
 		os.Exit(childServe(os.Args[1:]))
 	case "get":
 		os.Exit(childGet(os.Args[1:]))
+	case "fetch":
+		os.Exit(childFetch(os.Args[1:]))
 	}
 	goleak.VerifyTestMain(m)
 }
@@ -51,6 +54,7 @@ func childServe(args []string) int {
 	defer srv.Close()
 	srv.Framing, srv.MaxConns = framing, *maxConns
 	srv.MaxPending, srv.MaxConnsPerAddr = *maxConns, -1 // every connection comes from 127.0.0.1
+	srv.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -88,6 +92,30 @@ func childGet(args []string) int {
 	}
 	c := &ref.Client{Framing: framing}
 	if _, err := c.Get(context.Background(), *addr, fs.Arg(0), *out); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+// childFetch downloads like "stickykit bench"'s fetch child: the data to
+// standard output, exit 0 only when the digest matched.
+func childFetch(args []string) int {
+	fs := flag.NewFlagSet("fetch", flag.ContinueOnError)
+	addr := fs.String("addr", "", "")
+	framing := spec.Lockstep
+	fs.Var(&framing, "framing", "")
+	if fs.Parse(args) != nil || fs.NArg() != 1 {
+		return 2
+	}
+	nc, err := net.Dial("tcp", *addr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	s := (&ref.Client{Framing: framing}).NewSession(nc)
+	defer s.Close()
+	if _, err := s.Fetch(fs.Arg(0), os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}

@@ -54,120 +54,148 @@ const maxErrors = 10
 // the result, not returned; the error is for setup failures.
 func (l *Lab) Scale(ctx context.Context, clients int, size int64, probes int) (*ScaleResult, error) {
 	if clients < 1 {
-		return nil, errors.New("bench: Scale needs at least one client")
+		return nil, errors.New("Scale needs at least one client")
 	}
 	name, err := l.File(size)
 	if err != nil {
 		return nil, err
 	}
-	if err := RaiseFileLimit(uint64(3*(clients+probes) + 64)); err != nil {
+	if err := raiseFileLimit(uint64(3*(clients+probes) + 64)); err != nil {
 		return nil, err
 	}
+	addr, stop, err := l.serveLimited(clients)
+	if err != nil {
+		return nil, err
+	}
+	defer stop()
+	sc := &scaleRun{res: &ScaleResult{Clients: clients, Size: size, Probes: probes},
+		client: l.client(), dialer: &net.Dialer{Timeout: 30 * time.Second}, addr: addr, name: name}
+	sc.fetchAll(ctx, clients)
+	// Every successful client still holds its connection: the server is
+	// at its limit if MaxConns == clients.
+	sc.probe(ctx, probes)
+	for _, s := range sc.sessions {
+		s.Close()
+	}
+	return sc.res, nil
+}
+
+// serveLimited starts a reference server on the lab's root allowing
+// maxConns connections, and returns its address and a function that stops
+// it and waits for its goroutines.
+func (l *Lab) serveLimited(maxConns int) (addr string, stop func(), err error) {
 	srv, err := ref.NewServer(l.root)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
-	defer srv.Close()
-	srv.Framing, srv.MaxConns = l.opts.Framing, clients
-	srv.MaxPending, srv.MaxConnsPerAddr = clients, -1 // every client comes from 127.0.0.1
+	srv.Framing, srv.MaxConns = l.opts.Framing, maxConns
+	srv.MaxPending, srv.MaxConnsPerAddr = maxConns, -1 // every client comes from 127.0.0.1
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return nil, fmt.Errorf("bench: %w", err)
+		srv.Close()
+		return "", nil, err
 	}
-	sctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(sctx, ln) }()
-	defer func() {
+	go func() { served <- srv.Serve(ctx, ln) }()
+	return ln.Addr().String(), func() {
 		cancel()
 		<-served
-	}()
-	addr := ln.Addr().String()
+		srv.Close()
+	}, nil
+}
 
-	res := &ScaleResult{Clients: clients, Size: size, Probes: probes}
-	client := l.client()
-	d := &net.Dialer{Timeout: 30 * time.Second}
+// scaleRun is the state of one Scale.
+type scaleRun struct {
+	res        *ScaleResult
+	client     *ref.Client
+	dialer     *net.Dialer
+	addr, name string
 
-	var (
-		mu       sync.Mutex
-		lat      []time.Duration
-		sessions []*ref.Session
-		last     time.Time
-		wg       sync.WaitGroup
-	)
-	fail := func(err error) {
-		mu.Lock()
-		defer mu.Unlock()
-		res.Failed++
-		if len(res.Errors) < maxErrors {
-			res.Errors = append(res.Errors, err)
-		}
+	mu       sync.Mutex
+	lat      []time.Duration
+	sessions []*ref.Session
+	last     time.Time
+}
+
+func (sc *scaleRun) fail(err error) {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	sc.res.Failed++
+	if len(sc.res.Errors) < maxErrors {
+		sc.res.Errors = append(sc.res.Errors, err)
 	}
+}
+
+// fetchAll starts n clients at once, each fetching the file and keeping
+// its session open, and fills in the counts and latencies.
+func (sc *scaleRun) fetchAll(ctx context.Context, n int) {
+	var wg sync.WaitGroup
 	start := make(chan struct{})
-	for range clients {
+	for range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			<-start
 			t0 := time.Now()
-			nc, err := d.DialContext(ctx, "tcp", addr)
+			nc, err := sc.dialer.DialContext(ctx, "tcp", sc.addr)
 			if err != nil {
-				fail(err)
+				sc.fail(err)
 				return
 			}
-			s := client.NewSession(nc)
-			if _, err := s.Fetch(name, io.Discard); err != nil {
+			s := sc.client.NewSession(nc)
+			if _, err := s.Fetch(sc.name, io.Discard); err != nil {
 				s.Close()
-				fail(err)
+				sc.fail(err)
 				return
 			}
 			end := time.Now()
-			mu.Lock()
-			defer mu.Unlock()
-			res.OK++
-			lat = append(lat, end.Sub(t0))
-			sessions = append(sessions, s)
-			if end.After(last) {
-				last = end
+			sc.mu.Lock()
+			defer sc.mu.Unlock()
+			sc.res.OK++
+			sc.lat = append(sc.lat, end.Sub(t0))
+			sc.sessions = append(sc.sessions, s)
+			if end.After(sc.last) {
+				sc.last = end
 			}
 		}()
 	}
 	t0 := time.Now()
 	close(start)
 	wg.Wait()
-	if res.OK > 0 {
-		res.Elapsed = last.Sub(t0)
-		slices.Sort(lat)
-		res.P50 = lat[(len(lat)-1)*50/100]
-		res.P99 = lat[(len(lat)-1)*99/100]
-		res.Max = lat[len(lat)-1]
+	if sc.res.OK > 0 {
+		sc.res.Elapsed = sc.last.Sub(t0)
+		slices.Sort(sc.lat)
+		sc.res.P50 = sc.lat[(len(sc.lat)-1)*50/100]
+		sc.res.P99 = sc.lat[(len(sc.lat)-1)*99/100]
+		sc.res.Max = sc.lat[len(sc.lat)-1]
 	}
+}
 
-	// Every successful client still holds its connection: the server is
-	// at its limit if MaxConns == clients.
-	for range probes {
+// probe makes n connections at once and counts those refused with
+// "ERR busy".
+func (sc *scaleRun) probe(ctx context.Context, n int) {
+	var wg sync.WaitGroup
+	for range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			nc, err := d.DialContext(ctx, "tcp", addr)
+			nc, err := sc.dialer.DialContext(ctx, "tcp", sc.addr)
 			if err != nil {
 				return
 			}
-			s := client.NewSession(nc)
+			s := sc.client.NewSession(nc)
 			defer s.Close()
-			_, err = s.Fetch(name, io.Discard)
+			_, err = s.Fetch(sc.name, io.Discard)
 			var er *spec.ErrorReply
 			if errors.As(err, &er) && er.Code == spec.CodeBusy {
-				mu.Lock()
-				res.Busy++
-				mu.Unlock()
+				sc.mu.Lock()
+				sc.res.Busy++
+				sc.mu.Unlock()
 			}
 		}()
 	}
 	wg.Wait()
-	for _, s := range sessions {
-		s.Close()
-	}
-	return res, nil
 }
 
 // String summarises the result on one line.

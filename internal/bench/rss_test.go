@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/stickykit/stickykit/bench"
+	"github.com/stickykit/stickykit/internal/bench"
 	"github.com/stickykit/stickykit/spec"
 )
 
@@ -29,6 +29,9 @@ func childCommands(t *testing.T, f spec.Framing) bench.Commands {
 		},
 		Get: func(addr, name, out string) *exec.Cmd {
 			return cmd("get", "-addr", addr, "-o", out, "-framing", f.String(), name)
+		},
+		Fetch: func(addr, name string) *exec.Cmd {
+			return cmd("fetch", "-addr", addr, "-framing", f.String(), name)
 		},
 	}
 }
@@ -67,6 +70,9 @@ func TestRSS(t *testing.T) {
 	}
 	if res.ClientPeak <= 0 || res.ClientPeak >= limit {
 		t.Errorf("client peak RSS %d bytes, want between 0 and %d", res.ClientPeak, limit)
+	}
+	if res.PipeClientPeak <= 0 || res.PipeClientPeak >= limit {
+		t.Errorf("pipe client peak RSS %d bytes, want between 0 and %d", res.PipeClientPeak, limit)
 	}
 	if res.IdleAfter <= 0 {
 		t.Errorf("server RSS with %d idle connections unknown", idle)

@@ -2,6 +2,7 @@ package bench_test
 
 import (
 	"context"
+	"crypto/md5"
 	"io"
 	"net"
 	"os"
@@ -10,15 +11,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stickykit/stickykit/bench"
+	"github.com/stickykit/stickykit/internal/bench"
 	"github.com/stickykit/stickykit/ref"
 )
 
 // The benchmarks run over loopback TCP in the lockstep framing. Compare
 // runs with benchstat; the 1GiB size runs only with STICKYKIT_BENCH_1G=1:
 //
-//	go test -run '^$' -bench . -benchtime 3x ./bench/
-//	STICKYKIT_BENCH_1G=1 go test -run '^$' -bench 'MD5|Transfer' -benchtime 3x ./bench/
+//	go test -run '^$' -bench . -benchtime 3x ./internal/bench/
+//	STICKYKIT_BENCH_1G=1 go test -run '^$' -bench 'MD5|Transfer' -benchtime 3x ./internal/bench/
+//
+// Transfer and Fetch run twice: cache=off, a server that hashes every
+// transfer, and cache=on, one that remembers each file's digest (the
+// files are made old enough first: see Lab.Settle).
 
 var benchSizes = []int64{bench.KiB, bench.MiB, 64 * bench.MiB}
 
@@ -59,12 +64,12 @@ func file(b *testing.B, l *bench.Lab, size int64) string {
 // file measured now, as the metric "x-md5".
 func reportRatio(b *testing.B, l *bench.Lab, size int64, elapsed time.Duration) {
 	b.Helper()
-	m, err := l.MD5(size)
+	md5Rate, err := l.MD5Rate(size)
 	if err != nil {
 		b.Fatal(err)
 	}
 	rate := float64(size) * float64(b.N) / elapsed.Seconds()
-	b.ReportMetric(rate/m.Rate(), "x-md5")
+	b.ReportMetric(rate/md5Rate, "x-md5")
 }
 
 // BenchmarkMD5 is the baseline: hashing the bytes of each file on one
@@ -79,7 +84,7 @@ func BenchmarkMD5(b *testing.B) {
 			}
 			b.SetBytes(size)
 			for b.Loop() {
-				bench.Sum(data)
+				md5.Sum(data)
 			}
 		})
 	}
@@ -129,57 +134,85 @@ func copySync(src, dst string, buf []byte) error {
 	return err
 }
 
+// cacheLab is a lab named for its sub-benchmarks.
+type cacheLab struct {
+	name string
+	*bench.Lab
+}
+
+// cacheLabs returns a lab whose server hashes every transfer and one whose
+// server remembers digests.
+func cacheLabs(b *testing.B) []cacheLab {
+	return []cacheLab{
+		{"cache=off", newLab(b, bench.Options{DisableDigestCache: true})},
+		{"cache=on", newLab(b, bench.Options{})},
+	}
+}
+
+// settled returns the name of the lab's file of size bytes, once it is old
+// enough for the server to remember its digest.
+func settled(b *testing.B, l *bench.Lab, size int64) string {
+	b.Helper()
+	name, err := l.Settle(context.Background(), size)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return name
+}
+
 // BenchmarkTransfer downloads each file from the reference server with the
 // reference client, one connection per download, as "stickykit get" does:
 // temporary file, fsync, rename.
 func BenchmarkTransfer(b *testing.B) {
-	l := newLab(b, bench.Options{MinTime: 200 * time.Millisecond})
 	ctx := context.Background()
-	for _, size := range sizes() {
-		b.Run("size="+bench.FormatSize(size), func(b *testing.B) {
-			name := file(b, l, size)
-			b.SetBytes(size)
-			var elapsed time.Duration
-			for b.Loop() {
-				start := time.Now()
-				dst, err := l.GetRef(ctx, name)
-				elapsed += time.Since(start)
-				if err != nil {
-					b.Fatal(err)
+	for _, l := range cacheLabs(b) {
+		for _, size := range sizes() {
+			b.Run(l.name+"/size="+bench.FormatSize(size), func(b *testing.B) {
+				name := settled(b, l.Lab, size)
+				b.SetBytes(size)
+				var elapsed time.Duration
+				for b.Loop() {
+					start := time.Now()
+					dst, err := l.GetRef(ctx, name)
+					elapsed += time.Since(start)
+					if err != nil {
+						b.Fatal(err)
+					}
+					b.StopTimer()
+					os.Remove(dst)
+					b.StartTimer()
 				}
-				b.StopTimer()
-				os.Remove(dst)
-				b.StartTimer()
-			}
-			reportRatio(b, l, size, elapsed)
-		})
+				reportRatio(b, l.Lab, size, elapsed)
+			})
+		}
 	}
 }
 
 // BenchmarkFetch is Transfer without the disk: the reference client
 // verifies the data and discards it.
 func BenchmarkFetch(b *testing.B) {
-	l := newLab(b, bench.Options{MinTime: 200 * time.Millisecond})
-	c := &ref.Client{Framing: l.Framing()}
-	for _, size := range sizes() {
-		b.Run("size="+bench.FormatSize(size), func(b *testing.B) {
-			name := file(b, l, size)
-			b.SetBytes(size)
-			start := time.Now()
-			for b.Loop() {
-				nc, err := net.Dial("tcp", l.Addr())
-				if err != nil {
-					b.Fatal(err)
+	for _, l := range cacheLabs(b) {
+		c := &ref.Client{Framing: l.Framing()}
+		for _, size := range sizes() {
+			b.Run(l.name+"/size="+bench.FormatSize(size), func(b *testing.B) {
+				name := settled(b, l.Lab, size)
+				b.SetBytes(size)
+				start := time.Now()
+				for b.Loop() {
+					nc, err := net.Dial("tcp", l.Addr())
+					if err != nil {
+						b.Fatal(err)
+					}
+					s := c.NewSession(nc)
+					_, err = s.Fetch(name, io.Discard)
+					s.Close()
+					if err != nil {
+						b.Fatal(err)
+					}
 				}
-				s := c.NewSession(nc)
-				_, err = s.Fetch(name, io.Discard)
-				s.Close()
-				if err != nil {
-					b.Fatal(err)
-				}
-			}
-			reportRatio(b, l, size, time.Since(start))
-		})
+				reportRatio(b, l.Lab, size, time.Since(start))
+			})
+		}
 	}
 }
 

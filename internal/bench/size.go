@@ -31,7 +31,7 @@ func ParseSize(s string) (int64, error) {
 	}
 	n, err := strconv.ParseInt(t, 10, 64)
 	if err != nil || n < 0 || n > (1<<62)/mult {
-		return 0, fmt.Errorf("bench: bad size %q (want e.g. 1KiB, 64MiB, 1GiB)", s)
+		return 0, fmt.Errorf("bad size %q (want e.g. 1KiB, 64MiB, 1GiB)", s)
 	}
 	return n * mult, nil
 }
@@ -50,7 +50,7 @@ func ParseSizes(s string) ([]int64, error) {
 		sizes = append(sizes, n)
 	}
 	if len(sizes) == 0 {
-		return nil, fmt.Errorf("bench: no sizes in %q", s)
+		return nil, fmt.Errorf("no sizes in %q", s)
 	}
 	return sizes, nil
 }

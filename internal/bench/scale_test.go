@@ -6,7 +6,7 @@ import (
 	"runtime"
 	"testing"
 
-	"github.com/stickykit/stickykit/bench"
+	"github.com/stickykit/stickykit/internal/bench"
 )
 
 // openFiles counts this process's open descriptors, or returns -1 where

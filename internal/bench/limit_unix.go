@@ -7,12 +7,12 @@ import (
 	"syscall"
 )
 
-// RaiseFileLimit raises the soft limit on open files to at least n, within
+// raiseFileLimit raises the soft limit on open files to at least n, within
 // the hard limit. It fails if the hard limit is lower than n.
-func RaiseFileLimit(n uint64) error {
+func raiseFileLimit(n uint64) error {
 	var lim syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		return fmt.Errorf("bench: getrlimit: %w", err)
+		return fmt.Errorf("getrlimit: %w", err)
 	}
 	// Rlimit's fields are uint64 on most systems and int64 on some (the
 	// BSDs): compare in uint64 and convert back through the field's type.
@@ -20,11 +20,11 @@ func RaiseFileLimit(n uint64) error {
 		return nil
 	}
 	if uint64(lim.Max) < n {
-		return fmt.Errorf("bench: need %d open files, hard limit is %d (raise it with ulimit -Hn)", n, lim.Max)
+		return fmt.Errorf("need %d open files, hard limit is %d (raise it with ulimit -Hn)", n, lim.Max)
 	}
 	setLimit(&lim.Cur, n)
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		return fmt.Errorf("bench: setrlimit: %w", err)
+		return fmt.Errorf("setrlimit: %w", err)
 	}
 	return nil
 }

@@ -8,11 +8,9 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"time"
 
-	"github.com/stickykit/stickykit/ref"
 	"github.com/stickykit/stickykit/spec"
 )
 
@@ -29,16 +27,16 @@ type PythonServer struct {
 // script's "listening PORT" line on its standard output.
 func (l *Lab) StartPython(ctx context.Context, python, script string) (*PythonServer, error) {
 	if l.opts.Framing != spec.Lockstep {
-		return nil, errors.New("bench: the Python server speaks the lockstep framing only")
+		return nil, errors.New("the Python server speaks the lockstep framing only")
 	}
 	cmd := exec.Command(python, script, "0", l.root)
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		return nil, fmt.Errorf("bench: %w", err)
+		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("bench: starting %s: %w", script, err)
+		return nil, fmt.Errorf("starting %s: %w", script, err)
 	}
 	p := &PythonServer{cmd: cmd, exited: make(chan error, 1)}
 	port := make(chan string, 1)
@@ -61,13 +59,13 @@ func (l *Lab) StartPython(ctx context.Context, python, script string) (*PythonSe
 		p.addr = "127.0.0.1:" + pt
 		return p, nil
 	case err := <-p.exited:
-		return nil, fmt.Errorf("bench: %s exited before listening: %v", script, err)
+		return nil, fmt.Errorf("%s exited before listening: %v", script, err)
 	case <-t.C:
 	case <-ctx.Done():
 	}
 	cmd.Process.Kill()
 	<-p.exited
-	return nil, fmt.Errorf("bench: %s did not print \"listening PORT\"", script)
+	return nil, fmt.Errorf("%s did not print \"listening PORT\"", script)
 }
 
 // Addr returns the server's address.
@@ -78,22 +76,4 @@ func (p *PythonServer) Close() error {
 	p.cmd.Process.Kill()
 	<-p.exited
 	return nil
-}
-
-// Python measures the reference client downloading the file of size bytes
-// from the Python server p, as Ref does from the reference server.
-func (l *Lab) Python(ctx context.Context, p *PythonServer, size int64) (Measurement, error) {
-	name, err := l.File(size)
-	if err != nil {
-		return Measurement{}, err
-	}
-	c := &ref.Client{Framing: spec.Lockstep, Timeout: 30 * time.Second}
-	dst := filepath.Join(l.out, "python-"+name)
-	return l.repeat(ImplPython, size, func() (time.Duration, error) {
-		start := time.Now()
-		_, err := c.Get(ctx, p.addr, name, dst)
-		d := time.Since(start)
-		os.Remove(dst)
-		return d, err
-	})
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/stickykit/stickykit/naive"
 	"github.com/stickykit/stickykit/ref"
 	"github.com/stickykit/stickykit/spec"
 )
@@ -21,43 +22,41 @@ type Options struct {
 	Framing spec.Framing
 	// TempDir is where the lab makes its directory; "" means os.TempDir().
 	TempDir string
-	// MinTime is the least time a measurement repeats its operation for;
-	// 0 means one second. Every measurement runs at least once.
-	MinTime time.Duration
 	// MaxConns is the connection limit of the lab's server; 0 means
 	// ref.DefaultMaxConns.
 	MaxConns int
+	// DisableDigestCache makes the lab's server hash every transfer (see
+	// ref.Server.DisableDigestCache).
+	DisableDigestCache bool
 }
 
 // Lab is a temporary directory of generated files and a reference server
 // serving them on a loopback port. Close stops the server and removes the
 // directory.
 type Lab struct {
-	opts   Options
-	dir    string // removed by Close
-	root   string // served files
-	out    string // downloads
-	srv    *ref.Server
-	addr   string
-	cancel context.CancelFunc
-	served chan error
-	files  map[int64]string
+	opts    Options
+	dir     string // removed by Close
+	root    string // served files
+	out     string // downloads
+	srv     *ref.Server
+	addr    string
+	cancel  context.CancelFunc
+	served  chan error
+	files   map[int64]string
+	digests map[string]string // name -> MD5 in hex
 }
 
-// Seed seeds the content of every generated file, so that runs are
+// fileSeed seeds the content of every generated file, so that runs are
 // repeatable; the content of a file also depends on its size.
-const Seed = 20240611
+const fileSeed = 20240611
 
 // NewLab makes the lab's directory and starts its server.
 func NewLab(opts Options) (*Lab, error) {
-	if opts.MinTime <= 0 {
-		opts.MinTime = time.Second
-	}
 	dir, err := os.MkdirTemp(opts.TempDir, "stickykit-bench-")
 	if err != nil {
-		return nil, fmt.Errorf("bench: %w", err)
+		return nil, err
 	}
-	l := &Lab{opts: opts, dir: dir, root: filepath.Join(dir, "root"), out: filepath.Join(dir, "out"), files: map[int64]string{}}
+	l := &Lab{opts: opts, dir: dir, root: filepath.Join(dir, "root"), out: filepath.Join(dir, "out"), files: map[int64]string{}, digests: map[string]string{}}
 	if err := l.start(); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
@@ -68,7 +67,7 @@ func NewLab(opts Options) (*Lab, error) {
 func (l *Lab) start() error {
 	for _, d := range []string{l.root, l.out} {
 		if err := os.Mkdir(d, 0o755); err != nil {
-			return fmt.Errorf("bench: %w", err)
+			return err
 		}
 	}
 	srv, err := ref.NewServer(l.root)
@@ -76,13 +75,14 @@ func (l *Lab) start() error {
 		return err
 	}
 	srv.Framing = l.opts.Framing
+	srv.DisableDigestCache = l.opts.DisableDigestCache
 	if l.opts.MaxConns > 0 {
 		srv.MaxConns = l.opts.MaxConns
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		srv.Close()
-		return fmt.Errorf("bench: %w", err)
+		return err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	l.srv, l.addr, l.cancel, l.served = srv, ln.Addr().String(), cancel, make(chan error, 1)
@@ -111,6 +111,9 @@ func (l *Lab) Root() string { return l.root }
 // OutDir returns the directory downloads go to.
 func (l *Lab) OutDir() string { return l.out }
 
+// outPath returns the path of name in OutDir.
+func (l *Lab) outPath(name string) string { return filepath.Join(l.out, name) }
+
 // Framing returns the lab's framing.
 func (l *Lab) Framing() spec.Framing { return l.opts.Framing }
 
@@ -121,19 +124,19 @@ func (l *Lab) File(size int64) (string, error) {
 		return name, nil
 	}
 	name := "file-" + FormatSize(size)
-	if err := WriteFile(filepath.Join(l.root, name), size, Seed); err != nil {
+	if err := writeFile(filepath.Join(l.root, name), size, fileSeed); err != nil {
 		return "", err
 	}
 	l.files[size] = name
 	return name, nil
 }
 
-// WriteFile creates path holding size bytes of pseudo-random content drawn
+// writeFile creates path holding size bytes of pseudo-random content drawn
 // from seed and size.
-func WriteFile(path string, size int64, seed uint64) error {
+func writeFile(path string, size int64, seed uint64) error {
 	f, err := os.Create(path)
 	if err != nil {
-		return fmt.Errorf("bench: %w", err)
+		return err
 	}
 	var key [32]byte
 	r := rand.New(rand.NewPCG(seed, uint64(size)))
@@ -150,7 +153,7 @@ func WriteFile(path string, size int64, seed uint64) error {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("bench: writing %s: %w", path, err)
+		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return nil
 }
@@ -169,5 +172,31 @@ func (l *Lab) GetRef(ctx context.Context, name string) (string, error) {
 	return dst, err
 }
 
-// ErrDigest reports a transfer whose digest did not match.
-var ErrDigest = errors.New("bench: digest mismatch")
+// GetNaive downloads name with the naive client (the article's variant)
+// into a file in OutDir, removing it afterwards.
+func (l *Lab) GetNaive(ctx context.Context, name string) error {
+	d := &net.Dialer{Timeout: 30 * time.Second}
+	nc, err := d.DialContext(ctx, "tcp", l.addr)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	dst := filepath.Join(l.out, "naive-"+name)
+	f, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(dst)
+	c := &naive.Client{Variant: naive.Article, Framing: l.opts.Framing, Timeout: 30 * time.Second}
+	res, err := c.Get(nc, name, f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && !res.Match {
+		err = fmt.Errorf("%w: server %q, local %s", errDigest, res.Server, res.Local)
+	}
+	return err
+}
+
+// errDigest reports a transfer whose digest did not match.
+var errDigest = errors.New("digest mismatch")
