@@ -3,6 +3,7 @@ package readtrace_test
 import (
 	"bytes"
 	"encoding/json"
+	"encoding/xml"
 	"flag"
 	"fmt"
 	"os"
@@ -157,5 +158,37 @@ func TestGoldenRefSticky(t *testing.T) {
 		if f.Kind != readtrace.Sticky || f.Read.Asked < 64<<10 {
 			t.Errorf("finding about the reference client: %s: %s", f.Kind, f.Words())
 		}
+	}
+}
+
+// TestGoldenPicture draws the naive client's recorded reads and compares
+// the SVG with testdata/naive_sticky.svg, byte for byte (rewritten with
+// -update): the kit's writes, the client's 99 reads, and read 98 after the
+// size marked, in the demo's drawing.
+func TestGoldenPicture(t *testing.T) {
+	for _, name := range []string{"naive_sticky", "article_half", "ref_sticky"} {
+		t.Run(name, func(t *testing.T) {
+			g, s := load(t, name)
+			var wrote []int64
+			for _, n := range g.Wrote {
+				wrote = append(wrote, int64(n))
+			}
+			var b bytes.Buffer
+			if err := readtrace.NewPicture(g.Client, s, g.Layout, wrote).WriteSVG(&b); err != nil {
+				t.Fatal(err)
+			}
+			if err := xml.Unmarshal(b.Bytes(), new(struct{})); err != nil {
+				t.Errorf("the SVG does not parse: %v", err)
+			}
+			goldenFile(t, filepath.Join("testdata", name+".svg"), b.Bytes())
+			want := map[string]string{
+				"naive_sticky": ">Read 98 after the size asked for 1024 bytes and got 704: the last 672 bytes of the</text>",
+				"article_half": ">read 99 after the size: 16 digest</text>",
+				"ref_sticky":   ">read 2 after the size: 34464 file + 32 digest</text>",
+			}[name]
+			if !strings.Contains(b.String(), want) {
+				t.Errorf("the SVG lacks %q", want)
+			}
+		})
 	}
 }
