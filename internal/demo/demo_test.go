@@ -479,3 +479,48 @@ func TestLangFromEnv(t *testing.T) {
 		}
 	}
 }
+
+// TestHTMLNarrowWindow: the page puts the timeline first and fits a window
+// 800 pixels wide: the picture scales to the width, the tables take the
+// width, and no header, verdict, number or digest may wrap (in Chinese a
+// cell without that rule breaks after every character).
+func TestHTMLNarrowWindow(t *testing.T) {
+	for _, lang := range []demo.Lang{demo.English, demo.Chinese} {
+		t.Run(string(lang), func(t *testing.T) {
+			var b bytes.Buffer
+			if err := lesson(t, lang).WriteHTML(&b); err != nil {
+				t.Fatal(err)
+			}
+			page := b.String()
+			svg, table := strings.Index(page, "<svg "), strings.Index(page, "<table>")
+			if svg < 0 || table < 0 || svg > table {
+				t.Errorf("the timeline (at %d) does not come before the first table (at %d)", svg, table)
+			}
+			for _, rule := range []string{"svg { width: 100%; height: auto;", "table { border-collapse: collapse; margin: 0.5em 0 1em; width: 100%; }",
+				"th, td.nw { white-space: nowrap; word-break: keep-all; }", `content="width=device-width, initial-scale=1"`} {
+				if !strings.Contains(page, rule) {
+					t.Errorf("the page lacks %q", rule)
+				}
+			}
+			// Every cell but the reason is one that does not wrap.
+			for _, row := range strings.Split(page, "<tr>")[1:] {
+				if strings.HasPrefix(row, "<th>") {
+					continue
+				}
+				cells := strings.Split(row, "<td")[1:]
+				if len(cells) != 6 {
+					t.Fatalf("a row of %d cells: %q", len(cells), row)
+				}
+				for i, c := range cells[:5] {
+					if !strings.HasPrefix(c, ` class="nw`) {
+						t.Errorf("cell %d may wrap: <td%s", i, c)
+					}
+				}
+			}
+			want := map[demo.Lang]string{demo.English: `<td class="nw bad">WRONG</td>`, demo.Chinese: `<td class="nw bad">错误</td>`}[lang]
+			if !strings.Contains(page, want) {
+				t.Errorf("the page lacks %q", want)
+			}
+		})
+	}
+}
