@@ -35,7 +35,10 @@ type Kind string
 const (
 	// Sticky: a read took bytes of the data and of the digest together
 	// (or of the size and the digest, for an empty file): the sticky
-	// packet reached the client's read.
+	// packet reached the client's read. That alone is no fault: a client
+	// that reads through a buffer (the reference client's 64 KiB
+	// bufio.Reader) makes such reads and splits the bytes itself. What
+	// it did with them, the file it wrote says.
 	Sticky Kind = "sticky"
 	// SizeWithData: a read took bytes of the size and of the data
 	// together.
