@@ -28,12 +28,14 @@ server's bytes are delivered in the ways that matter:
   half        the digest arrives in two pieces, 20 + 12 bytes
   split-size  the size arrives in two pieces (line framing unless --framing)
 
-For each client and delivery it prints the bytes expected and written, both
-digests, the verdict and why. Then it draws the byte timeline of one case,
-from the reads and writes it recorded: the server's writes above the stream,
-the client's reads below, and the read that crossed a message boundary.
-The output is the same for the same flags. The exit status is 0 when the
-lesson ran, whatever the clients did.`
+Its first screen draws the byte timeline of one case (naive/sticky unless
+--timeline), from the reads and writes it recorded: the server's writes
+above the stream, the client's reads below, the read that crossed a message
+boundary, and the reads of the article's fix on the same columns. With
+--full it prints, for every client and delivery, the bytes expected and
+written, both digests, the verdict and why, then the timeline and the
+lesson. The output is the same for the same flags. The exit status is 0
+when the lesson ran, whatever the clients did.`
 
 // demoRun is one run of "stickykit demo": what the flags asked for.
 type demoRun struct {
@@ -47,6 +49,7 @@ type demoRun struct {
 	htmlFile   string
 	traceFile  string
 	noColor    bool
+	full       bool
 	deliveries []demo.Delivery
 	clients    []demo.ClientKind
 }
@@ -60,15 +63,19 @@ func runDemo(e *env, args []string) int {
 	if code != exitOK {
 		return code
 	}
+	cases, fix := d.fixCase(cases, tl)
 	outcomes, err := demo.Run(context.Background(), d.cfg, cases)
 	if err != nil {
 		e.errorf("demo: %v", err)
 		return exitFail
 	}
-	rep := &demo.Report{Config: d.cfg, Lang: d.lang, Outcomes: outcomes[:len(d.deliveries)*len(d.clients)]}
+	rep := &demo.Report{Config: d.cfg, Lang: d.lang, Outcomes: outcomes[:len(d.deliveries)*len(d.clients)], Full: d.full}
 	if tl >= 0 {
 		rep.Timeline = timeline.NewLayout(outcomes[tl].Trace)
 		rep.TimelineOutcome = outcomes[tl]
+		if fix >= 0 {
+			rep.Fix = outcomes[fix]
+		}
 	}
 	return d.write(e, rep)
 }
@@ -96,6 +103,7 @@ func parseDemo(e *env, args []string) (*demoRun, int, bool) {
 	fs.StringVar(&d.htmlFile, "html", "", "also write the lesson as a self-contained HTML page to `FILE`")
 	fs.StringVar(&d.traceFile, "trace", "", "also write the timeline's recorded reads and writes as JSON to `FILE`")
 	fs.BoolVar(&d.noColor, "no-color", false, "no colour, even on a terminal")
+	fs.BoolVar(&d.full, "full", false, "the whole lesson: every client under every delivery, the timeline and what to learn (default: the first screen)")
 	if _, code, ok := e.parse(fs, args); !ok {
 		return nil, code, false
 	} else if len(fs.Args()) > 0 {
@@ -169,6 +177,22 @@ func (d *demoRun) cases(e *env) ([]demo.Case, int, int) {
 	return append(cases, want), len(cases), exitOK
 }
 
+// fixCase returns the cases with the one whose reads the first screen
+// draws beside the timeline's: the article's client under the timeline's
+// delivery, when the timeline is the naive client's. It returns its index,
+// or -1 for none.
+func (d *demoRun) fixCase(cases []demo.Case, tl int) ([]demo.Case, int) {
+	if tl < 0 || cases[tl].Client != demo.NaiveClient {
+		return cases, -1
+	}
+	want := cases[tl]
+	want.Client = demo.ArticleClient
+	if i := slices.Index(cases, want); i >= 0 {
+		return cases, i
+	}
+	return append(cases, want), len(cases)
+}
+
 // write writes the lesson as text to stdout, and the files asked for.
 func (d *demoRun) write(e *env, rep *demo.Report) int {
 	var out bytes.Buffer
@@ -200,7 +224,7 @@ func (d *demoRun) write(e *env, rep *demo.Report) int {
 			code = exitFail
 			continue
 		}
-		fmt.Fprintf(e.stdout, "wrote %s\n", f.name)
+		fmt.Fprintln(e.stdout, rep.Lang.Wrote(f.name))
 	}
 	return code
 }

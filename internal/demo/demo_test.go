@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -110,7 +111,8 @@ func lesson(t *testing.T, lang demo.Lang) *demo.Report {
 	cfg := demo.DefaultConfig()
 	out := run(t, cfg, allCases()...)
 	tl := find(t, out, demo.NaiveClient, demo.Sticky)
-	return &demo.Report{Config: cfg, Lang: lang, Outcomes: out, Timeline: timeline.NewLayout(tl.Trace), TimelineOutcome: tl}
+	return &demo.Report{Config: cfg, Lang: lang, Outcomes: out, Timeline: timeline.NewLayout(tl.Trace), TimelineOutcome: tl,
+		Fix: find(t, out, demo.ArticleClient, demo.Sticky), Full: true}
 }
 
 func TestGoldenText(t *testing.T) {
@@ -125,6 +127,49 @@ func TestGoldenText(t *testing.T) {
 				t.Errorf("WriteText(color=false) wrote an ANSI escape")
 			}
 			golden(t, "lesson_"+string(lang)+".txt", b.Bytes())
+		})
+	}
+}
+
+// TestGoldenFirstScreen: what `stickykit demo` prints without --full.
+func TestGoldenFirstScreen(t *testing.T) {
+	for _, lang := range []demo.Lang{demo.English, demo.Chinese} {
+		t.Run(string(lang), func(t *testing.T) {
+			r := lesson(t, lang)
+			r.Full = false
+			var b bytes.Buffer
+			if err := r.WriteText(&b, false); err != nil {
+				t.Fatal(err)
+			}
+			golden(t, "first_"+string(lang)+".txt", b.Bytes())
+			lines := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
+			if len(lines) > 25 {
+				t.Errorf("the first screen has %d lines, want at most 25", len(lines))
+			}
+			for _, l := range lines {
+				if w := timeline.Width(l); w > 80 {
+					t.Errorf("line of %d columns, want at most 80: %q", w, l)
+				}
+			}
+			// The bug happening, the read that crossed the boundary, and
+			// the fix beside it, all on the first screen.
+			want := map[demo.Lang][]string{
+				demo.English: {
+					"  naive read    |   6   | 1,024 | ... | 1,024 |      704      |",
+					"  article read  |   6   | 1,024 | ... | 1,024 |  672  |  32   |",
+					"The 98th read after the size took bytes 99,328–100,031: 672 bytes of file and",
+					"The fix, in the article row: ask for min(1024, SIZE - received), so the last",
+				},
+				demo.Chinese: {
+					"大小之后的第 98 次读取拿到第 99,328–100,031 字节：672 字节数据和 32 字节摘要。",
+					"修正见 article 那一行：每次请求 min(1024, SIZE - 已收字节)，最后一次读数据就停",
+				},
+			}[lang]
+			for _, w := range want {
+				if !slices.Contains(lines, w) {
+					t.Errorf("the first screen lacks the line %q", w)
+				}
+			}
 		})
 	}
 }
@@ -432,5 +477,50 @@ func TestLangFromEnv(t *testing.T) {
 		if got := demo.LangFromEnv(in); got != want {
 			t.Errorf("LangFromEnv(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestHTMLNarrowWindow: the page puts the timeline first and fits a window
+// 800 pixels wide: the picture scales to the width, the tables take the
+// width, and no header, verdict, number or digest may wrap (in Chinese a
+// cell without that rule breaks after every character).
+func TestHTMLNarrowWindow(t *testing.T) {
+	for _, lang := range []demo.Lang{demo.English, demo.Chinese} {
+		t.Run(string(lang), func(t *testing.T) {
+			var b bytes.Buffer
+			if err := lesson(t, lang).WriteHTML(&b); err != nil {
+				t.Fatal(err)
+			}
+			page := b.String()
+			svg, table := strings.Index(page, "<svg "), strings.Index(page, "<table>")
+			if svg < 0 || table < 0 || svg > table {
+				t.Errorf("the timeline (at %d) does not come before the first table (at %d)", svg, table)
+			}
+			for _, rule := range []string{"svg { width: 100%; height: auto;", "table { border-collapse: collapse; margin: 0.5em 0 1em; width: 100%; }",
+				"th, td.nw { white-space: nowrap; word-break: keep-all; }", `content="width=device-width, initial-scale=1"`} {
+				if !strings.Contains(page, rule) {
+					t.Errorf("the page lacks %q", rule)
+				}
+			}
+			// Every cell but the reason is one that does not wrap.
+			for _, row := range strings.Split(page, "<tr>")[1:] {
+				if strings.HasPrefix(row, "<th>") {
+					continue
+				}
+				cells := strings.Split(row, "<td")[1:]
+				if len(cells) != 6 {
+					t.Fatalf("a row of %d cells: %q", len(cells), row)
+				}
+				for i, c := range cells[:5] {
+					if !strings.HasPrefix(c, ` class="nw`) {
+						t.Errorf("cell %d may wrap: <td%s", i, c)
+					}
+				}
+			}
+			want := map[demo.Lang]string{demo.English: `<td class="nw bad">WRONG</td>`, demo.Chinese: `<td class="nw bad">错误</td>`}[lang]
+			if !strings.Contains(page, want) {
+				t.Errorf("the page lacks %q", want)
+			}
+		})
 	}
 }

@@ -74,6 +74,15 @@ type texts struct {
 	svgTitle string // %s client, %s delivery
 	svgSub   string // %s framing, %s size
 	whyLine  string // %s client, %s verdict, %s why
+
+	// The first screen.
+	shortIntro string // %s the delivery's words
+	clientRead string // "%s read": a client's row of reads
+	fixShort   string // %s the fix's client
+	verdictsOf string // %s delivery
+	wroteOf    string // %s written, %s size
+	more       string
+	wrote      string // %s file
 }
 
 func (l Lang) t() *texts {
@@ -126,6 +135,14 @@ var enTexts = texts{
 	svgTitle: "The sticky packet: %s client, %s delivery",
 	svgSub:   "%s framing · a %s-byte file · offsets count from the first byte of file data",
 	whyLine:  "%s: %s. %s",
+
+	shortIntro: "TCP is a byte stream: the server writes the size, the file and its MD5 digest apart, but a read returns whatever bytes have arrived. Here %s:",
+	clientRead: "%s read",
+	fixShort:   "The fix, in the %s row: ask for min(1024, SIZE - received), so the last data read stops where the data ends; then read on until all 32 bytes of the digest are in (the article does not: see --full).",
+	verdictsOf: "%s delivery: ",
+	wroteOf:    " (%s of %s bytes)",
+	more:       "The whole lesson: --full; for a slide: --svg FILE or --html FILE.",
+	wrote:      "wrote %s",
 }
 
 var zhTexts = texts{
@@ -171,7 +188,18 @@ var zhTexts = texts{
 	svgTitle: "粘包：%s 客户端，%s 送达方式",
 	svgSub:   "%s 分帧 · %s 字节的文件 · 偏移从文件数据的第一个字节算起",
 	whyLine:  "%s：%s。%s",
+
+	shortIntro: "TCP 是字节流：服务器分别 write 文件大小、文件和它的 MD5 摘要，但一次 read 返回已经到达的字节。这里%s：",
+	clientRead: "%s 的 read",
+	fixShort:   "修正见 %s 那一行：每次请求 min(1024, SIZE - 已收字节)，最后一次读数据就停在数据结尾；然后一直读到 32 字节摘要收齐（文章没有这样做：见 --full）。",
+	verdictsOf: "%s：",
+	wroteOf:    "（%s / %s 字节）",
+	more:       "完整的课：--full；放到幻灯片上：--svg 文件 或 --html 文件。",
+	wrote:      "已写入 %s",
 }
+
+// Wrote says that the file at path was written, in l.
+func (l Lang) Wrote(path string) string { return fmt.Sprintf(l.t().wrote, path) }
 
 // why returns the one sentence that explains o.
 func (l Lang) why(o *Outcome) string {

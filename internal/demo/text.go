@@ -21,6 +21,14 @@ type Report struct {
 	// TimelineOutcome is the outcome whose trace Timeline draws; it need
 	// not be one of Outcomes.
 	TimelineOutcome *Outcome
+	// Fix is the outcome whose reads the first screen draws below the
+	// timeline's, as the fix beside the bug (the article's client under
+	// the same delivery); nil for none.
+	Fix *Outcome
+	// Full asks WriteText for the whole lesson, every table; without it
+	// (and with a timeline) it writes the first screen: the timeline, the
+	// read that crossed a boundary, and the fix beside it.
+	Full bool
 }
 
 // Widths of the text drawing, in columns.
@@ -105,9 +113,67 @@ func (o *textOut) item(head, s string) {
 }
 
 // WriteText writes the lesson as plain text; with color, ANSI colours mark
-// the regions, the verdicts and the marked read.
+// the regions, the verdicts and the marked read. It writes the first
+// screen (at most 25 lines: the timeline, the read that crossed a
+// boundary and the fix), or, with Full or without a timeline, the whole
+// lesson.
 func (r *Report) WriteText(w io.Writer, color bool) error {
 	o := &textOut{w: bufio.NewWriter(w), color: color}
+	if r.Full || r.Timeline == nil {
+		r.writeFull(o)
+	} else {
+		r.writeShort(o)
+	}
+	return o.w.Flush()
+}
+
+// writeShort writes the first screen: the sticky packet happening, the
+// read that crossed the boundary, the fix beside it, the verdicts, and
+// where the rest is.
+func (r *Report) writeShort(o *textOut) {
+	t := r.Lang.t()
+	tl := r.Timeline
+	d := Delivery(tl.Trace.Delivery)
+	o.line(o.paint(t.title, styleBold))
+	o.line("")
+	o.para(fmt.Sprintf(t.shortIntro, t.deliveries[d]), "")
+	o.line("")
+	var fix *timeline.Layout
+	if r.Fix != nil {
+		fix = timeline.NewLayout(r.Fix.Trace)
+	}
+	r.drawTimeline(o, tl, fix)
+	o.line("")
+	for _, l := range timeline.Wrap(r.Lang.markSentence(tl), textWrap) {
+		o.line(o.paint(l, styleMark))
+	}
+	if r.Fix != nil {
+		o.para(fmt.Sprintf(t.fixShort, r.Fix.Client), "")
+	}
+	o.line("")
+	o.para(r.verdictLine(d), "")
+	o.para(t.more, "")
+}
+
+// verdictLine gives each client's verdict under delivery d in one line.
+func (r *Report) verdictLine(d Delivery) string {
+	t := r.Lang.t()
+	var parts []string
+	for _, oc := range r.Outcomes {
+		if oc.Delivery != d {
+			continue
+		}
+		p := string(oc.Client) + " " + t.verdicts[oc.Verdict]
+		if oc.Verdict != VerdictOK {
+			p += fmt.Sprintf(t.wroteOf, timeline.Commas(oc.Written), timeline.Commas(oc.Size))
+		}
+		parts = append(parts, p)
+	}
+	return fmt.Sprintf(t.verdictsOf, d) + strings.Join(parts, " · ")
+}
+
+// writeFull writes the whole lesson.
+func (r *Report) writeFull(o *textOut) {
 	t := r.Lang.t()
 	o.line(o.paint(t.title, styleBold))
 	o.line("")
@@ -152,7 +218,6 @@ func (r *Report) WriteText(w io.Writer, color bool) error {
 		o.line("")
 	}
 	o.para(t.next, "")
-	return o.w.Flush()
 }
 
 // deliveries returns the deliveries of the outcomes, in lesson order.
@@ -427,7 +492,8 @@ func (l *textLayout) row(spans []timeline.Span, label func(timeline.Span) string
 	return g
 }
 
-// writeTimeline draws the timeline tl as text, rows of columns.
+// writeTimeline draws the timeline tl as text, rows of columns, under its
+// heading, and the sentence about its marked read.
 func (r *Report) writeTimeline(o *textOut, tl *timeline.Layout) {
 	t := r.Lang.t()
 	tr := tl.Trace
@@ -441,10 +507,32 @@ func (r *Report) writeTimeline(o *textOut, tl *timeline.Layout) {
 		o.para(fmt.Sprintf(t.sent, tl.Sent[0].Text, timeline.Commas(tl.Sent[0].Len), tl.Sent[1].Text, timeline.Commas(tl.Sent[1].Len)), "")
 	}
 	o.line("")
+	r.drawTimeline(o, tl, nil)
+	o.line("")
+	for _, l := range timeline.Wrap(r.Lang.markSentence(tl), textWrap) {
+		o.line(o.paint(l, styleMark))
+	}
+}
+
+// drawTimeline draws the rows of tl: the server's writes, the delivered
+// pieces, the stream, the client's reads with the marked read under them,
+// then, when fix is not nil, the reads of fix's client on the same
+// columns, and the offsets.
+func (r *Report) drawTimeline(o *textOut, tl *timeline.Layout, fix *timeline.Layout) {
+	t := r.Lang.t()
 	l := newTextLayout(tl)
+	rows := t.rows
+	if fix != nil {
+		rows[3] = fmt.Sprintf(t.clientRead, tl.Trace.Client)
+	}
 	lw := 0
-	for _, s := range t.rows {
+	for _, s := range rows {
 		lw = max(lw, timeline.Width(s))
+	}
+	var fixLabel string
+	if fix != nil {
+		fixLabel = fmt.Sprintf(t.clientRead, fix.Trace.Client)
+		lw = max(lw, timeline.Width(fixLabel))
 	}
 	lw += 2
 	head := func(s string) string { return "  " + pad(s, lw) }
@@ -457,18 +545,18 @@ func (r *Report) writeTimeline(o *textOut, tl *timeline.Layout) {
 		return ' '
 	}
 
-	o.line(head(t.rows[0]) + l.row(tl.Wrote, timeline.SpanLabel, blank, noStyle).render(o))
-	o.line(head(t.rows[1]) + l.row(tl.Delivered, timeline.SpanLabel, blank, noStyle).render(o))
+	o.line(head(rows[0]) + l.row(tl.Wrote, timeline.SpanLabel, blank, noStyle).render(o))
+	o.line(head(rows[1]) + l.row(tl.Delivered, timeline.SpanLabel, blank, noStyle).render(o))
 	regionLabel := func(s timeline.Span) string { return t.regions[s.Name] }
 	regionSt := func(s timeline.Span) style { return regionStyle(s.Name) }
-	o.line(head(t.rows[2]) + l.row(tl.Regions, regionLabel, bar, regionSt).render(o))
+	o.line(head(rows[2]) + l.row(tl.Regions, regionLabel, bar, regionSt).render(o))
 	markSt := func(s timeline.Span) style {
 		if tl.Mark != nil && s.Off == tl.Mark.Off && s.End == tl.Mark.End {
 			return styleMark
 		}
 		return plain
 	}
-	o.line(head(t.rows[3]) + l.row(tl.Read, timeline.SpanLabel, blank, markSt).render(o))
+	o.line(head(rows[3]) + l.row(tl.Read, timeline.SpanLabel, blank, markSt).render(o))
 	if m := tl.Mark; m != nil {
 		g := newGrid(l.cols() + textWrap)
 		a, _ := l.col(m.Off)
@@ -487,13 +575,12 @@ func (r *Report) writeTimeline(o *textOut, tl *timeline.Layout) {
 		g.put(x, short, styleMark)
 		o.line(head("") + g.render(o))
 	}
-	o.line(head(t.rows[4]) + l.offsets().render(o))
+	if fix != nil {
+		o.line(head(fixLabel) + l.row(fix.Read, timeline.SpanLabel, blank, noStyle).render(o))
+	}
+	o.line(head(rows[4]) + l.offsets().render(o))
 	if note := r.elidedNote(tl); note != "" {
 		o.para(note, "  ")
-	}
-	o.line("")
-	for _, l := range timeline.Wrap(r.Lang.markSentence(tl), textWrap) {
-		o.line(o.paint(l, styleMark))
 	}
 }
 

@@ -12,7 +12,10 @@ import (
 type Picture struct {
 	Title    string
 	Subtitle string
-	Rows     [5]string         // row labels: the server's writes, the delivered pieces, the stream, the client's reads, the offsets
+	// Rows are the row labels: the server's writes, the delivered pieces,
+	// the stream, the client's reads, the offsets. A layout with no
+	// delivered pieces and no label for them is drawn without that row.
+	Rows     [5]string
 	Regions  map[string]string // names of the regions as shown, by RegionSize, RegionData, RegionDigest
 	Caption  string            // a few words under the marked read
 	Headline string            // the sentence about the marked read
@@ -63,6 +66,8 @@ type drawing struct {
 	p  *Picture
 
 	headline, body, footnote []string // the sentences, wrapped
+	noDeliv                  bool     // the delivered row is left out
+	yStream, yRead           float64  // the rows below it, moved up when it is
 	yAxis, yHeadline         float64
 	yBody, yFootnote, height float64
 }
@@ -72,7 +77,12 @@ func (d *drawing) place() {
 	d.headline = Wrap(d.p.Headline, 84)
 	d.body = Wrap(d.p.Body, 120)
 	d.footnote = Wrap(d.p.Footnote, 130)
-	d.yAxis = yRead + rowH + 34
+	d.yStream, d.yRead = yStream, yRead
+	if d.noDeliv = len(d.tl.Delivered) == 0 && d.p.Rows[1] == ""; d.noDeliv {
+		d.yStream -= yDeliv - yWrote
+		d.yRead -= yDeliv - yWrote
+	}
+	d.yAxis = d.yRead + rowH + 34
 	if d.tl.Mark != nil {
 		d.yAxis += 30
 	}
@@ -100,13 +110,15 @@ func (d *drawing) guides() {
 		if i > 0 && i < len(l.x)-1 && (l.tl.Pieces[i-1].Gap || l.tl.Pieces[i].Gap) {
 			continue
 		}
-		o.f(`<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#d5dae1" stroke-width="1"/>`+"\n", x, yWrote-8, x, yRead+rowH+8)
+		o.f(`<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#d5dae1" stroke-width="1"/>`+"\n", x, yWrote-8, x, d.yRead+rowH+8)
 	}
 	labelY := func(y, hh float64) float64 { return y + hh/2 + 6 }
 	o.text(svgLeft-16, labelY(yWrote, rowH), 19, "end", colorInk, "normal", d.p.Rows[0])
-	o.text(svgLeft-16, labelY(yDeliv, rowH), 19, "end", colorInk, "normal", d.p.Rows[1])
-	o.text(svgLeft-16, labelY(yStream, strH), 19, "end", colorInk, "bold", d.p.Rows[2])
-	o.text(svgLeft-16, labelY(yRead, rowH), 19, "end", colorInk, "normal", d.p.Rows[3])
+	if !d.noDeliv {
+		o.text(svgLeft-16, labelY(yDeliv, rowH), 19, "end", colorInk, "normal", d.p.Rows[1])
+	}
+	o.text(svgLeft-16, labelY(d.yStream, strH), 19, "end", colorInk, "bold", d.p.Rows[2])
+	o.text(svgLeft-16, labelY(d.yRead, rowH), 19, "end", colorInk, "normal", d.p.Rows[3])
 }
 
 // plainSpan is how a span of an event is painted.
@@ -118,7 +130,7 @@ func (d *drawing) rows() {
 	l, o, tl := d.l, d.o, d.tl
 	l.spans(o, tl.Wrote, yWrote, rowH, plainSpan, SpanLabel)
 	l.spans(o, tl.Delivered, yDeliv, rowH, plainSpan, SpanLabel)
-	l.bar(o, tl.Regions, yStream, strH, func(s Span) string { return d.p.Regions[s.Name] })
+	l.bar(o, tl.Regions, d.yStream, strH, func(s Span) string { return d.p.Regions[s.Name] })
 	m := tl.Mark
 	var reads []Span
 	for _, s := range tl.Read {
@@ -126,7 +138,7 @@ func (d *drawing) rows() {
 			reads = append(reads, s)
 		}
 	}
-	l.spans(o, reads, yRead, rowH, plainSpan, SpanLabel)
+	l.spans(o, reads, d.yRead, rowH, plainSpan, SpanLabel)
 	if m == nil {
 		return
 	}
@@ -136,7 +148,7 @@ func (d *drawing) rows() {
 	for _, p := range m.Parts {
 		parts = append(parts, Span{Off: p.Off, End: p.End, Name: p.Region.Name})
 	}
-	l.spans(o, parts, yRead, rowH, func(s Span) (string, string, string) {
+	l.spans(o, parts, d.yRead, rowH, func(s Span) (string, string, string) {
 		return regionTint(s.Name), colorMark, colorMark
 	}, SpanLabel)
 	a, _ := l.col(m.Off)
@@ -145,7 +157,7 @@ func (d *drawing) rows() {
 	if x+textW(d.p.Caption, 18)/2 > svgW-10 {
 		x, anchor = b, "end"
 	}
-	o.text(x, yRead+rowH+30, 18, anchor, colorMark, "bold", d.p.Caption)
+	o.text(x, d.yRead+rowH+30, 18, anchor, colorMark, "bold", d.p.Caption)
 }
 
 // gaps draws a break in every row where pieces are elided.
@@ -156,13 +168,17 @@ func (d *drawing) gaps() {
 			continue
 		}
 		cx := (l.x[i] + l.x[i+1]) / 2
-		for _, y := range []float64{yWrote + rowH/2, yDeliv + rowH/2, yRead + rowH/2} {
+		ys := []float64{yWrote + rowH/2, yDeliv + rowH/2, d.yRead + rowH/2}
+		if d.noDeliv {
+			ys = []float64{yWrote + rowH/2, d.yRead + rowH/2}
+		}
+		for _, y := range ys {
 			o.text(cx, y+7, 22, "middle", colorDim, "bold", "⋯")
 		}
 		o.f(`<path d="M%.1f %.1f l-8 %.1f l16 %.1f l-8 %.1f" stroke="#ffffff" stroke-width="5" fill="none"/>`+"\n",
-			cx+4, yStream-2, strH/3+1, strH/3, strH/3+1)
+			cx+4, d.yStream-2, strH/3+1, strH/3, strH/3+1)
 		o.f(`<path d="M%.1f %.1f l-8 %.1f l16 %.1f l-8 %.1f" stroke="#ffffff" stroke-width="5" fill="none"/>`+"\n",
-			cx+14, yStream-2, strH/3+1, strH/3, strH/3+1)
+			cx+14, d.yStream-2, strH/3+1, strH/3, strH/3+1)
 	}
 }
 
@@ -176,11 +192,11 @@ func (d *drawing) outlineMark() {
 	a, _ := l.col(m.Off)
 	b, _ := l.col(m.End)
 	o.f(`<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="none" stroke="%s" stroke-width="4" rx="4"/>`+"\n",
-		a, yRead-4, b-a, rowH+8, colorMark)
+		a, d.yRead-4, b-a, rowH+8, colorMark)
 	for _, p := range m.Parts[1:] {
 		x, _ := l.col(p.Off)
 		o.f(`<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s" stroke-width="3" stroke-dasharray="6 4"/>`+"\n",
-			x, yStream-6, x, yRead+rowH+6, colorMark)
+			x, d.yStream-6, x, d.yRead+rowH+6, colorMark)
 	}
 }
 
