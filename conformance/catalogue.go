@@ -52,7 +52,7 @@ var serverCatalogue = []serverCase{
 			"REQ-LIM-4", "REQ-SRV-4", "REQ-SRV-16"}},
 		runServerBadRequest},
 	{Case{ID: "server/concurrent", Severity: Must,
-		Title:        "32 clients at once, all byte-exact, while one idle connection stays open",
+		Title:        "24 clients at once, all byte-exact, while one idle connection stays open",
 		Requirements: []string{"REQ-SRV-14"}},
 		runServerConcurrent},
 	{Case{ID: "server/conn-limit", Severity: Must,
