@@ -346,15 +346,17 @@ func checkNextConn(t *testing.T, srv *ref.Server, fx *fuzzFixture) {
 type ctlEnd int
 
 const (
-	ctlMsg     ctlEnd = iota // a whole message
-	ctlEOF                   // the stream ended, before or inside the message
-	ctlTooLong               // over MaxControlLen
+	ctlMsg        ctlEnd = iota // a whole message
+	ctlEOF                      // the stream ended, before or inside the message
+	ctlTooLong                  // over MaxControlLen
+	ctlCutAtLimit               // the stream ended after MaxControlLen octets and a CR
 )
 
 // lineRead is what one read of a line-framed control message takes from
 // the rest of a stream: the bytes up to LF, refused as too long as soon as
 // the limit is passed (spec.Reader's rule: one CR may follow the 1024
-// content bytes, before the LF). n is how many bytes it consumes.
+// content bytes, before the LF). n is how many bytes it consumes. A line
+// that ends after those 1024 bytes and the CR is, as received, too long.
 func lineRead(rest []byte) (msg []byte, n int, end ctlEnd) {
 	i := bytes.IndexByte(rest, '\n')
 	l := rest
@@ -363,6 +365,9 @@ func lineRead(rest []byte) (msg []byte, n int, end ctlEnd) {
 	}
 	if len(l) > spec.MaxControlLen+1 || len(l) == spec.MaxControlLen+1 && l[spec.MaxControlLen] != '\r' {
 		return nil, len(rest), ctlTooLong
+	}
+	if i < 0 && len(l) == spec.MaxControlLen+1 {
+		return nil, len(rest), ctlCutAtLimit
 	}
 	if i < 0 {
 		return nil, len(rest), ctlEOF
@@ -405,7 +410,9 @@ func (m *serverModel) run() string {
 		switch end {
 		case ctlEOF:
 			return m.expectClose(fmt.Sprintf("after the input ended (request %d)", n))
-		case ctlTooLong:
+		case ctlTooLong, ctlCutAtLimit:
+			// A line cut after 1024 octets and a CR was, as received,
+			// too long: the server answers so before it closes.
 			return m.expectRefusal(n, spec.CodeTooLong)
 		}
 		if m.f == spec.Line && string(msg) == spec.AckText {
