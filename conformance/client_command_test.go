@@ -141,7 +141,7 @@ func TestClientCommand(t *testing.T) {
 			"exited without connecting"},
 		{"hang is killed", clientHelperCommand("hang"), "^client/plain$", 500 * time.Millisecond, conformance.Fail,
 			"never acknowledged the size"},
-		{"not startable", []string{filepath.Join(t.TempDir(), "no-such-client")}, "^client/plain$", 0, conformance.Inconclusive,
+		{"not startable", []string{filepath.Join(t.TempDir(), "no-such-client")}, "^client/plain$", 0, conformance.Error,
 			"could not be started"},
 	}
 	for _, tt := range tests {

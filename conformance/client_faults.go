@@ -107,7 +107,7 @@ func runClientBadDigest(ctx context.Context, x *clientCheck) Outcome {
 	digest := digestOf(data)
 	upper := strings.ToUpper(digest)
 	if upper == digest {
-		return inconclusive("setting up: the fixture's digest %s has no hex letter to put in uppercase", digest)
+		return errored("setting up: the fixture's digest %s has no hex letter to put in uppercase", digest)
 	}
 	return x.session(ctx, "bad-digest.bin", refused(cite("REQ-CLI-10"), cite("REQ-CLI-13")), func(s *clientSession) Outcome {
 		if o, ok := s.sendSize(len(data), false); !ok {

@@ -67,17 +67,17 @@ func (e *clientExit) String() string {
 func (s *clientSession) launch() (Outcome, bool) {
 	x := s.x
 	if x.target == nil || (x.target.Func == nil && len(x.target.Command) == 0) {
-		return inconclusive("no client to check: the target has neither a Func nor a Command"), false
+		return errored("no client to check: the target has neither a Func nor a Command"), false
 	}
 	dir, err := os.MkdirTemp("", "stickykit-client-")
 	if err != nil {
-		return inconclusive("setting up: %v", err), false
+		return errored("setting up: %v", err), false
 	}
 	s.dir = dir
 	s.out = filepath.Join(dir, outName)
 	ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
-		return inconclusive("setting up: cannot listen on loopback: %v", err), false
+		return errored("setting up: cannot listen on loopback: %v", err), false
 	}
 	s.ln = ln
 	addr := ln.Addr().String()

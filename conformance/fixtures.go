@@ -146,7 +146,7 @@ func (fx *fixtures) remove() {
 // setupFailed is the outcome of a case whose fixtures could not be made:
 // the kit cannot say anything about the server.
 func setupFailed(err error) Outcome {
-	return inconclusive("%v (the kit writes its fixtures into the directory given as the server's root)", err)
+	return errored("%v (the kit writes its fixtures into the directory given as the server's root)", err)
 }
 
 // sizeName is a fixture label for a size: "1025-bytes.bin".

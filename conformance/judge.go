@@ -64,11 +64,11 @@ func (s *clientSession) endedEarly(why Finding) Outcome {
 	e := &s.exit
 	switch {
 	case e.setup != nil:
-		return inconclusive("the client could not be started: %v", e.setup)
+		return errored("the client could not be started: %v", e.setup)
 	case e.unsupported:
 		return skip("the client does not support this case (%s)", e)
 	case s.ctx.Err() != nil:
-		return inconclusive("the run was interrupted: %v", s.ctx.Err())
+		return interrupted(s.ctx, "the client was stopped")
 	}
 	s.x.logf("kit: the client %s", e)
 	return fail("%s; the client %s", why, e)
@@ -86,11 +86,11 @@ func (s *clientSession) exitVerdict(after string) (Outcome, bool) {
 	e := &s.exit
 	switch {
 	case e.setup != nil:
-		return inconclusive("the client could not be started: %v", e.setup), false
+		return errored("the client could not be started: %v", e.setup), false
 	case e.unsupported && !e.killed:
 		return skip("the client does not support this case (%s)", e), false
 	case s.ctx.Err() != nil:
-		return inconclusive("the run was interrupted: %v", s.ctx.Err()), false
+		return interrupted(s.ctx, "the client was stopped"), false
 	case e.killed:
 		what := "it neither closed the connection nor exited"
 		if s.closed || s.reset {

@@ -147,7 +147,7 @@ func (s *clientSession) acceptConn() (connected bool, o Outcome, ok bool) {
 		if a = <-ch; a.c != nil {
 			a.c.Close()
 		}
-		return false, inconclusive("the run was interrupted: %v", s.ctx.Err()), false
+		return false, interrupted(s.ctx, "the kit stopped waiting for the client to connect"), false
 	}
 	if a.err != nil {
 		x.logf("kit: no connection: %v", a.err)
@@ -260,7 +260,7 @@ func (s *clientSession) noAck(partial []byte, err error, strict bool) Finding {
 func (s *clientSession) sendSize(size int, strict bool) (Outcome, bool) {
 	b, err := spec.EncodeSize(s.x.framing, int64(size))
 	if err != nil {
-		return inconclusive("setting up: %v", err), false
+		return errored("setting up: %v", err), false
 	}
 	s.write("size", b)
 	if s.werr != nil {

@@ -126,44 +126,62 @@ func RunClient(ctx context.Context, t ClientTarget, o Options) []Result {
 }
 
 // entry is a case of the catalogue that o selects, ready to run against a
-// target.
+// target in framing f.
 type entry struct {
 	c   *Case
+	f   spec.Framing
 	run func(ctx context.Context) Result
+}
+
+// notRun returns the result of e when it could not run at all, with the
+// outcome o (an ERROR).
+func (e entry) notRun(o Outcome) Result {
+	return Result{Case: e.c.clone(), Framing: e.f, Outcome: o}
 }
 
 // serverEntries returns the server cases o selects, to run against t.
 func serverEntries(t ServerTarget, o Options) []entry {
-	return entriesOf(serverCatalogue, o, func(sc *serverCase) *Case { return &sc.Case },
+	return entriesOf(serverCatalogue, t.Framing, o, func(sc *serverCase) *Case { return &sc.Case },
 		func(ctx context.Context, sc *serverCase) Result { return runServerCase(ctx, sc, t, o) })
 }
 
 // clientEntries returns the client cases o selects, to run against t.
 func clientEntries(t ClientTarget, o Options) []entry {
-	return entriesOf(clientCatalogue, o, func(cc *clientCase) *Case { return &cc.Case },
+	return entriesOf(clientCatalogue, t.Framing, o, func(cc *clientCase) *Case { return &cc.Case },
 		func(ctx context.Context, cc *clientCase) Result { return runClientCase(ctx, cc, t, o) })
 }
 
 // entriesOf returns an entry for each row of a catalogue that o selects:
 // head gives the row's case, run runs it.
-func entriesOf[R any](rows []R, o Options, head func(*R) *Case, run func(context.Context, *R) Result) []entry {
+func entriesOf[R any](rows []R, f spec.Framing, o Options, head func(*R) *Case, run func(context.Context, *R) Result) []entry {
 	var es []entry
 	for i := range rows {
 		r := &rows[i]
 		if c := head(r); o.selects(c.ID) {
-			es = append(es, entry{c, func(ctx context.Context) Result { return run(ctx, r) }})
+			es = append(es, entry{c, f, func(ctx context.Context) Result { return run(ctx, r) }})
 		}
 	}
 	return es
 }
 
-// runEntries runs es one after another.
+// runEntries runs es one after another. Once ctx is done (the run was
+// interrupted) the cases not yet run are ERROR at once.
 func runEntries(ctx context.Context, es []entry) []Result {
 	results := make([]Result, len(es))
 	for i, e := range es {
+		if ctx.Err() != nil {
+			results[i] = e.notRun(interrupted(ctx, "the case did not run"))
+			continue
+		}
 		results[i] = e.run(ctx)
 	}
 	return results
+}
+
+// interrupted is the outcome of a case the run's end stopped, or kept
+// from running: what says so, and why the run ended.
+func interrupted(ctx context.Context, what string) Outcome {
+	return errored("the run was interrupted (%v): %s", context.Cause(ctx), what)
 }
 
 // runServerCase runs one server case against t: it starts a fresh server
@@ -192,12 +210,12 @@ func (x *serverCheck) startServer(ctx context.Context, start ServerFactory) (sto
 	if x.root == "" {
 		d, err := os.MkdirTemp("", "stickykit-check-")
 		if err != nil {
-			return nil, inconclusive("setting up: %v", err), false
+			return nil, errored("setting up: %v", err), false
 		}
 		dir, x.root = d, filepath.Join(d, "root")
 		if err := os.Mkdir(x.root, 0o755); err != nil {
 			os.RemoveAll(dir)
-			return nil, inconclusive("setting up: %v", err), false
+			return nil, errored("setting up: %v", err), false
 		}
 	}
 	addr, stopServer, err := start(ctx, x.root)
@@ -205,7 +223,7 @@ func (x *serverCheck) startServer(ctx context.Context, start ServerFactory) (sto
 		if dir != "" {
 			os.RemoveAll(dir)
 		}
-		return nil, inconclusive("the server under test could not be started: %v", err), false
+		return nil, errored("the server under test could not be started: %v", err), false
 	}
 	x.addr = addr
 	x.logf("kit: started a fresh server on %s serving %s", addr, x.root)
@@ -225,9 +243,9 @@ func runClientCase(ctx context.Context, cc *clientCase, t ClientTarget, o Option
 	})
 }
 
-// runCase runs one case in framing f under the case's deadline, timing it,
-// and turns what the kit could not finish into INCONCLUSIVE: a run
-// interrupted before a PASS, or a case out of time.
+// runCase runs one case in framing f under the case's deadline, timing it.
+// A case the run's end interrupted is ERROR, whatever it had concluded; a
+// case out of time is INCONCLUSIVE.
 func runCase(ctx context.Context, c *Case, f spec.Framing, o Options,
 	run func(ctx context.Context, base check) (Outcome, []string)) Result {
 	res := Result{Case: c.clone(), Framing: f}
@@ -244,8 +262,8 @@ func runCase(ctx context.Context, c *Case, f spec.Framing, o Options,
 	res.Outcome, res.Log = run(cctx, check{c: c, framing: f, timeout: o.timeout()})
 	res.Duration = time.Since(start)
 	switch {
-	case ctx.Err() != nil && res.Outcome.Verdict == Pass:
-		res.Outcome = inconclusive("the run was interrupted: %v", ctx.Err())
+	case ctx.Err() != nil:
+		res.Outcome = interrupted(ctx, "the case was stopped before it finished")
 	case ctx.Err() == nil && errors.Is(context.Cause(cctx), errCaseTimeout):
 		res.Outcome = inconclusive("the case did not finish within its %v (the kit stopped it; this says nothing about the implementation)", o.CaseTimeout)
 	}

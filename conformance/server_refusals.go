@@ -76,12 +76,12 @@ func runServerPathEscape(ctx context.Context, x *serverCheck) Outcome {
 	}
 	parent := filepath.Dir(root)
 	if parent == root {
-		return inconclusive("the server's root %s has no parent directory to place a file outside it", root)
+		return errored("setting up: the server's root %s has no parent directory to place a file outside it", root)
 	}
 	outside := x.fx.name("outside.txt")
 	secret := []byte(escapeSecret + x.fx.token + "\n")
 	if err := x.fx.writeAt(filepath.Join(parent, outside), secret); err != nil {
-		return inconclusive("cannot place a file just outside the root, in %s: %v", parent, err)
+		return errored("setting up: cannot place a file just outside the root, in %s: %v", parent, err)
 	}
 	absent := x.fx.name("absent.txt")
 	probes := []struct {

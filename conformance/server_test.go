@@ -259,15 +259,16 @@ func TestTestServerFactory(t *testing.T) {
 }
 
 // TestServerFactoryFails checks that a server that cannot be started makes
-// every case INCONCLUSIVE, never a FAIL.
+// every case ERROR, never a FAIL.
 func TestServerFactoryFails(t *testing.T) {
 	start := func(ctx context.Context, root string) (string, func(), error) {
 		return "", nil, errors.New("no such program")
 	}
 	for _, r := range conformance.RunServer(t.Context(), conformance.ServerTarget{Framing: spec.Line, Start: start}, conformance.Options{}) {
-		if r.Outcome.Verdict != conformance.Inconclusive && r.Outcome.Verdict != conformance.Skip ||
-			r.Outcome.Verdict == conformance.Inconclusive && !strings.Contains(r.Outcome.Detail, "could not be started: no such program") {
-			t.Errorf("%s = %s: %s, want INCONCLUSIVE (could not be started)", r.Case.ID, r.Outcome.Verdict, r.Outcome.Detail)
+		checkCitations(t, r)
+		if r.Outcome.Verdict != conformance.Error && r.Outcome.Verdict != conformance.Skip ||
+			r.Outcome.Verdict == conformance.Error && !strings.Contains(r.Outcome.Detail, "could not be started: no such program") {
+			t.Errorf("%s = %s: %s, want ERROR (could not be started)", r.Case.ID, r.Outcome.Verdict, r.Outcome.Detail)
 		}
 	}
 }
