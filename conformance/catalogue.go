@@ -68,7 +68,7 @@ var serverCatalogue = []serverCase{
 	{Case{ID: "server/file-changes", Severity: Must,
 		Title: "the file shrinks, then another grows, between the size and the ack: exactly SIZE bytes " +
 			"and their digest, or a close without a digest",
-		Requirements: []string{"REQ-SRV-9", "REQ-ERR-6", "REQ-MSG-10"}},
+		Requirements: []string{"REQ-SRV-9", "REQ-ERR-6", "REQ-MSG-10", "REQ-SRV-18"}},
 		runServerFileChanges},
 	{Case{ID: "server/line-endings", Severity: Must, Framings: lineOnly,
 		Title:        "requests ending with CRLF are served; every reply ends with LF; no terminator follows a digest",
@@ -130,7 +130,7 @@ var serverCatalogue = []serverCase{
 		runServerTooLong},
 	{Case{ID: "server/unreadable", Severity: Must,
 		Title:        "a regular file with mode 000 gets ERR unreadable and the connection stays usable",
-		Requirements: []string{"REQ-SRV-10", "REQ-ERR-3"}},
+		Requirements: []string{"REQ-SRV-10", "REQ-ERR-3", "REQ-SRV-18"}},
 		runServerUnreadable},
 }
 

@@ -197,7 +197,11 @@ func runServerCase(ctx context.Context, sc *serverCase, t ServerTarget, o Option
 			}
 			defer stop()
 		}
-		x.fx = newFixtures(&x.check, x.root)
+		fx, err := newFixtures(&x.check, x.root)
+		if err != nil {
+			return setupFailed(err), x.log
+		}
+		x.fx = fx
 		defer x.fx.remove()
 		return sc.run(ctx, x), x.log
 	})
