@@ -116,8 +116,20 @@ func (x *clientCheck) content(label string, n int) []byte { return caseContent(x
 // RunServer runs the selected server cases against t, one after another,
 // and returns one result per case (SKIP for a case whose framings exclude
 // t.Framing).
+//
+// Before the first case, the kit removes from t.Root the fixtures that
+// earlier runs, killed before they could clean up, provably left (see
+// stale.go); the first result's log says what it removed.
 func RunServer(ctx context.Context, t ServerTarget, o Options) []Result {
-	return runEntries(ctx, serverEntries(t, o))
+	var swept []string
+	if t.Root != "" {
+		sweepStale(t.Root, func(format string, a ...any) { swept = append(swept, fmt.Sprintf(format, a...)) })
+	}
+	results := runEntries(ctx, serverEntries(t, o))
+	if len(results) > 0 {
+		results[0].Log = append(swept, results[0].Log...)
+	}
+	return results
 }
 
 // RunClient runs the selected client cases against t, one after another.
