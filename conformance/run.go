@@ -22,6 +22,10 @@ type ServerTarget struct {
 	Addr    string       // host:port of the server; unused with Start
 	Root    string       // the directory it serves: the kit writes its fixtures here and removes them afterwards
 	Framing spec.Framing // the framing it speaks
+	// Digest says whether its transfers end with a digest; the zero value
+	// is spec.DigestMD5. With spec.DigestNone the cases about the digest
+	// are SKIP and the others expect no digest.
+	Digest spec.DigestMode
 
 	// Start, when not nil, starts a fresh server for each case and stops
 	// it when the case ends. The kit calls it with the directory the
@@ -43,15 +47,38 @@ type ServerFactory func(ctx context.Context, root string) (addr string, stop fun
 type ClientFunc func(ctx context.Context, addr, name, out string) error
 
 // ClientTarget is a client under test: a Go function, or a command line run
-// in a fresh temporary directory with empty stdin.
+// in a fresh temporary directory with empty stdin (or Stdin).
 type ClientTarget struct {
 	Framing spec.Framing
+	// Digest says whether the client expects a digest after the data; the
+	// zero value is spec.DigestMD5. With spec.DigestNone the cases about
+	// the digest are SKIP and the kit sends none in the others.
+	Digest spec.DigestMode
 	// Func is called for each case when it is not nil.
 	Func ClientFunc
 	// Command is the client's argv, used when Func is nil. Placeholders
 	// {host} {port} {addr} {name} {out} in any argument are replaced. Exit
 	// status 127 means the client does not support the case: SKIP.
 	Command []string
+
+	// Listen, when set, is the loopback address (host:port) the kit's
+	// server listens on in every case, for a client whose address is
+	// written into it; the cases run one after another, as always. Empty
+	// means a fresh loopback port per case.
+	Listen string
+	// Stdin, when set, is written to the command's stdin, which is then
+	// closed, after the placeholders are replaced: for a client that
+	// reads its commands from a prompt ("get {name}\n").
+	Stdin string
+	// Collect, when set, is where the client leaves its output: a file
+	// name, placeholders replaced, in its working directory, judged
+	// exactly as {out} is (for a client that names its output itself,
+	// such as "{name}.new"). {out} is then that file too.
+	Collect string
+	// IgnoreStatus makes the exit status (or a Func's error) carry no
+	// verdict: the output and the wire alone decide, for a client that
+	// ends the same way every time (an end-of-input error at its prompt).
+	IgnoreStatus bool
 }
 
 // Options tune a run. The zero value runs every case with DefaultTimeout.
@@ -86,8 +113,16 @@ func (o Options) selects(id string) bool {
 type check struct {
 	c       *Case
 	framing spec.Framing
+	digest  spec.DigestMode
 	timeout time.Duration
 	log     []string
+}
+
+// caseEnv is what a run sets for each of its cases: the framing and the
+// digest the implementation speaks.
+type caseEnv struct {
+	framing spec.Framing
+	digest  spec.DigestMode
 }
 
 // logf appends one line to the case's byte-level log.
@@ -200,7 +235,7 @@ func interrupted(ctx context.Context, what string) Outcome {
 // when t says so, writes nothing itself (the case writes its fixtures
 // through x.fx) and removes every fixture afterwards.
 func runServerCase(ctx context.Context, sc *serverCase, t ServerTarget, o Options) Result {
-	return runCase(ctx, &sc.Case, t.Framing, o, func(ctx context.Context, base check) (Outcome, []string) {
+	return runCase(ctx, &sc.Case, caseEnv{t.Framing, t.Digest}, o, func(ctx context.Context, base check) (Outcome, []string) {
 		x := &serverCheck{check: base, addr: t.Addr, root: t.Root}
 		if t.Start != nil {
 			stop, o, ok := x.startServer(ctx, t.Start)
@@ -253,7 +288,7 @@ func (x *serverCheck) startServer(ctx context.Context, start ServerFactory) (sto
 
 // runClientCase runs one client case against t.
 func runClientCase(ctx context.Context, cc *clientCase, t ClientTarget, o Options) Result {
-	return runCase(ctx, &cc.Case, t.Framing, o, func(ctx context.Context, base check) (Outcome, []string) {
+	return runCase(ctx, &cc.Case, caseEnv{t.Framing, t.Digest}, o, func(ctx context.Context, base check) (Outcome, []string) {
 		x := &clientCheck{check: base, target: &t}
 		return cc.run(ctx, x), x.log
 	})
@@ -262,11 +297,16 @@ func runClientCase(ctx context.Context, cc *clientCase, t ClientTarget, o Option
 // runCase runs one case in framing f under the case's deadline, timing it.
 // A case the run's end interrupted is ERROR, whatever it had concluded; a
 // case out of time is INCONCLUSIVE.
-func runCase(ctx context.Context, c *Case, f spec.Framing, o Options,
+func runCase(ctx context.Context, c *Case, env caseEnv, o Options,
 	run func(ctx context.Context, base check) (Outcome, []string)) Result {
+	f := env.framing
 	res := Result{Case: c.clone(), Framing: f}
-	if !c.AppliesTo(f) {
+	switch {
+	case !c.AppliesTo(f):
 		res.Outcome = skip("applies to the %s framing only", otherFraming(f))
+		return res
+	case env.digest == spec.DigestNone && digestCases[c.ID]:
+		res.Outcome = skip("the case is about the digest, and the exchange has none (digest %s)", env.digest)
 		return res
 	}
 	cctx, cancel := ctx, context.CancelFunc(func() {})
@@ -275,7 +315,7 @@ func runCase(ctx context.Context, c *Case, f spec.Framing, o Options,
 	}
 	defer cancel()
 	start := time.Now()
-	res.Outcome, res.Log = run(cctx, check{c: c, framing: f, timeout: o.timeout()})
+	res.Outcome, res.Log = run(cctx, check{c: c, framing: f, digest: env.digest, timeout: o.timeout()})
 	res.Duration = time.Since(start)
 	switch {
 	case ctx.Err() != nil:
