@@ -40,7 +40,10 @@ type clientCase struct {
 // lineOnly is the Framings of a case that applies to the line framing only.
 var lineOnly = []spec.Framing{spec.Line}
 
-// serverCatalogue is every server case, sorted by ID.
+// serverCatalogue is every server case, sorted by ID. Every one lists
+// REQ-SRV-16: a server that stops accepting connections during a case (it
+// crashed on what the case sent, or on a client that left) fails it,
+// whatever the case was about (run.go, afterCase).
 var serverCatalogue = []serverCase{
 	{Case{ID: "server/abandoned-transfer", Severity: Must,
 		Title:        "clients vanish before the ack, mid-transfer and by stalling; other clients are still served byte-exact",
@@ -54,55 +57,55 @@ var serverCatalogue = []serverCase{
 		runServerBadRequest},
 	{Case{ID: "server/concurrent", Severity: Must,
 		Title:        "32 clients at once, all byte-exact, while one idle connection stays open",
-		Requirements: []string{"REQ-SRV-14"}},
+		Requirements: []string{"REQ-SRV-14", "REQ-SRV-16"}},
 		runServerConcurrent},
 	{Case{ID: "server/conn-limit", Severity: Must,
 		Title: "272 idle connections at once: past its limit (default 256) the server answers ERR busy at once " +
 			"and closes; within it, it serves",
-		Requirements: []string{"REQ-LIM-10", "REQ-ERR-4"}},
+		Requirements: []string{"REQ-LIM-10", "REQ-ERR-4", "REQ-SRV-16"}},
 		runServerConnLimit},
 	{Case{ID: "server/end-of-stream", Severity: Must,
 		Title: "the kit ends its stream before a request, where the ack is due, and (line) inside a request line: " +
 			"the server closes without a reply and sends no data",
-		Requirements: []string{"REQ-GEN-5", "REQ-SRV-7", "REQ-LINE-6"}},
+		Requirements: []string{"REQ-GEN-5", "REQ-SRV-7", "REQ-LINE-6", "REQ-SRV-16"}},
 		runServerEndOfStream},
 	{Case{ID: "server/file-changes", Severity: Must,
 		Title: "the file shrinks, then another grows, between the size and the ack: exactly SIZE bytes " +
 			"and their digest, or a close without a digest",
-		Requirements: []string{"REQ-SRV-9", "REQ-ERR-6", "REQ-MSG-10", "REQ-SRV-18"}},
+		Requirements: []string{"REQ-SRV-9", "REQ-ERR-6", "REQ-MSG-10", "REQ-SRV-18", "REQ-SRV-16"}},
 		runServerFileChanges},
 	{Case{ID: "server/line-endings", Severity: Must, Framings: lineOnly,
 		Title:        "requests ending with CRLF are served; every reply ends with LF; no terminator follows a digest",
-		Requirements: []string{"REQ-LINE-1", "REQ-LINE-3", "REQ-LINE-5"}},
+		Requirements: []string{"REQ-LINE-1", "REQ-LINE-3", "REQ-LINE-5", "REQ-SRV-16"}},
 		runServerLineEndings},
 	{Case{ID: "server/missing-file", Severity: Must,
 		Title:        "a request for a missing file gets a prompt ERR not-found and the connection stays usable",
-		Requirements: []string{"REQ-SRV-5", "REQ-SRV-4", "REQ-ERR-2", "REQ-ERR-3"}},
+		Requirements: []string{"REQ-SRV-5", "REQ-SRV-4", "REQ-ERR-2", "REQ-ERR-3", "REQ-SRV-16"}},
 		runServerMissing},
 	{Case{ID: "server/multi-request", Severity: Must,
 		Title:        "several requests on one connection, a refused one among them, are all answered",
-		Requirements: []string{"REQ-SRV-3", "REQ-GEN-4", "REQ-ERR-3", "REQ-SRV-5"}},
+		Requirements: []string{"REQ-SRV-3", "REQ-GEN-4", "REQ-ERR-3", "REQ-SRV-5", "REQ-SRV-16"}},
 		runServerMulti},
 	{Case{ID: "server/names", Severity: Must,
 		Title:        "names with inner, repeated, leading and trailing spaces, non-ASCII UTF-8 and a subdirectory are served",
-		Requirements: []string{"REQ-SRV-2", "REQ-MSG-1", "REQ-MSG-3"}},
+		Requirements: []string{"REQ-SRV-2", "REQ-MSG-1", "REQ-MSG-3", "REQ-SRV-16"}},
 		runServerNames},
 	{Case{ID: "server/no-data-before-ack", Severity: Must,
 		Title:        "after the size the kit waits 300 ms before its ack: no data byte may arrive before it",
-		Requirements: []string{"REQ-SRV-7", "REQ-LOCK-2"}},
+		Requirements: []string{"REQ-SRV-7", "REQ-LOCK-2", "REQ-SRV-16"}},
 		runServerNoDataBeforeAck},
 	{Case{ID: "server/path-escape", Severity: Must,
 		Title: "names that leave the root (\"../NAME\", an absolute path) get ERR forbidden " +
 			"and disclose nothing of the file outside",
-		Requirements: []string{"REQ-SRV-6", "REQ-SEC-1", "REQ-SEC-3", "REQ-ERR-7"}},
+		Requirements: []string{"REQ-SRV-6", "REQ-SEC-1", "REQ-SEC-3", "REQ-ERR-7", "REQ-SRV-16"}},
 		runServerPathEscape},
 	{Case{ID: "server/pipelined-ack", Severity: Must, Framings: lineOnly,
 		Title:        "the ack sent in the same write as the request, behind a served and behind a refused request",
-		Requirements: []string{"REQ-SRV-12", "REQ-LINE-4", "REQ-LINE-7"}},
+		Requirements: []string{"REQ-SRV-12", "REQ-LINE-4", "REQ-LINE-7", "REQ-SRV-16"}},
 		runServerPipelinedAck},
 	{Case{ID: "server/sizes", Severity: Must,
 		Title:        "files of 0, 1, 1023, 1024, 1025, 65537 bytes and 5 MiB arrive byte-exact with their digest",
-		Requirements: []string{"REQ-SRV-1", "REQ-MSG-4", "REQ-MSG-9", "REQ-MSG-10", "REQ-SRV-9", "REQ-LOCK-1"}},
+		Requirements: []string{"REQ-SRV-1", "REQ-MSG-4", "REQ-MSG-9", "REQ-MSG-10", "REQ-SRV-9", "REQ-LOCK-1", "REQ-SRV-16"}},
 		runServerSizes},
 	// Pauses far below the shortest write timeout REQ-LIM-9 recommends: a
 	// server that gives up on this reader has a write timeout below that
@@ -111,17 +114,17 @@ var serverCatalogue = []serverCase{
 	{Case{ID: "server/slow-reader", Severity: Should,
 		Title: "a 5 MiB file read in small reads with pauses (none near the 1 s floor of a write timeout) " +
 			"still arrives byte-exact",
-		Requirements: []string{"REQ-LIM-9"}},
+		Requirements: []string{"REQ-LIM-9", "REQ-SRV-16"}},
 		runServerSlowReader},
 	{Case{ID: "server/special-files", Severity: Must,
 		Title: "a directory and a FIFO get a prompt ERR not-regular; the connection stays usable " +
 			"and other clients are served",
-		Requirements: []string{"REQ-SRV-8", "REQ-SEC-5", "REQ-ERR-1", "REQ-ERR-3"}},
+		Requirements: []string{"REQ-SRV-8", "REQ-SEC-5", "REQ-ERR-1", "REQ-ERR-3", "REQ-SRV-16"}},
 		runServerSpecialFiles},
 	{Case{ID: "server/split-request", Severity: Must,
 		Title: "the request arrives one byte per segment: line framing must serve it; " +
 			"in lockstep it is HAZARD-FRAG-CONTROL and the kit reports what the server did",
-		Requirements: []string{"REQ-SRV-11", "REQ-LINE-6", "REQ-GEN-1"}},
+		Requirements: []string{"REQ-SRV-11", "REQ-LINE-6", "REQ-GEN-1", "REQ-SRV-16"}},
 		runServerSplitRequest},
 	{Case{ID: "server/too-long", Severity: Must,
 		Title: "a 1025-octet request, and in the line framing a 2000-octet line with no LF, " +
@@ -131,7 +134,7 @@ var serverCatalogue = []serverCase{
 		runServerTooLong},
 	{Case{ID: "server/unreadable", Severity: Must,
 		Title:        "a regular file with mode 000 gets ERR unreadable and the connection stays usable",
-		Requirements: []string{"REQ-SRV-10", "REQ-ERR-3", "REQ-SRV-18"}},
+		Requirements: []string{"REQ-SRV-10", "REQ-ERR-3", "REQ-SRV-18", "REQ-SRV-16"}},
 		runServerUnreadable},
 }
 

@@ -323,6 +323,17 @@ var (
 		}
 		return data, code
 	}}
+	// diesOnRequest ends the whole server, as an uncaught exception ends a
+	// tutorial-style program, when it reads its first request: it stops
+	// listening, then its connections close.
+	diesOnRequest = &serverDefect{name: "dies-on-request", read: func(c *mconn) (string, error) {
+		msg, err := c.readMessage()
+		if err == nil {
+			c.m.crash()
+			return "", errors.New("crashed")
+		}
+		return msg, err
+	}}
 	queuesOverLimit = &serverDefect{name: "queues-over-limit", queues: true}
 	busyStaysOpen   = &serverDefect{name: "busy-stays-open", busy: func(c *mconn) {
 		c.write(spec.EncodeError(c.f, spec.CodeBusy, "too many connections"))
@@ -443,6 +454,17 @@ func (m *mutant) untrack(c net.Conn) {
 	m.mu.Lock()
 	delete(m.conns, c)
 	m.mu.Unlock()
+}
+
+// crash ends the mutant at once, as a process that dies: its listener
+// first, then every connection.
+func (m *mutant) crash() {
+	m.ln.Close()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for c := range m.conns {
+		c.Close()
+	}
 }
 
 // close stops the mutant and waits for all its goroutines.
@@ -734,12 +756,33 @@ func (c *mconn) terminate(s string) []byte {
 // defect may be caught by several cases; every case has a row, and every
 // MUST requirement a case lists is cited by one of its rows' failures
 // (TestMutantsCoverCases).
-var serverMutantTests = []struct {
+var serverMutantTests = append(serverMutantRows, crashRows()...)
+
+// serverMutantTest is one row of serverMutantTests.
+type serverMutantTest struct {
 	d        *serverDefect
 	caseID   string
 	framings []spec.Framing // nil: both
 	detail   string
-}{
+}
+
+// crashRows are a row per server case for the server that dies on its
+// first request: every case names the crash (REQ-SRV-16), in one framing
+// it applies to.
+func crashRows() []serverMutantTest {
+	var rows []serverMutantTest
+	for _, c := range conformance.Cases(conformance.RoleServer) {
+		f := lockstepOnly
+		if !c.AppliesTo(spec.Lockstep) {
+			f = lineOnly
+		}
+		rows = append(rows, serverMutantTest{diesOnRequest, c.ID, f, "your server stopped accepting connections during this case"})
+	}
+	return rows
+}
+
+// serverMutantRows are the server mutants and the cases meant for them.
+var serverMutantRows = []serverMutantTest{
 	{dataBeforeAck, "server/no-data-before-ack", nil, "before the kit's ack"},
 	{wrongDigest, "server/sizes", nil, "the digest it sent does not match the data"},
 	{truncatedBody, "server/sizes", nil, "closed the connection"},

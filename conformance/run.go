@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"regexp"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/stickykit/stickykit/spec"
@@ -17,9 +17,17 @@ import (
 const DefaultTimeout = 5 * time.Second
 
 // ServerTarget is a server under test: one already running at Addr and
-// serving Root, or, with Start, a fresh one for every case.
+// serving Root, or a fresh one for every case, started by Start or from
+// Command.
+//
+// Whether the server is still there is asked of the kernel, without
+// connecting (a connection is a client that leaves, which a fragile server
+// may not survive): on a loopback address the kit reads the listening
+// sockets. A server that stops listening during a case, after it closed
+// or reset one of the case's connections, fails that case (REQ-SRV-16);
+// a running server that is gone makes every later case ERROR.
 type ServerTarget struct {
-	Addr    string       // host:port of the server; unused with Start
+	Addr    string       // host:port of the server; with Start, unused; with Command, see Command
 	Root    string       // the directory it serves: the kit writes its fixtures here and removes them afterwards
 	Framing spec.Framing // the framing it speaks
 	// Digest says whether its transfers end with a digest; the zero value
@@ -33,6 +41,19 @@ type ServerTarget struct {
 	// directory of the case's own (inside another, so that the kit can
 	// place a file just outside it), removed afterwards.
 	Start ServerFactory
+
+	// Command, when not empty and Start is nil, is the server's argv:
+	// the kit runs it fresh for each case, as Start does, in a process
+	// group of its own, with the directory it must serve as its working
+	// directory, and stops it when the case ends (SIGTERM, then SIGKILL,
+	// the whole group). Placeholders {host} {port} {addr} {root} in any
+	// argument are replaced. With {port} or {addr} the kit picks a free
+	// port on the host of Addr (127.0.0.1 when Addr is empty); without
+	// them Addr is where the program listens. The kit waits until it
+	// listens, without connecting. A server that ends during a case is
+	// named, with its exit status and the end of its stderr: a crash
+	// fails the case (REQ-SRV-16); a kill from outside makes it ERROR.
+	Command []string
 }
 
 // ServerFactory starts a server under test that serves root and returns
@@ -137,6 +158,10 @@ type serverCheck struct {
 	addr string
 	root string
 	fx   *fixtures
+	// serverEnded is set when the server ended (closed or reset) a
+	// connection of the case, or refused one: then the runner asks
+	// whether it is still there.
+	serverEnded atomic.Bool
 }
 
 // clientCheck is the run of one client case: the client under test.
@@ -188,8 +213,9 @@ func (e entry) notRun(o Outcome) Result {
 
 // serverEntries returns the server cases o selects, to run against t.
 func serverEntries(t ServerTarget, o Options) []entry {
+	run := &serverRun{}
 	return entriesOf(serverCatalogue, t.Framing, o, func(sc *serverCase) *Case { return &sc.Case },
-		func(ctx context.Context, sc *serverCase) Result { return runServerCase(ctx, sc, t, o) })
+		func(ctx context.Context, sc *serverCase) Result { return runServerCase(ctx, sc, t, o, run) })
 }
 
 // clientEntries returns the client cases o selects, to run against t.
@@ -231,59 +257,156 @@ func interrupted(ctx context.Context, what string) Outcome {
 	return errored("the run was interrupted (%v): %s", context.Cause(ctx), what)
 }
 
+// serverRun is what the cases of one run against one server target
+// share: whether the server is gone (a running server that stopped
+// listening), and the last case it was seen in.
+type serverRun struct {
+	gone string // why the server is gone, or ""
+	last string // the last case that found it listening
+}
+
 // runServerCase runs one server case against t: it starts a fresh server
 // when t says so, writes nothing itself (the case writes its fixtures
-// through x.fx) and removes every fixture afterwards.
-func runServerCase(ctx context.Context, sc *serverCase, t ServerTarget, o Options) Result {
+// through x.fx), removes every fixture afterwards, and judges what became
+// of the server (afterCase).
+func runServerCase(ctx context.Context, sc *serverCase, t ServerTarget, o Options, run *serverRun) Result {
 	return runCase(ctx, &sc.Case, caseEnv{t.Framing, t.Digest}, o, func(ctx context.Context, base check) (Outcome, []string) {
 		x := &serverCheck{check: base, addr: t.Addr, root: t.Root}
-		if t.Start != nil {
-			stop, o, ok := x.startServer(ctx, t.Start)
-			if !ok {
-				return o, x.log
-			}
-			defer stop()
+		srv, out, ok := x.startServer(ctx, &t, run)
+		if !ok {
+			return out, x.log
 		}
+		defer srv.stop()
 		fx, err := newFixtures(&x.check, x.root)
 		if err != nil {
 			return setupFailed(err), x.log
 		}
 		x.fx = fx
-		defer x.fx.remove()
-		return sc.run(ctx, x), x.log
+		out = sc.run(ctx, x)
+		x.fx.remove()
+		if ctx.Err() == nil {
+			out = x.afterCase(out, srv, run)
+		}
+		return out, x.log
 	})
 }
 
-// startServer starts a fresh server for the case, in a fresh root unless
-// x.root is set. It returns what stops it and removes that root.
-func (x *serverCheck) startServer(ctx context.Context, start ServerFactory) (stop func(), o Outcome, ok bool) {
-	var dir string
+// startedServer is the server a case talks to: one the kit started for
+// it (a process, or through a ServerFactory) or the running one.
+type startedServer struct {
+	proc *serverProc // the process the kit started, or nil
+	stop func()      // stops what the kit started, and removes its root
+}
+
+// startServer readies the server for x's case: a fresh one in a fresh
+// root (unless x.root is set) when t says so, or else the running one,
+// which must still be listening. When it cannot, the case is ERROR.
+func (x *serverCheck) startServer(ctx context.Context, t *ServerTarget, run *serverRun) (*startedServer, Outcome, bool) {
+	if t.Start == nil && len(t.Command) == 0 {
+		if run.gone != "" {
+			return nil, errored("the server is gone: %s", run.gone), false
+		}
+		if up, known := x.stillListening(); known && !up {
+			run.gone = fmt.Sprintf("nothing listens on %s any more%s", x.addr, run.since())
+			return nil, errored("the server is gone: %s", run.gone), false
+		}
+		run.last = x.c.ID
+		return &startedServer{stop: func() {}}, Outcome{}, true
+	}
+	remove := func() {}
 	if x.root == "" {
-		d, err := os.MkdirTemp("", "stickykit-check-")
+		root, rm, err := freshRoot()
 		if err != nil {
 			return nil, errored("setting up: %v", err), false
 		}
-		dir, x.root = d, filepath.Join(d, "root")
-		if err := os.Mkdir(x.root, 0o755); err != nil {
-			os.RemoveAll(dir)
+		x.root, remove = root, rm
+	}
+	if len(t.Command) > 0 && t.Start == nil {
+		addr, err := serverAddr(t)
+		if err != nil {
+			remove()
 			return nil, errored("setting up: %v", err), false
 		}
-	}
-	addr, stopServer, err := start(ctx, x.root)
-	if err != nil {
-		if dir != "" {
-			os.RemoveAll(dir)
+		sp, err := startServerProc(ctx, t, x.root, addr, x.timeout)
+		if err != nil {
+			remove()
+			return nil, errored("the server under test could not be started: %v", err), false
 		}
+		x.addr = addr
+		x.logf("kit: started %s, listening on %s, serving %s", quote([]byte(strings.Join(t.Command, " "))), addr, x.root)
+		return &startedServer{proc: sp, stop: func() { sp.stop(); remove() }}, Outcome{}, true
+	}
+	addr, stopServer, err := t.Start(ctx, x.root)
+	if err != nil {
+		remove()
 		return nil, errored("the server under test could not be started: %v", err), false
 	}
 	x.addr = addr
 	x.logf("kit: started a fresh server on %s serving %s", addr, x.root)
-	return func() {
-		stopServer()
-		if dir != "" {
-			os.RemoveAll(dir)
+	return &startedServer{stop: func() { stopServer(); remove() }}, Outcome{}, true
+}
+
+// since says in which case the server was last seen, for a detail.
+func (r *serverRun) since() string {
+	if r.last == "" {
+		return ""
+	}
+	return " (it did in " + r.last + ")"
+}
+
+// stillListening asks the kernel whether the server still listens on
+// x.addr, without connecting. known is false where the kit cannot tell:
+// an address not on loopback.
+func (x *serverCheck) stillListening() (up, known bool) {
+	if loopbackAddr(x.addr) != nil {
+		return false, false
+	}
+	up, err := listening(x.addr)
+	return up, err == nil
+}
+
+// afterCase judges what became of the server during the case whose
+// outcome is o. A server the kit started whose process ended during the
+// case crashed there (REQ-SRV-16), unless someone else killed it: then
+// the case could not finish (ERROR). A server that ended or refused one
+// of the case's connections and no longer listens crashed there too; a
+// running one is then gone for every later case.
+func (x *serverCheck) afterCase(o Outcome, srv *startedServer, run *serverRun) Outcome {
+	if o.Verdict == Error {
+		return o
+	}
+	if sp := srv.proc; sp != nil && sp.p.ended() {
+		if sig, outside := sp.killedOutside(); outside {
+			return errored("the server's process was killed by %s during the case, not by the kit: the case could not finish", sig)
 		}
-	}, Outcome{}, true
+		return crashed(o, sp.ending())
+	}
+	if !x.serverEnded.Load() {
+		return o
+	}
+	if up, known := x.stillListening(); known && !up {
+		how := fmt.Sprintf("nothing listens on %s any more", x.addr)
+		if srv.proc != nil {
+			how += ", though its process is still running"
+		}
+		if run != nil && srv.proc == nil && len(x.c.ID) > 0 {
+			run.gone = fmt.Sprintf("it stopped listening on %s during %s", x.addr, x.c.ID)
+		}
+		return crashed(o, how)
+	}
+	return o
+}
+
+// crashed is the outcome of a case during which the server stopped
+// accepting connections: a FAIL that leads with the crash and how it
+// showed, then says what the kit saw before it.
+func crashed(o Outcome, how string) Outcome {
+	f := finding("your server stopped accepting connections during this case: %s (%s: no bytes a client sends and no way it closes may end the server)",
+		how, cite("REQ-SRV-16"))
+	if o.Detail == "" {
+		return outcome(Fail, f)
+	}
+	return outcome(Fail, f, finding("before that the kit saw: %s", o))
 }
 
 // runClientCase runs one client case against t.

@@ -165,7 +165,9 @@ func (c *conn) handle(name string) error {
 		log.Warn("request", "result", "aborted", "err", err, "size", size, "bytes", sent, "duration", time.Since(start))
 		return err
 	}
-	if err := c.write(sum); err != nil {
+	if c.s.Digest == spec.DigestNone {
+		sum = nil // the exchange without a digest ends with the data
+	} else if err := c.write(sum); err != nil {
 		return fmt.Errorf("sending digest: %w", err)
 	}
 	log.Info("request", "result", "ok", "size", size, "bytes", sent, "digest", string(sum), "duration", time.Since(start))

@@ -21,6 +21,10 @@ import (
 type Server struct {
 	// Framing is the framing of every connection.
 	Framing spec.Framing
+	// Digest says whether a transfer ends with the digest of its data; the
+	// zero value is spec.DigestMD5. With spec.DigestNone the transfer ends
+	// with the data, as in the tutorial's first version.
+	Digest spec.DigestMode
 	// Logger receives one record per connection accepted and closed and per
 	// request. Nil discards them.
 	Logger *slog.Logger

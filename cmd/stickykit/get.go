@@ -27,6 +27,8 @@ progress bar is shown on stderr when stderr is a terminal.`)
 	addr := fs.String("addr", defaultAddr, "server `address` (host:port)")
 	framing := spec.Lockstep
 	fs.Var(&framing, "framing", "`framing` of control messages: lockstep (the tutorial's bytes) or line (LF-terminated)")
+	digest := spec.DigestMD5
+	fs.Var(&digest, "digest", "`digest` the server sends after the data: md5, or none (the tutorial's first version: nothing verifies the file, and it is kept once SIZE bytes arrived)")
 	out := fs.String("o", "", "write the file to `OUT` (default: the last element of NAME, in the current directory)")
 	timeout := fs.Duration("timeout", ref.DefaultTimeout, "give up when the server is silent this `long` (per read or write)")
 	quiet := fs.Bool("q", false, "print nothing on success and no progress bar")
@@ -40,7 +42,7 @@ progress bar is shown on stderr when stderr is a terminal.`)
 		return e.usageErr(fs, "%v", err)
 	}
 
-	c := &ref.Client{Framing: framing, Timeout: *timeout}
+	c := &ref.Client{Framing: framing, Digest: digest, Timeout: *timeout}
 	var bar *progressbar.ProgressBar
 	if !*quiet && isTerminal(e.stderr) {
 		c.Progress = func(done, total int64) {

@@ -30,6 +30,8 @@ logged; their clients see a truncated transfer and keep no file).`)
 	root := fs.String("root", ".", "`directory` whose files are served")
 	framing := spec.Lockstep
 	fs.Var(&framing, "framing", "`framing` of control messages: lockstep (the tutorial's bytes) or line (LF-terminated)")
+	digest := spec.DigestMD5
+	fs.Var(&digest, "digest", "`digest` after the data: md5 (SPEC.md), or none (the tutorial's first version: the transfer ends with the data)")
 	addrFile := fs.String("addr-file", "", "write the address actually bound to this `file` once listening (for scripts)")
 	maxConns := fs.Int("max-conns", ref.DefaultMaxConns, "most connections served at once; more get \"ERR busy\"")
 	idle := fs.Duration("idle-timeout", ref.DefaultIdleTimeout, "close a connection that sends no request for this `long`")
@@ -63,6 +65,7 @@ logged; their clients see a truncated transfer and keep no file).`)
 	}
 	defer srv.Close()
 	srv.Framing = framing
+	srv.Digest = digest
 	srv.Logger = logger
 	srv.MaxConns = *maxConns
 	srv.IdleTimeout = *idle
