@@ -124,6 +124,14 @@ func listenFor(addr string) (*net.TCPListener, error) {
 	return ln.(*net.TCPListener), nil
 }
 
+// CheckListen checks t.Listen: empty, or host:port on loopback.
+func (t ClientTarget) CheckListen() error {
+	if t.Listen == "" {
+		return nil
+	}
+	return loopbackAddr(t.Listen)
+}
+
 // loopbackAddr checks that addr is host:port with a loopback IP host
 // (127.0.0.0/8, ::1) or "localhost": the kit sends its traffic nowhere
 // else.

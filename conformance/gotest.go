@@ -15,16 +15,26 @@ import (
 //
 // A failure means the server broke the requirement the case names, never a
 // quirk of the kit; run it under the race detector when the server is Go.
-// With target.Start, each case gets a fresh server (see [ServerFactory]).
+// With target.Start or target.Command, each case gets a fresh server (see
+// [ServerFactory]). A mistake in how target is described (see
+// [PreflightServer]) fails t at once, before any case runs.
 func TestServer(t *testing.T, target ServerTarget, opts Options) {
 	t.Helper()
+	if err := PreflightServer(t.Context(), target, opts); err != nil {
+		t.Fatalf("stickykit check server: %v", err)
+	}
 	testEntries(t, serverEntries(target, opts))
 }
 
 // TestClient runs the client cases that opts selects against target as
-// subtests of t, with the same verdict rules as TestServer.
+// subtests of t, with the same verdict rules as TestServer. A client
+// command that cannot be started or never connects (see
+// [PreflightClient]) fails t at once.
 func TestClient(t *testing.T, target ClientTarget, opts Options) {
 	t.Helper()
+	if err := PreflightClient(t.Context(), target, opts); err != nil {
+		t.Fatalf("stickykit check client: %v", err)
+	}
 	testEntries(t, clientEntries(target, opts))
 }
 
