@@ -3,12 +3,14 @@
 package conformance
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
 	"net"
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -122,4 +124,40 @@ func procAddr(a *net.TCPAddr) string {
 	}
 	fmt.Fprintf(&sb, ":%04X", a.Port)
 	return sb.String()
+}
+
+// tcpCloseWait is the state of a socket whose peer has closed and whose
+// program has not yet closed it.
+const tcpCloseWait = 8
+
+// awaitPeerClose waits, after the kit has closed c, until the server has
+// closed its end too (its socket is no longer in CLOSE_WAIT: the server
+// read the end of stream and dealt with it, or its process ended), at
+// most wait or until ctx ends. It is the event after which what the
+// server did about a client that left can be seen.
+func awaitPeerClose(ctx context.Context, c *net.TCPConn, wait time.Duration) {
+	local, ok1 := c.LocalAddr().(*net.TCPAddr)
+	remote, ok2 := c.RemoteAddr().(*net.TCPAddr)
+	if !ok1 || !ok2 {
+		return
+	}
+	family, sa, da := uint8(unix.AF_INET), remote.IP.To4(), local.IP.To4()
+	if sa == nil || da == nil {
+		family, sa, da = unix.AF_INET6, remote.IP.To16(), local.IP.To16()
+	}
+	id := diagID{sport: uint16(remote.Port), dport: uint16(local.Port)}
+	copy(id.src[:], sa)
+	copy(id.dst[:], da)
+	deadline := time.Now().Add(wait)
+	pace := 100 * time.Microsecond
+	for time.Now().Before(deadline) {
+		msgs, err := diagQuery(family, 1<<tcpCloseWait, id, false)
+		if err != nil || len(msgs) == 0 || msgs[0].state != tcpCloseWait {
+			return
+		}
+		if !pause(ctx, pace) {
+			return
+		}
+		pace = min(2*pace, 10*time.Millisecond)
+	}
 }

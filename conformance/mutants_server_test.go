@@ -772,6 +772,9 @@ type serverMutantTest struct {
 func crashRows() []serverMutantTest {
 	var rows []serverMutantTest
 	for _, c := range conformance.Cases(conformance.RoleServer) {
+		if !c.Declares("REQ-SRV-16") {
+			continue
+		}
 		f := lockstepOnly
 		if !c.AppliesTo(spec.Lockstep) {
 			f = lineOnly

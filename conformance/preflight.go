@@ -64,6 +64,11 @@ func PreflightServer(ctx context.Context, t ServerTarget, o Options) error {
 	if err := x.canary(ctx, where); err != nil {
 		return err
 	}
+	// Once the server has dealt with the canary's client leaving (it
+	// closed its end, or it died), see whether it still listens.
+	if x.canaryConn != nil {
+		awaitPeerClose(ctx, x.canaryConn, x.timeout)
+	}
 	if up, known := x.stillListening(); known && !up {
 		return setupError("the server at %s stopped listening once the kit's first client (one request for a file, then a clean close) had left: "+
 			"it cannot be checked as it runs; let the kit start a fresh one for every case: stickykit check server -- CMD ARG...", t.Addr)
@@ -139,6 +144,7 @@ func (x *serverCheck) canary(ctx context.Context, where string) error {
 		return setupError("cannot reach the server at %s: %v", x.addr, err)
 	}
 	defer k.close()
+	x.canaryConn, _ = k.nc.(*net.TCPConn)
 	if err := k.request(name); err != nil {
 		return nil // the cases will say
 	}

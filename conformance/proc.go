@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -254,8 +255,10 @@ func lastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	var out []string
 	for i := len(lines) - 1; i >= 0 && len(out) < n; i-- {
-		if l := strings.TrimSpace(lines[i]); l != "" {
-			out = append(out, quote([]byte(oneLine(l, 160))))
+		// Python marks the failing expression with a line of carets:
+		// it says nothing on its own.
+		if l := strings.TrimSpace(lines[i]); strings.Trim(l, "^~ ") != "" {
+			out = append(out, strconv.Quote(oneLine(l, 160)))
 		}
 	}
 	if len(out) == 0 {

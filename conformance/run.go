@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"regexp"
 	"strings"
 	"sync/atomic"
@@ -162,6 +163,8 @@ type serverCheck struct {
 	// connection of the case, or refused one: then the runner asks
 	// whether it is still there.
 	serverEnded atomic.Bool
+	// canaryConn is the connection of the preflight's request.
+	canaryConn *net.TCPConn
 }
 
 // clientCheck is the run of one client case: the client under test.
@@ -376,15 +379,17 @@ func (x *serverCheck) afterCase(o Outcome, srv *startedServer, run *serverRun) O
 		return o
 	}
 	if sp := srv.proc; sp != nil && sp.p.ended() {
-		if sig, outside := sp.killedOutside(); outside {
-			return errored("the server's process was killed by %s during the case, not by the kit: the case could not finish", sig)
-		}
-		return crashed(o, sp.ending())
+		return x.ended(o, sp)
 	}
 	if !x.serverEnded.Load() {
 		return o
 	}
 	if up, known := x.stillListening(); known && !up {
+		// A process that stopped listening is usually on its way out:
+		// wait for it (bounded) to say how it ended.
+		if sp := srv.proc; sp != nil && sp.p.wait(context.Background(), serverStopGrace) {
+			return x.ended(o, sp)
+		}
 		how := fmt.Sprintf("nothing listens on %s any more", x.addr)
 		if srv.proc != nil {
 			how += ", though its process is still running"
@@ -392,17 +397,29 @@ func (x *serverCheck) afterCase(o Outcome, srv *startedServer, run *serverRun) O
 		if run != nil && srv.proc == nil && len(x.c.ID) > 0 {
 			run.gone = fmt.Sprintf("it stopped listening on %s during %s", x.addr, x.c.ID)
 		}
-		return crashed(o, how)
+		return crashed(x.c, o, how)
 	}
 	return o
 }
 
-// crashed is the outcome of a case during which the server stopped
+// ended judges a case during which the server's process ended: a crash,
+// unless someone other than the kit killed it.
+func (x *serverCheck) ended(o Outcome, sp *serverProc) Outcome {
+	if sig, outside := sp.killedOutside(); outside {
+		return errored("the server's process was killed by %s during the case, not by the kit: the case could not finish", sig)
+	}
+	return crashed(x.c, o, sp.ending())
+}
+
+// crashed is the outcome of case c during which the server stopped
 // accepting connections: a FAIL that leads with the crash and how it
-// showed, then says what the kit saw before it.
-func crashed(o Outcome, how string) Outcome {
-	f := finding("your server stopped accepting connections during this case: %s (%s: no bytes a client sends and no way it closes may end the server)",
-		how, cite("REQ-SRV-16"))
+// showed (citing REQ-SRV-16 where c lists it), then says what the kit saw
+// before it.
+func crashed(c *Case, o Outcome, how string) Outcome {
+	f := finding("your server stopped accepting connections during this case: %s", how)
+	if c.Declares("REQ-SRV-16") {
+		f = finding("%s (%s: no bytes a client sends and no way it closes may end the server)", f, cite("REQ-SRV-16"))
+	}
 	if o.Detail == "" {
 		return outcome(Fail, f)
 	}
