@@ -297,6 +297,9 @@ func runClientCommand(ctx context.Context, t *ClientTarget, dir, addr, name, out
 	code, sig := p.status()
 	e.status = code
 	e.crash = crashWords(sig, p.byKit(), stderr)
+	if t.IgnoreStatus && endOfInput(stderr) {
+		e.crash = "" // the way an interactive client always ends
+	}
 	e.leftovers = p.descendantsEnded()
 	switch {
 	case code == 0:
@@ -307,6 +310,14 @@ func runClientCommand(ctx context.Context, t *ClientTarget, dir, addr, name, out
 	}
 	e.unsupported = code == 127
 	return e
+}
+
+// endOfInput reports whether stderr ends with the error of a prompt that
+// read the end of its input (Python's EOFError), which is how an
+// interactive client given --stdin ends every time.
+func endOfInput(stderr string) bool {
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	return strings.HasPrefix(strings.TrimSpace(lines[len(lines)-1]), "EOFError")
 }
 
 // clientPlaceholders replaces the placeholders of a client's command

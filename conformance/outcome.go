@@ -70,6 +70,16 @@ func (o Outcome) Cites() []string {
 	return ids
 }
 
+// renameOut returns o with "{out}" in its words replaced by name: where a
+// client that names its output itself (ClientTarget.Collect) left it.
+func (o Outcome) renameOut(name string) Outcome {
+	fs := make([]Finding, len(o.Findings))
+	for i, f := range o.Findings {
+		fs[i] = Finding{Words: strings.ReplaceAll(f.Words, "{out}", name), Cites: f.Cites}
+	}
+	return outcome(o.Verdict, fs...)
+}
+
 // citation is a list of requirement IDs given to a finding's format: it
 // prints as "REQ-A, REQ-B" and the finding records the IDs. It is the only
 // way a finding names a requirement.

@@ -369,20 +369,20 @@ func (x *serverCheck) stillListening() (up, known bool) {
 }
 
 // afterCase judges what became of the server during the case whose
-// outcome is o. A server the kit started whose process ended during the
-// case crashed there (REQ-SRV-16), unless someone else killed it: then
-// the case could not finish (ERROR). A server that ended or refused one
-// of the case's connections and no longer listens crashed there too; a
-// running one is then gone for every later case.
+// outcome is o, when the kit saw the server end (close, reset) or refuse
+// one of the case's connections: a server the kit started whose process
+// has ended crashed there (REQ-SRV-16), unless someone else killed it
+// (then the case could not finish: ERROR); a server that no longer
+// listens crashed there too, and a running one is then gone for every
+// later case. A server that ends only once the case's last connection
+// has closed did nothing the case saw: the next case, with a fresh
+// server or not, tells.
 func (x *serverCheck) afterCase(o Outcome, srv *startedServer, run *serverRun) Outcome {
-	if o.Verdict == Error {
+	if o.Verdict == Error || !x.serverEnded.Load() {
 		return o
 	}
 	if sp := srv.proc; sp != nil && sp.p.ended() {
 		return x.ended(o, sp)
-	}
-	if !x.serverEnded.Load() {
-		return o
 	}
 	if up, known := x.stillListening(); known && !up {
 		// A process that stopped listening is usually on its way out:
@@ -430,7 +430,11 @@ func crashed(c *Case, o Outcome, how string) Outcome {
 func runClientCase(ctx context.Context, cc *clientCase, t ClientTarget, o Options) Result {
 	return runCase(ctx, &cc.Case, caseEnv{t.Framing, t.Digest}, o, func(ctx context.Context, base check) (Outcome, []string) {
 		x := &clientCheck{check: base, target: &t}
-		return cc.run(ctx, x), x.log
+		o := cc.run(ctx, x)
+		if t.Collect != "" {
+			o = o.renameOut(t.Collect)
+		}
+		return o, x.log
 	})
 }
 

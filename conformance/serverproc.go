@@ -153,6 +153,11 @@ func freshRoot() (root string, remove func(), err error) {
 	if err != nil {
 		return "", nil, err
 	}
+	// Open to all, as the root is: the server may run as another user.
+	if err := os.Chmod(d, 0o755); err != nil {
+		os.RemoveAll(d)
+		return "", nil, err
+	}
 	root = filepath.Join(d, "root")
 	if err := os.Mkdir(root, 0o755); err != nil {
 		os.RemoveAll(d)
