@@ -138,7 +138,10 @@ func (s *clientSession) acceptConn() (connected bool, o Outcome, ok bool) {
 		err error
 	}
 	ch := make(chan accepted, 1)
-	s.ln.SetDeadline(time.Now().Add(x.timeout))
+	// The client's program may need a while to start on a busy machine:
+	// the bound of a start, not of a single wait.
+	connectWait := startWait(x.timeout)
+	s.ln.SetDeadline(time.Now().Add(connectWait))
 	go func() {
 		c, err := s.ln.AcceptTCP()
 		ch <- accepted{c, err}
@@ -162,7 +165,7 @@ func (s *clientSession) acceptConn() (connected bool, o Outcome, ok bool) {
 	}
 	if a.err != nil {
 		x.logf("kit: no connection: %v", a.err)
-		return false, s.endedEarly(finding("the client did not connect within %v", x.timeout)), false
+		return false, s.endedEarly(finding("the client did not connect within %v", connectWait)), false
 	}
 	s.conn = a.c
 	s.unwatch = context.AfterFunc(s.ctx, func() { a.c.Close() }) // the run's end ends every wait on the client

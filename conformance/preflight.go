@@ -150,15 +150,35 @@ func (x *serverCheck) canary(ctx context.Context, where string) error {
 	}
 	raw, err := x.rawReply(k)
 	if len(raw) == 0 && isTimeout(err) && x.framing == spec.Lockstep {
-		// Silence: a line server still waits for its LF. Give it one.
-		k.write([]byte("\n"))
-		raw, err = x.rawReply(k)
-		if len(raw) > 0 && bytes.HasSuffix(raw, []byte("\n")) {
-			return setupError("the server at %s answered only once the kit's lockstep request `get %s` was followed by an LF (it sent %s): the server seems to speak line framing: add --framing line",
-				x.addr, name, quote(raw))
+		if err := x.lineProbe(ctx, name); err != nil {
+			return err
 		}
 	}
 	return x.judgeCanary(k, name, data, where, raw, err)
+}
+
+// lineProbe asks, on a second connection, for name as the line framing
+// does, while the first connection (silent after its lockstep request)
+// stays open: a line server that waits for an LF answers it, while a
+// tutorial-style server, busy with the first connection, reads nothing.
+// Nothing more is sent on the first connection: an LF there would be a
+// request of its own to a lockstep server, and kill a fragile one.
+func (x *serverCheck) lineProbe(ctx context.Context, name string) error {
+	k2, err := x.dial(ctx)
+	if err != nil {
+		return nil
+	}
+	defer k2.close()
+	req, err := spec.EncodeRequest(spec.Line, name)
+	if err != nil || k2.write(req) != nil {
+		return nil
+	}
+	line, _ := k2.rawLine()
+	if bytes.HasSuffix(line, []byte("\n")) && parses(spec.TrimLine(line)) {
+		return setupError("the server at %s sent nothing after the lockstep request `get %s`, and answered the same request ended by LF with %s: the server seems to speak line framing: add --framing line",
+			x.addr, name, quote(line))
+	}
+	return nil
 }
 
 // judgeCanary judges the server's raw reply to the canary's request.
@@ -173,9 +193,9 @@ func (x *serverCheck) judgeCanary(k *kitConn, name string, data []byte, where st
 	case x.framing == spec.Lockstep && line && parses(spec.TrimLine(raw)):
 		return setupError("the server at %s answered the lockstep request `get %s` with %s, a reply ending in LF: the server seems to speak line framing: add --framing line",
 			x.addr, name, quote(raw))
-	case x.framing == spec.Line && !line && parses(raw) && isTimeout(err):
-		return setupError("the server at %s answered `get %s` with %s and no LF: the server seems to speak lockstep framing: drop --framing line",
-			x.addr, name, quote(raw))
+	case x.framing == spec.Line && !line && parses(raw):
+		return setupError("the server at %s answered `get %s` with %s and no LF (then %s): the server seems to speak lockstep framing: drop --framing line",
+			x.addr, name, quote(raw), endWords(err))
 	}
 	size, perr := spec.ParseReply(spec.TrimLine(raw))
 	var er *spec.ErrorReply
@@ -264,7 +284,7 @@ func PreflightClient(ctx context.Context, t ClientTarget, o Options) error {
 		p.finish()
 		p.closeFiles()
 	}()
-	return awaitClient(ctx, ln, p, addr, o.timeout())
+	return awaitClient(ctx, ln, p, addr, startWait(o.timeout()))
 }
 
 // awaitClient waits for the client p to connect to ln, at most timeout.
