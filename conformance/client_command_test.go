@@ -9,7 +9,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -55,6 +57,9 @@ func TestClientHelperProcess(t *testing.T) {
 }
 
 func clientHelperMain(mode string, args []string) int {
+	if mode == "linger" {
+		return lingerMain(args)
+	}
 	if len(args) != 5 {
 		fmt.Fprintf(os.Stderr, "helper: got arguments %q, want host port addr name out\n", args)
 		return 3
@@ -96,6 +101,17 @@ func clientHelperMain(mode string, args []string) int {
 			}
 		}
 		fmt.Println("helper: done")
+		return 0
+	case "bgchild":
+		c := &ref.Client{Framing: spec.Lockstep, Timeout: 5 * time.Second}
+		if _, err := c.Get(context.Background(), addr, name, out); err != nil {
+			fmt.Fprintf(os.Stderr, "helper: %v\n", err)
+			return 1
+		}
+		if err := startLinger(os.Getenv(lingerPIDVar)); err != nil {
+			fmt.Fprintf(os.Stderr, "helper: %v\n", err)
+			return 1
+		}
 		return 0
 	case "hang":
 		conn, err := net.Dial("tcp", addr)
@@ -180,4 +196,40 @@ func TestClientFuncUnsupported(t *testing.T) {
 	if r.Outcome.Verdict != conformance.Skip {
 		t.Errorf("client/plain = %s: %s, want SKIP", r.Outcome.Verdict, r.Outcome.Detail)
 	}
+}
+
+// lingerPIDVar names the file where the lingering descendant of the
+// "bgchild" client writes its PID.
+const lingerPIDVar = "STICKYKIT_TEST_LINGER_PID"
+
+// startLinger starts this test binary as a descendant that leaves the
+// client's process group and session (setsid), keeps the client's stdout
+// and stderr open, and lives on; it returns once the descendant has
+// written its PID to pidFile.
+func startLinger(pidFile string) error {
+	cmd := exec.Command(os.Args[0], "-test.run=^TestClientHelperProcess$", "--", clientHelperMark, "linger", pidFile)
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	for {
+		if b, err := os.ReadFile(pidFile); err == nil && len(b) > 0 && b[len(b)-1] == '\n' {
+			return nil
+		}
+		time.Sleep(time.Millisecond) // waiting for a file another process writes
+	}
+}
+
+// lingerMain writes this process's PID to the file args[0], then waits
+// for an hour, holding the stdout and stderr it inherited.
+func lingerMain(args []string) int {
+	if len(args) != 1 {
+		return 3
+	}
+	if err := os.WriteFile(args[0], []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+		return 3
+	}
+	time.Sleep(time.Hour) // ended by the kit long before
+	return 0
 }

@@ -34,10 +34,16 @@ func listening(addr string) (bool, error) {
 
 // diagListening lists the listening TCP sockets of both families.
 func diagListening(a listenAddr) (bool, error) {
+	_, found, err := diagListener(a)
+	return found, err
+}
+
+// diagListener finds a listening TCP socket for a and returns its inode.
+func diagListener(a listenAddr) (inode uint32, found bool, err error) {
 	for _, family := range []uint8{unix.AF_INET, unix.AF_INET6} {
 		msgs, err := diagQuery(family, 1<<tcpListen, diagID{}, true)
 		if err != nil {
-			return false, err
+			return 0, false, err
 		}
 		for _, m := range msgs {
 			ip := net.IP(m.id.src[:16])
@@ -45,11 +51,46 @@ func diagListening(a listenAddr) (bool, error) {
 				ip = net.IP(m.id.src[:4])
 			}
 			if a.matches(ip, int(m.id.sport)) {
-				return true, nil
+				return m.inode, true, nil
 			}
 		}
 	}
-	return false, nil
+	return 0, false, nil
+}
+
+// listenerPID returns the process that holds the socket listening on
+// addr, where the kit may look (a process of its own user, or any as
+// root): the owner of the socket's inode among the processes' open files.
+func listenerPID(addr string) (int, bool) {
+	a, err := parseListenAddr(addr)
+	if err != nil {
+		return 0, false
+	}
+	inode, found, err := diagListener(a)
+	if err != nil || !found || inode == 0 {
+		return 0, false
+	}
+	want := "socket:[" + strconv.FormatUint(uint64(inode), 10) + "]"
+	procs, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, false
+	}
+	for _, p := range procs {
+		pid, err := strconv.Atoi(p.Name())
+		if err != nil {
+			continue
+		}
+		fds, err := os.ReadDir("/proc/" + p.Name() + "/fd")
+		if err != nil {
+			continue
+		}
+		for _, fd := range fds {
+			if l, err := os.Readlink("/proc/" + p.Name() + "/fd/" + fd.Name()); err == nil && l == want {
+				return pid, true
+			}
+		}
+	}
+	return 0, false
 }
 
 // procListening reads /proc/net/tcp and /proc/net/tcp6 for a socket in

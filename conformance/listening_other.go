@@ -18,3 +18,6 @@ func listening(addr string) (bool, error) {
 
 // isAddrInUse reports whether err is EADDRINUSE.
 func isAddrInUse(err error) bool { return errors.Is(err, syscall.EADDRINUSE) }
+
+// listenerPID cannot find the process of a listening socket here.
+func listenerPID(addr string) (int, bool) { return 0, false }

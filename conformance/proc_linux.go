@@ -81,3 +81,37 @@ func parentOf(pid int) int {
 	ppid, _ := strconv.Atoi(f[1])
 	return ppid
 }
+
+// pfExiting is the flag of a process that has begun to exit
+// (include/linux/sched.h): it is set before the process's files, its
+// sockets among them, are closed.
+const pfExiting = 0x4
+
+// exiting reports whether the process has begun to exit, or has: its
+// sockets may close before it is gone.
+func (p *proc) exiting() bool {
+	return p.ended() || pidExiting(p.cmd.Process.Pid)
+}
+
+// pidExiting reports whether process pid has begun to exit, or is a
+// zombie.
+func pidExiting(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return false
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 7 {
+		return false
+	}
+	if f[0] == "Z" || f[0] == "X" {
+		return true
+	}
+	flags, err := strconv.ParseUint(f[6], 10, 64)
+	return err == nil && flags&pfExiting != 0
+}

@@ -358,14 +358,24 @@ func (r *serverRun) since() string {
 }
 
 // stillListening asks the kernel whether the server still listens on
-// x.addr, without connecting. known is false where the kit cannot tell:
-// an address not on loopback.
+// x.addr, without connecting: a server whose process (where the kit can
+// find it) has begun to exit counts as gone, since its socket is about
+// to be. known is false where the kit cannot tell: an address not on
+// loopback.
 func (x *serverCheck) stillListening() (up, known bool) {
 	if loopbackAddr(x.addr) != nil {
 		return false, false
 	}
 	up, err := listening(x.addr)
-	return up, err == nil
+	if err != nil {
+		return false, false
+	}
+	if up {
+		if pid, ok := listenerPID(x.addr); ok && pidExiting(pid) {
+			return false, true
+		}
+	}
+	return up, true
 }
 
 // afterCase judges what became of the server during the case whose
@@ -381,7 +391,9 @@ func (x *serverCheck) afterCase(o Outcome, srv *startedServer, run *serverRun) O
 	if o.Verdict == Error || !x.serverEnded.Load() {
 		return o
 	}
-	if sp := srv.proc; sp != nil && sp.p.ended() {
+	// A process that is on its way out (its connections close before
+	// the kernel has let go of all it holds) is waited for, briefly.
+	if sp := srv.proc; sp != nil && (sp.p.ended() || sp.p.exiting()) && sp.p.wait(context.Background(), serverStopGrace) {
 		return x.ended(o, sp)
 	}
 	if up, known := x.stillListening(); known && !up {
