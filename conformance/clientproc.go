@@ -64,7 +64,7 @@ func (e *clientExit) String() string {
 		s = "reported failure"
 		why = append(why, oneLine(e.err.Error(), 120))
 	}
-	if out := strings.TrimSpace(e.output); out != "" && e.crash == "" {
+	if out := strings.TrimSpace(e.output); out != "" && e.crash == "" && !e.ignored {
 		why = append(why, "its output ends "+quote([]byte(lastLine(out))))
 	}
 	if len(why) > 0 {

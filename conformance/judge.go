@@ -266,11 +266,11 @@ func (s *clientSession) failOnWire(out output, data []byte, served Finding) Outc
 	fs = append(fs, finding("the client %s %s", &s.exit, served))
 	e := &s.exit
 	switch {
-	case out.is(data) && !e.ignored && e.err == nil:
-		fs = append(fs, finding("the file at {out} is right, but that was luck: the client had not verified it"))
-	case out.is(data) && !e.ignored:
+	case out.is(data) && (e.ignored || e.err == nil):
+		fs = append(fs, cited(s.rules.kept, "it left the file at {out} without having verified it (the file is right, but that was luck): a file that did not verify must not be left"))
+	case out.is(data):
 		fs = append(fs, cited(s.rules.kept, "it left the file at {out} although it reported failure: a file it did not verify must not be left"))
-	case out.exists && !out.is(data) && (e.ignored || e.err != nil):
+	case out.exists:
 		fs = append(fs, cited(s.rules.kept, "it left that corrupt file at {out}"))
 	}
 	return outcome(Fail, append(fs, s.notes...)...)

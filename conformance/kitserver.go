@@ -165,7 +165,11 @@ func (s *clientSession) acceptConn() (connected bool, o Outcome, ok bool) {
 	}
 	if a.err != nil {
 		x.logf("kit: no connection: %v", a.err)
-		return false, s.endedEarly(finding("the client did not connect within %v", connectWait)), false
+		// Still running and not connected: it may be starting slowly on a
+		// busy machine, or stuck before it connects. Nothing was seen of
+		// the exchange: the case could not run.
+		s.endedEarly(Finding{})
+		return false, errored("the client had not connected to the kit after %v: the case could not run (a client that starts slowly on a busy machine looks the same as one stuck before it connects)", connectWait), false
 	}
 	s.conn = a.c
 	s.unwatch = context.AfterFunc(s.ctx, func() { a.c.Close() }) // the run's end ends every wait on the client

@@ -123,7 +123,7 @@ func (sp *serverProc) ending() string {
 	if sig != "" {
 		how = "its process was killed by " + sig
 	}
-	if t := lastLines(tail(sp.p.stderr), 3); t != "" {
+	if t := lastLines(tail(sp.p.stderr), 2); t != "" {
 		how += "; its stderr ends " + t
 	}
 	return how

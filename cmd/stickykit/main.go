@@ -9,11 +9,13 @@
 //	stickykit naive-get [--variant naive|article] [--addr ADDR] [--framing F] [-o OUT] NAME
 //	stickykit proxy     --listen ADDR --to ADDR [shaping flags]
 //	stickykit check     server --addr ADDR --root DIR [--framing F] [--json FILE] [--junit FILE]
-//	stickykit check     client [--framing F] -- CMD ARG...   ({host} {port} {addr} {name} {out})
+//	stickykit check     server [--addr ADDR] [--root DIR] -- CMD ARG...   ({host} {port} {addr} {root})
+//	stickykit check     client [--framing F] [--listen ADDR] [--stdin TEXT] [--collect PATTERN] [--ignore-status] -- CMD ARG...   ({host} {port} {addr} {name} {out})
 //	stickykit bench     [--sizes LIST] [--svg FILE]
 //
 // Exit status: 0 on success, 1 when the operation ran and failed (a transfer,
-// a digest, a MUST case), 2 for usage or setup errors. Run "stickykit help"
+// a digest, a MUST case), 2 for usage or setup errors (and for a check in
+// which a case could not run), 130 for a check interrupted by Ctrl-C. Run "stickykit help"
 // for the list and "stickykit CMD --help" for the flags of one command.
 package main
 
