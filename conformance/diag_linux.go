@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"net"
 	"syscall"
 	"time"
 
@@ -24,6 +25,19 @@ const diagRecvTimeout = time.Second
 type diagID struct {
 	sport, dport uint16
 	src, dst     [16]byte
+}
+
+// socketID returns the family and the sock_diag ID of the TCP socket
+// whose local address is src and remote address dst.
+func socketID(src, dst *net.TCPAddr) (uint8, diagID) {
+	family, sa, da := uint8(unix.AF_INET), src.IP.To4(), dst.IP.To4()
+	if sa == nil || da == nil {
+		family, sa, da = unix.AF_INET6, src.IP.To16(), dst.IP.To16()
+	}
+	id := diagID{sport: uint16(src.Port), dport: uint16(dst.Port)}
+	copy(id.src[:], sa)
+	copy(id.dst[:], da)
+	return family, id
 }
 
 // diagMsg is what the kit reads of one struct inet_diag_msg.

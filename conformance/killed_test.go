@@ -41,14 +41,8 @@ func serverHelperCommand(addr string) []string {
 // write its PID to the file named by serverPIDVar and fall silent on that
 // connection, so that a test knows a case is in flight and can kill it.
 func TestServerHelperProcess(t *testing.T) {
-	var args []string
-	for i, a := range os.Args {
-		if a == "--" {
-			args = os.Args[i+1:]
-			break
-		}
-	}
-	if len(args) != 2 || args[0] != serverHelperMark {
+	args, ok := helperArgs(serverHelperMark)
+	if !ok || len(args) != 2 {
 		t.Skip("a server under test; runs only as a child process")
 	}
 	srv, err := ref.NewServer(".")

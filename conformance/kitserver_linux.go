@@ -67,13 +67,7 @@ func peerUnread(c *net.TCPConn) (n int, found bool, err error) {
 // socket whose local address is src and remote address dst, and returns
 // its receive queue.
 func diagUnread(src, dst *net.TCPAddr) (n int, found bool, err error) {
-	family, sa, da := uint8(unix.AF_INET), src.IP.To4(), dst.IP.To4()
-	if sa == nil || da == nil {
-		family, sa, da = unix.AF_INET6, src.IP.To16(), dst.IP.To16()
-	}
-	id := diagID{sport: uint16(src.Port), dport: uint16(dst.Port)}
-	copy(id.src[:], sa)
-	copy(id.dst[:], da)
+	family, id := socketID(src, dst)
 	msgs, err := diagQuery(family, 0xffffffff, id, false)
 	if err != nil || len(msgs) == 0 {
 		return 0, false, err
@@ -141,13 +135,7 @@ func awaitPeerClose(ctx context.Context, c *net.TCPConn, wait time.Duration) {
 	if !ok1 || !ok2 {
 		return
 	}
-	family, sa, da := uint8(unix.AF_INET), remote.IP.To4(), local.IP.To4()
-	if sa == nil || da == nil {
-		family, sa, da = unix.AF_INET6, remote.IP.To16(), local.IP.To16()
-	}
-	id := diagID{sport: uint16(remote.Port), dport: uint16(local.Port)}
-	copy(id.src[:], sa)
-	copy(id.dst[:], da)
+	family, id := socketID(remote, local) // the server's end: its local address is our remote one
 	deadline := time.Now().Add(wait)
 	pace := 100 * time.Microsecond
 	for time.Now().Before(deadline) {

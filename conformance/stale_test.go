@@ -33,14 +33,8 @@ const staleHelperMark = "stickykit-stale-helper"
 // server/missing-file and a wait of an hour, so that it is still waiting,
 // its fixtures in place, when it is killed.
 func TestStaleHelperProcess(t *testing.T) {
-	var args []string
-	for i, a := range os.Args {
-		if a == "--" {
-			args = os.Args[i+1:]
-			break
-		}
-	}
-	if len(args) != 3 || args[0] != staleHelperMark {
+	args, ok := helperArgs(staleHelperMark)
+	if !ok || len(args) != 3 {
 		t.Skip("a run of the kit to be killed; runs only as a child process")
 	}
 	conformance.RunServer(context.Background(), conformance.ServerTarget{Addr: args[1], Root: args[2]},
