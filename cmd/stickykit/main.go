@@ -14,8 +14,7 @@
 //	stickykit bench     [--sizes LIST] [--svg FILE]
 //
 // Exit status: 0 on success, 1 when the operation ran and failed (a transfer,
-// a digest, a MUST case), 2 for usage or setup errors (and for a check in
-// which a case could not run), 130 for a check interrupted by Ctrl-C. Run "stickykit help"
+// a digest, a MUST case), 2 for usage or setup errors. Run "stickykit help"
 // for the list and "stickykit CMD --help" for the flags of one command.
 package main
 
