@@ -21,10 +21,6 @@ import (
 type Server struct {
 	// Framing is the framing of every connection.
 	Framing spec.Framing
-	// Digest says whether a transfer ends with the digest of its data; the
-	// zero value is spec.DigestMD5. With spec.DigestNone the transfer ends
-	// with the data, as in the tutorial's first version.
-	Digest spec.DigestMode
 	// Logger receives one record per connection accepted and closed and per
 	// request. Nil discards them.
 	Logger *slog.Logger
@@ -43,6 +39,11 @@ type Server struct {
 	// connection, quoting the first bytes: a copy of the wire traffic for
 	// debugging a peer.
 	Debug io.Writer
+
+	// Digest says whether a transfer ends with the digest of its data; the
+	// zero value is spec.DigestMD5. With spec.DigestNone the transfer ends
+	// with the data, as in the tutorial's first version.
+	Digest spec.DigestMode
 
 	root    *os.Root
 	nextID  atomic.Uint64

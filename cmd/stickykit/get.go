@@ -27,12 +27,14 @@ progress bar is shown on stderr when stderr is a terminal.`)
 	addr := fs.String("addr", defaultAddr, "server `address` (host:port)")
 	framing := spec.Lockstep
 	fs.Var(&framing, "framing", "`framing` of control messages: lockstep (the tutorial's bytes) or line (LF-terminated)")
-	digest := spec.DigestMD5
-	fs.Var(&digest, "digest", "`digest` the server sends after the data: md5, or none (the tutorial's first version: nothing verifies the file, and it is kept once SIZE bytes arrived)")
 	out := fs.String("o", "", "write the file to `OUT` (default: the last element of NAME, in the current directory)")
 	timeout := fs.Duration("timeout", ref.DefaultTimeout, "give up when the server is silent this `long` (per read or write)")
 	quiet := fs.Bool("q", false, "print nothing on success and no progress bar")
 	traceFile := fs.String("trace", "", "record every read and write of the connection to `FILE` as JSON (a stickykit demo trace)")
+
+	digest := spec.DigestMD5
+	fs.Var(&digest, "digest", "`digest` the server sends after the data: md5, or none (the tutorial's first version: nothing verifies the file, and it is kept once SIZE bytes arrived)")
+
 	pos, code, ok := e.parse(fs, args)
 	if !ok {
 		return code

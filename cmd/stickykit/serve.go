@@ -30,14 +30,16 @@ logged; their clients see a truncated transfer and keep no file).`)
 	root := fs.String("root", ".", "`directory` whose files are served")
 	framing := spec.Lockstep
 	fs.Var(&framing, "framing", "`framing` of control messages: lockstep (the tutorial's bytes) or line (LF-terminated)")
-	digest := spec.DigestMD5
-	fs.Var(&digest, "digest", "`digest` after the data: md5 (SPEC.md), or none (the tutorial's first version: the transfer ends with the data)")
 	addrFile := fs.String("addr-file", "", "write the address actually bound to this `file` once listening (for scripts)")
 	maxConns := fs.Int("max-conns", ref.DefaultMaxConns, "most connections served at once; more get \"ERR busy\"")
 	idle := fs.Duration("idle-timeout", ref.DefaultIdleTimeout, "close a connection that sends no request for this `long`")
 	grace := fs.Duration("grace", 10*time.Second, "on SIGINT/SIGTERM, how `long` transfers in flight may take to finish")
 	verbose := fs.Bool("v", false, "log every connection and request (to stderr)")
 	quiet := fs.Bool("q", false, "log only errors")
+
+	digest := spec.DigestMD5
+	fs.Var(&digest, "digest", "`digest` after the data: md5 (SPEC.md), or none (the tutorial's first version: the transfer ends with the data)")
+
 	pos, code, ok := e.parse(fs, args)
 	if !ok {
 		return code
