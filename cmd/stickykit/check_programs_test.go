@@ -22,8 +22,8 @@ import (
 // peers (28653, 28654), as the lessons in scripts/ do; they run before
 // TestScripts, one at a time, so the two never meet.
 
-// peer returns the path of a Python peer, skipping without python3.
-func peer(t *testing.T, name string) string {
+// pythonPeerPath returns the path of a Python peer, skipping without python3.
+func pythonPeerPath(t *testing.T, name string) string {
 	t.Helper()
 	if _, err := exec.LookPath("python3"); err != nil {
 		t.Skip("python3 is not installed")
@@ -61,7 +61,7 @@ func wantVerdicts(t *testing.T, results []conformance.Result, want map[string]co
 // client, started fresh for each case on the address it binds.
 func TestCheckProgramsAsTheyAre(t *testing.T) {
 	verifyNoLeaks(t)
-	client := conformance.ClientTarget{Command: []string{"python3", peer(t, "client_prompt.py")},
+	client := conformance.ClientTarget{Command: []string{"python3", pythonPeerPath(t, "client_prompt.py")},
 		Listen: "127.0.0.1:28653", Stdin: "get {name}\n", Collect: "{name}.new", IgnoreStatus: true}
 	if err := conformance.PreflightClient(t.Context(), client, conformance.Options{}); err != nil {
 		t.Fatalf("preflight: %v", err)
@@ -79,7 +79,7 @@ func TestCheckProgramsAsTheyAre(t *testing.T) {
 		}
 	}
 
-	server := conformance.ServerTarget{Addr: "127.0.0.1:28654", Command: []string{"python3", peer(t, "server_once.py")}}
+	server := conformance.ServerTarget{Addr: "127.0.0.1:28654", Command: []string{"python3", pythonPeerPath(t, "server_once.py")}}
 	results = conformance.RunServer(t.Context(), server, only("server/missing-file|server/sizes", time.Second))
 	wantVerdicts(t, results,
 		map[string]conformance.Verdict{"server/missing-file": conformance.Pass, "server/sizes": conformance.Fail},
