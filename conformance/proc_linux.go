@@ -115,3 +115,13 @@ func pidExiting(pid int) bool {
 	flags, err := strconv.ParseUint(f[6], 10, 64)
 	return err == nil && flags&pfExiting != 0
 }
+
+// owns reports whether process pid is the program the kit started or one
+// of its descendants (it carries the program's token).
+func (p *proc) owns(pid int) bool {
+	if pid == p.cmd.Process.Pid {
+		return true
+	}
+	env, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
+	return err == nil && bytes.Contains(append([]byte{0}, env...), []byte("\x00"+procTokenVar+"="+p.token+"\x00"))
+}

@@ -15,3 +15,6 @@ func (p *proc) exiting() bool { return p.ended() }
 
 // pidExiting cannot see a process on its way out here.
 func pidExiting(pid int) bool { return false }
+
+// owns cannot tell whose a process is here: it says yes.
+func (p *proc) owns(pid int) bool { return true }

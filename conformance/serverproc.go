@@ -91,12 +91,18 @@ func startServerProc(ctx context.Context, t *ServerTarget, root, addr string, ti
 
 // waitListening waits until the server listens on its address, without
 // connecting to it; it fails when the server ends first, ctx ends, or
-// wait passes.
+// wait passes. A socket on the address that belongs to another program
+// (one that took the port the kit had found free) is not the server's.
 func (sp *serverProc) waitListening(ctx context.Context, wait time.Duration) error {
 	deadline := time.Now().Add(wait)
 	pace := time.Millisecond
 	for {
 		up, err := listening(sp.addr)
+		if up {
+			if pid, found := listenerPID(sp.addr); found && !sp.p.owns(pid) {
+				up = false
+			}
+		}
 		switch {
 		case err != nil:
 			return fmt.Errorf("cannot tell whether the server listens on %s: %w", sp.addr, err)
