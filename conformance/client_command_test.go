@@ -41,20 +41,17 @@ func clientHelperCommand(mode string) []string {
 //	wrong  fetch it, then write a fixed wrong file at {out} and exit 0
 //	hang   send the request and wait forever
 func TestClientHelperProcess(t *testing.T) {
-	var args []string
-	for i, a := range os.Args {
-		if a == "--" {
-			args = os.Args[i+1:]
-			break
-		}
-	}
-	if len(args) < 2 || args[0] != clientHelperMark {
+	args, ok := helperArgs(clientHelperMark)
+	if !ok || len(args) < 2 {
 		t.Skip("the client command of the command tests; runs only as a child process")
 	}
 	os.Exit(clientHelperMain(args[1], args[2:]))
 }
 
 func clientHelperMain(mode string, args []string) int {
+	if mode == "linger" {
+		return lingerMain(args)
+	}
 	if len(args) != 5 {
 		fmt.Fprintf(os.Stderr, "helper: got arguments %q, want host port addr name out\n", args)
 		return 3
@@ -96,6 +93,17 @@ func clientHelperMain(mode string, args []string) int {
 			}
 		}
 		fmt.Println("helper: done")
+		return 0
+	case "bgchild":
+		c := &ref.Client{Framing: spec.Lockstep, Timeout: 5 * time.Second}
+		if _, err := c.Get(context.Background(), addr, name, out); err != nil {
+			fmt.Fprintf(os.Stderr, "helper: %v\n", err)
+			return 1
+		}
+		if err := startLinger(os.Getenv(lingerPIDVar)); err != nil {
+			fmt.Fprintf(os.Stderr, "helper: %v\n", err)
+			return 1
+		}
 		return 0
 	case "hang":
 		conn, err := net.Dial("tcp", addr)
@@ -141,7 +149,7 @@ func TestClientCommand(t *testing.T) {
 			"exited without connecting"},
 		{"hang is killed", clientHelperCommand("hang"), "^client/plain$", 500 * time.Millisecond, conformance.Fail,
 			"never acknowledged the size"},
-		{"not startable", []string{filepath.Join(t.TempDir(), "no-such-client")}, "^client/plain$", 0, conformance.Inconclusive,
+		{"not startable", []string{filepath.Join(t.TempDir(), "no-such-client")}, "^client/plain$", 0, conformance.Error,
 			"could not be started"},
 	}
 	for _, tt := range tests {

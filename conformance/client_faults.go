@@ -20,18 +20,26 @@ func refused(success, closes citation) clientRules {
 	return clientRules{success: success, kept: cite("REQ-CLI-5"), closes: closes}
 }
 
+// refusedDigest is refused, for a case whose digest the client must read
+// whole before it can know to refuse the file (REQ-CLI-3).
+func refusedDigest(success, closes citation) clientRules {
+	r := refused(success, closes)
+	r.digest = cite("REQ-CLI-3")
+	return r
+}
+
 func runClientWrongDigest(ctx context.Context, x *clientCheck) Outcome {
 	data := x.content("file", 4096)
 	other := append([]byte{}, data...)
 	other[len(other)-1] ^= 0xff
 	wrong := digestOf(other)
-	return x.session(ctx, "wrong-digest.bin", refused(cite("REQ-CLI-4", "REQ-CLI-12"), cite("REQ-CLI-13")), func(s *clientSession) Outcome {
-		if o, ok := s.sendSize(len(data), false); !ok {
+	return x.session(ctx, "wrong-digest.bin", refusedDigest(cite("REQ-CLI-4", "REQ-CLI-12"), cite("REQ-CLI-13")), func(s *clientSession) Outcome {
+		if o, ok := s.sendSize(len(data), ackAny); !ok {
 			return o
 		}
 		s.write("data", data)
 		x.logf("kit: the data hashes to %s; the kit sends %s instead", digestOf(data), wrong)
-		s.write("digest (wrong)", []byte(wrong))
+		s.writeDigest("digest (wrong)", []byte(wrong))
 		s.finish()
 		return s.judgeRefused(finding("the digest the kit sent does not match the data"), data)
 	})
@@ -40,8 +48,11 @@ func runClientWrongDigest(ctx context.Context, x *clientCheck) Outcome {
 func runClientTruncated(ctx context.Context, x *clientCheck) Outcome {
 	data := x.content("file", stickySize)
 	half := len(data) / 2
-	return x.session(ctx, "truncated.bin", refused(cite("REQ-CLI-9", "REQ-GEN-5", "REQ-CLI-12"), cite("REQ-CLI-13")), func(s *clientSession) Outcome {
-		if o, ok := s.sendSize(len(data), false); !ok {
+	rules := refused(cite("REQ-CLI-9", "REQ-GEN-5", "REQ-CLI-12"), cite("REQ-CLI-13"))
+	rules.hangs = cite("REQ-CLI-9", "REQ-GEN-5")
+	rules.hangWhy = "a read that returns 0 bytes is the end of the stream, and must end the transfer as a failure, but it went on reading"
+	return x.session(ctx, "truncated.bin", rules, func(s *clientSession) Outcome {
+		if o, ok := s.sendSize(len(data), ackAny); !ok {
 			return o
 		}
 		s.write("data, first half", data[:half])
@@ -53,7 +64,7 @@ func runClientTruncated(ctx context.Context, x *clientCheck) Outcome {
 			}
 		}
 		s.finish()
-		return s.judgeRefused(finding("the kit closed the connection after %d of the %d bytes", half, len(data)), data)
+		return s.judgeRefused(finding("the kit closed its side of the connection after %d of the %d bytes", half, len(data)), data)
 	})
 }
 
@@ -107,14 +118,14 @@ func runClientBadDigest(ctx context.Context, x *clientCheck) Outcome {
 	digest := digestOf(data)
 	upper := strings.ToUpper(digest)
 	if upper == digest {
-		return inconclusive("setting up: the fixture's digest %s has no hex letter to put in uppercase", digest)
+		return errored("setting up: the fixture's digest %s has no hex letter to put in uppercase", digest)
 	}
-	return x.session(ctx, "bad-digest.bin", refused(cite("REQ-CLI-10"), cite("REQ-CLI-13")), func(s *clientSession) Outcome {
-		if o, ok := s.sendSize(len(data), false); !ok {
+	return x.session(ctx, "bad-digest.bin", refusedDigest(cite("REQ-CLI-10"), cite("REQ-CLI-13")), func(s *clientSession) Outcome {
+		if o, ok := s.sendSize(len(data), ackAny); !ok {
 			return o
 		}
 		s.write("data", data)
-		s.write("digest in uppercase (malformed)", []byte(upper))
+		s.writeDigest("digest in uppercase (malformed)", []byte(upper))
 		s.finish()
 		return s.judgeRefused(finding("the digest %s is in uppercase hex, which is malformed (%s)", upper, cite("REQ-MSG-10")), data)
 	})

@@ -24,6 +24,7 @@ func refClientFunc(f spec.Framing) conformance.ClientFunc {
 
 // clientCaseIDs are the client cases this package promises.
 var clientCaseIDs = []string{
+	"client/ack",
 	"client/bad-digest",
 	"client/bad-name",
 	"client/bad-size",

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -29,11 +28,16 @@ type clientExit struct {
 	command     bool   // the client is a command, not a Func
 	unsupported bool   // exit status 127, or ErrClientUnsupported
 	setup       error  // the client could not be started at all
-	output      string // the tail of a command's stdout and stderr
+	output      string // the tail of a command's stdout (or, when it printed nothing, stderr)
+	crash       string // how it crashed (a signal, an uncaught exception), or ""
 	killed      bool   // the kit stopped it at the timeout
+	ignored     bool   // its exit status carries no verdict (ClientTarget.IgnoreStatus)
+	leftovers   int    // descendants still running when it ended, which the kit ended
 }
 
-// String describes the exit in a few words, for a detail line.
+// String describes the exit in a few words, for a detail line. With the
+// exit status ignored it never says the client reported success or
+// failure.
 func (e *clientExit) String() string {
 	var s string
 	var why []string
@@ -42,6 +46,13 @@ func (e *clientExit) String() string {
 		return fmt.Sprintf("could not be started: %v", e.setup)
 	case e.killed:
 		s = "was killed at the timeout"
+	case e.crash != "":
+		s = "crashed (" + e.crash + ")"
+		if e.ignored {
+			s = "ended: it crashed (" + e.crash + ")"
+		}
+	case e.ignored:
+		s = "ended (its exit status is not judged)"
 	case e.err == nil:
 		s = "reported success (exit status 0)"
 	case e.command && e.status > 0:
@@ -53,7 +64,7 @@ func (e *clientExit) String() string {
 		s = "reported failure"
 		why = append(why, oneLine(e.err.Error(), 120))
 	}
-	if out := strings.TrimSpace(e.output); out != "" {
+	if out := strings.TrimSpace(e.output); out != "" && e.crash == "" && !e.ignored {
 		why = append(why, "its output ends "+quote([]byte(lastLine(out))))
 	}
 	if len(why) > 0 {
@@ -67,23 +78,75 @@ func (e *clientExit) String() string {
 func (s *clientSession) launch() (Outcome, bool) {
 	x := s.x
 	if x.target == nil || (x.target.Func == nil && len(x.target.Command) == 0) {
-		return inconclusive("no client to check: the target has neither a Func nor a Command"), false
+		return errored("no client to check: the target has neither a Func nor a Command"), false
 	}
 	dir, err := os.MkdirTemp("", "stickykit-client-")
 	if err != nil {
-		return inconclusive("setting up: %v", err), false
+		return errored("setting up: %v", err), false
 	}
 	s.dir = dir
 	s.out = filepath.Join(dir, outName)
-	ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if c := x.target.Collect; c != "" {
+		name := clientPlaceholders("", s.name, "").Replace(c)
+		if !filepath.IsLocal(name) {
+			return errored("setting up: the output to collect, %q, is not a name inside the client's directory", name), false
+		}
+		s.out = filepath.Join(dir, name)
+	}
+	ln, err := listenFor(x.target.Listen)
 	if err != nil {
-		return inconclusive("setting up: cannot listen on loopback: %v", err), false
+		return errored("setting up: %v", err), false
 	}
 	s.ln = ln
 	addr := ln.Addr().String()
 	x.logf("kit: listening on %s; running the client with name %s, out %s", addr, quote([]byte(s.name)), s.out)
 	s.start(addr)
 	return Outcome{}, true
+}
+
+// listenFor listens where the kit's server of a client case must: on
+// addr, which must be a loopback address, or on a fresh loopback port.
+func listenFor(addr string) (*net.TCPListener, error) {
+	if addr == "" {
+		ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			return nil, fmt.Errorf("cannot listen on loopback: %w", err)
+		}
+		return ln, nil
+	}
+	if err := loopbackAddr(addr); err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("cannot listen on %s: %w", addr, err)
+	}
+	return ln.(*net.TCPListener), nil
+}
+
+// CheckListen checks t.Listen: empty, or host:port on loopback.
+func (t ClientTarget) CheckListen() error {
+	if t.Listen == "" {
+		return nil
+	}
+	return loopbackAddr(t.Listen)
+}
+
+// loopbackAddr checks that addr is host:port with a loopback IP host
+// (127.0.0.0/8, ::1) or "localhost": the kit sends its traffic nowhere
+// else.
+func loopbackAddr(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port: %w", addr, err)
+	}
+	if _, err := net.LookupPort("tcp", port); err != nil {
+		return fmt.Errorf("%q: bad port: %w", addr, err)
+	}
+	if ip := net.ParseIP(host); (ip == nil || !ip.IsLoopback()) && host != "localhost" {
+		return fmt.Errorf("%q is not a loopback address (127.0.0.0/8 or ::1): the kit listens and connects on loopback only", addr)
+	}
+	return nil
 }
 
 // start runs the client in its own goroutine; s.exited is closed when it
@@ -98,8 +161,9 @@ func (s *clientSession) start(addr string) {
 		var e clientExit
 		if t.Func != nil {
 			e = runClientFunc(cctx, t.Func, addr, s.name, s.out)
+			e.ignored = t.IgnoreStatus
 		} else {
-			e = runClientCommand(cctx, t.Command, s.dir, addr, s.name, s.out)
+			e = runClientCommand(cctx, t, s.dir, addr, s.name, s.out)
 		}
 		s.killMu.Lock()
 		e.killed = s.killed
@@ -197,63 +261,68 @@ func (s *clientSession) close() {
 }
 
 // runClientCommand runs a client command once, as ClientTarget.Command
-// documents: placeholders replaced, in dir, with empty stdin, killed (its
-// whole process group, where the system has them) when ctx is done.
-func runClientCommand(ctx context.Context, argv []string, dir, addr, name, out string) clientExit {
-	host, port, _ := net.SplitHostPort(addr)
-	r := strings.NewReplacer("{host}", host, "{port}", port, "{addr}", addr, "{name}", name, "{out}", out)
-	args := make([]string, len(argv))
-	for i, a := range argv {
+// documents: placeholders replaced, in dir, with t.Stdin or empty stdin,
+// killed (its whole process group) when ctx is done. Its descendants are
+// ended once it has ended (see proc.go); the verdict is the client's own
+// exit, at once.
+func runClientCommand(ctx context.Context, t *ClientTarget, dir, addr, name, out string) clientExit {
+	r := clientPlaceholders(addr, name, out)
+	args := make([]string, len(t.Command))
+	for i, a := range t.Command {
 		args[i] = r.Replace(a)
 	}
-	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
-	cmd.Dir = dir
-	cmd.Stdin = nil // reads from the null device: empty stdin
-	tail := &tailBuffer{max: 4 << 10}
-	cmd.Stdout = tail
-	cmd.Stderr = tail
-	cmd.WaitDelay = time.Second
-	ownProcessGroup(cmd)
-	err := cmd.Run()
-	if cmd.Process != nil {
-		killProcessGroup(cmd)
+	ps := procSpec{argv: args, dir: dir}
+	if t.Stdin != "" {
+		in := r.Replace(t.Stdin)
+		ps.stdin = &in
 	}
-	e := clientExit{output: tail.String(), command: true}
-	switch {
-	case cmd.Process == nil:
+	e := clientExit{command: true, ignored: t.IgnoreStatus}
+	p, err := startProc(ps)
+	if err != nil {
 		e.setup = err
-	case cmd.ProcessState != nil:
-		e.status = cmd.ProcessState.ExitCode()
-		if err != nil || e.status != 0 {
-			e.err = fmt.Errorf("%s", cmd.ProcessState)
-			if e.status == 0 { // an I/O error after a clean exit, e.g. ErrWaitDelay
-				e.err = err
-			}
-		}
-		e.unsupported = e.status == 127
+		return e
+	}
+	select {
+	case <-p.done:
+	case <-ctx.Done():
+		p.kill()
+		<-p.done
+	}
+	p.finish()
+	stdout, stderr := p.outputs()
+	e.output = stdout
+	if strings.TrimSpace(stdout) == "" {
+		e.output = stderr
+	}
+	code, sig := p.status()
+	e.status = code
+	e.crash = crashWords(sig, p.byKit(), stderr)
+	if t.IgnoreStatus && endOfInput(stderr) {
+		e.crash = "" // the way an interactive client always ends
+	}
+	e.leftovers = p.descendantsEnded()
+	switch {
+	case code == 0:
+	case sig != "":
+		e.err = fmt.Errorf("ended by %s", sig)
 	default:
-		e.status = -1
-		e.err = err
+		e.err = fmt.Errorf("exit status %d", code)
 	}
-	if e.err == nil && err != nil && !errors.Is(err, exec.ErrWaitDelay) {
-		e.err = err
-	}
+	e.unsupported = code == 127
 	return e
 }
 
-// tailBuffer keeps the last max bytes written to it. os/exec calls Write
-// from one goroutine at a time when Stdout and Stderr are the same writer.
-type tailBuffer struct {
-	max int
-	b   []byte
+// endOfInput reports whether stderr ends with the error of a prompt that
+// read the end of its input (Python's EOFError), which is how an
+// interactive client given --stdin ends every time.
+func endOfInput(stderr string) bool {
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	return strings.HasPrefix(strings.TrimSpace(lines[len(lines)-1]), "EOFError")
 }
 
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.b = append(t.b, p...)
-	if len(t.b) > t.max {
-		t.b = append(t.b[:0], t.b[len(t.b)-t.max:]...)
-	}
-	return len(p), nil
+// clientPlaceholders replaces the placeholders of a client's command
+// line, stdin and --collect pattern.
+func clientPlaceholders(addr, name, out string) *strings.Replacer {
+	host, port, _ := net.SplitHostPort(addr)
+	return strings.NewReplacer("{host}", host, "{port}", port, "{addr}", addr, "{name}", name, "{out}", out)
 }
-
-func (t *tailBuffer) String() string { return string(t.b) }

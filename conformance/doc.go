@@ -20,8 +20,12 @@
 //	INCONCLUSIVE  the adverse condition the case needs could not be produced
 //	              or confirmed, or the kit ran out of time, so the case says
 //	              nothing either way
-//	SKIP          the case does not apply, or the implementation declared it
+//	SKIP          the case does not apply (its framing, or the digest when the
+//	              exchange has none), or the implementation declared it
 //	              unsupported (a client command that exits 127)
+//	ERROR         the case could not run: the implementation could not be
+//	              started or reached, it was already gone, the kit's setup
+//	              failed, or the run was interrupted; it names no requirement
 //
 // A verdict is built from findings ([Finding]): sentences that cite the
 // requirements they break. A finding cites only requirements its case
@@ -30,13 +34,30 @@
 // tests hold every result to that, and hold every case to this: each MUST
 // requirement it lists is cited by the failure of a deliberately broken
 // implementation (a mutant) that the case catches. A FAIL is never a false
-// positive: each case fails only on behaviour SPEC.md forbids.
+// positive: each case fails only on behaviour SPEC.md forbids, and what the
+// kit saw on the wire outranks what an implementation reports (a client
+// that left digest bytes unread fails REQ-CLI-3 whatever its exit status).
 //
 // The same cases run from the command line ("stickykit check") and as
 // subtests of a *testing.T ([TestServer], [TestClient]), with [Options] to
 // select cases, bound each wait and each whole case. A [ServerTarget] is a
-// running server, or a [ServerFactory] that starts a fresh one per case;
-// a [ClientTarget] is a Go function or a command line. The kit shapes
+// running server, a [ServerFactory] that starts a fresh one per case, or a
+// command line the kit runs fresh per case; a [ClientTarget] is a Go
+// function or a command line, taken as it is (an address written into it,
+// commands read from stdin, an output it names itself, an exit status that
+// says nothing). [PreflightServer] and [PreflightClient] name the user's
+// mistakes (a root the server does not serve, the wrong framing, a client
+// that never connects) before any case runs, as [SetupError]s.
+//
+// Whether a server is still there is asked of the kernel, never by
+// connecting (a client that connects and leaves can kill a fragile
+// server): a server that stops accepting connections during a case fails
+// it, naming the crash, its exit status and the end of its stderr. The
+// programs the kit starts run in process groups of their own and are
+// ended with every descendant, even those that left the group. The kit
+// changes the files it writes into a server's root only through the
+// descriptors it made them with, and removes only what is still its own,
+// also what a killed run left behind. The kit shapes
 // segments itself, with separate writes on TCP connections and the
 // kernel's queues as witnesses (see kitserver.go); the net.Conn wrappers of
 // package github.com/stickykit/stickykit/shape serve this package's
@@ -45,7 +66,10 @@
 // The code is laid out by concern: the catalogue of cases (catalogue.go),
 // the runner (run.go), the kit as a client of a server under test
 // (kitclient.go) and as the server of a client under test (kitserver.go),
-// the client process (clientproc.go), judging a client (judge.go), the
+// the client process (clientproc.go) and the server process (serverproc.go),
+// both started in one place (proc.go), whether a server listens
+// (listening*.go), the preflight (preflight.go), judging a client
+// (judge.go), the files in a server's root (fixtures.go, stale.go), the
 // words for learners (words.go), and the cases by topic (server_*.go,
 // client_*.go).
 package conformance

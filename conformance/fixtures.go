@@ -3,7 +3,9 @@ package conformance
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -28,19 +30,49 @@ func caseContent(id, label string, n int) []byte {
 // runs never collide with each other or with real files; their content is
 // the case's seeded content, so the same case writes the same bytes on
 // every run.
+//
+// The root belongs to the server under test, which may replace any name
+// in it at any moment (a hostile server learns the names from the
+// requests). So the kit changes only what it created, through what it
+// created: every fixture is made inside the root opened once as an
+// os.Root (nothing is followed out of it), exclusively (O_EXCL: never
+// over something already there), and every later change (a truncation,
+// an append, a change of mode) goes through the descriptor kept from its
+// creation, never through its name. Before each change, and before each
+// removal, the kit checks that the name still leads to the file it made
+// (owned); a name that no longer does is left alone, and the case that
+// changes fixtures reports the server's tampering. Each set of fixtures
+// is recorded in a mark file first (stale.go), so that a later run can
+// remove what a killed run left behind.
 type fixtures struct {
 	x     *check
-	root  string
+	root  string   // the server's root, as given
+	rt    *os.Root // the root, opened once
 	token string
-	paths []string // created files, removed by remove (last first)
-	dirs  []string // created directories, removed after the files
+	made  []*made // everything created, in order; removed last first
+	mark  *mark   // the record of what was made, for a later run's sweep
 }
 
-// newFixtures starts the fixtures of x's case in root.
-func newFixtures(x *check, root string) *fixtures {
+// made is one thing the kit created for a case: a file (with its
+// descriptor, kept open until the case ends), a directory or a FIFO.
+type made struct {
+	in   *os.Root    // the directory it was made in (the root, or its parent)
+	name string      // its name there, "/" separated
+	kind string      // "file", "directory", "FIFO"
+	info fs.FileInfo // what it was when made, to recognise it
+	f    *os.File    // a regular file's descriptor; nil for the others
+}
+
+// newFixtures starts the fixtures of x's case in root. It fails when
+// root cannot be opened.
+func newFixtures(x *check, root string) (*fixtures, error) {
 	var t [4]byte
 	rand.Read(t[:])
-	return &fixtures{x: x, root: root, token: hex.EncodeToString(t[:])}
+	rt, err := os.OpenRoot(root)
+	if err != nil {
+		return nil, fmt.Errorf("cannot open the server's root: %w", err)
+	}
+	return &fixtures{x: x, root: root, rt: rt, token: hex.EncodeToString(t[:])}, nil
 }
 
 // name returns the unique top-level name for label.
@@ -51,7 +83,8 @@ func (fx *fixtures) name(label string) string {
 // content returns the case's n deterministic bytes for label.
 func (fx *fixtures) content(label string, n int) []byte { return caseContent(fx.x.c.ID, label, n) }
 
-// path returns the path of name (relative to the root, "/" separated).
+// path returns the path of name (relative to the root, "/" separated), for
+// logs and for the server: the kit itself reaches fixtures through fx.rt.
 func (fx *fixtures) path(name string) string {
 	return filepath.Join(fx.root, filepath.FromSlash(name))
 }
@@ -62,7 +95,7 @@ func (fx *fixtures) file(name string, n int) ([]byte, error) {
 	// The token is left out of the label: the same case writes the same
 	// bytes on every run.
 	data := fx.content(strings.Replace(name, fx.token, "", 1), n)
-	return data, fx.writeAt(fx.path(name), data)
+	return data, fx.create(fx.rt, name, data)
 }
 
 // sized is a fixture a case asks for: its label and its size in bytes.
@@ -92,61 +125,242 @@ func (fx *fixtures) files(want ...sized) ([]fixture, error) {
 	return fs, nil
 }
 
-// dir creates the directory name (relative to the root).
-func (fx *fixtures) dir(name string) error {
-	p := fx.path(name)
-	if err := os.Mkdir(p, 0o755); err != nil {
-		return fmt.Errorf("cannot create the fixture directory: %w", err)
+// outside writes data at name in the directory that holds the root (for
+// server/path-escape), as file does in the root.
+func (fx *fixtures) outside(name string, data []byte) error {
+	parent, err := os.OpenRoot(filepath.Dir(filepath.Clean(fx.root)))
+	if err != nil {
+		return fmt.Errorf("cannot open the directory that holds the server's root: %w", err)
 	}
-	fx.dirs = append(fx.dirs, p)
+	// The descriptor keeps the parent open for the case; the file's record
+	// closes it with the others (see remove).
+	if err := fx.create(parent, name, data); err != nil {
+		parent.Close()
+		return err
+	}
 	return nil
 }
 
-// writeAt creates the file at path exclusively, readable by all (the
-// server may run as another user), and records it for removal.
-func (fx *fixtures) writeAt(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+// create makes the file name in dir exclusively (never over anything
+// already there, a symbolic link included), readable by all (the server
+// may run as another user), writes data through its descriptor and keeps
+// the descriptor for later changes.
+func (fx *fixtures) create(dir *os.Root, name string, data []byte) error {
+	if err := fx.record(); err != nil {
+		return err
+	}
+	f, err := dir.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return fmt.Errorf("cannot create a fixture in the server's root: %w", err)
 	}
-	fx.paths = append(fx.paths, path)
-	_, err = f.Write(data)
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	m := &made{in: dir, name: name, kind: "file", f: f}
+	if m.info, err = f.Stat(); err != nil {
+		f.Close()
+		return fmt.Errorf("cannot create a fixture in the server's root: %w", err)
 	}
-	if err != nil {
-		return fmt.Errorf("cannot write the fixture %s: %w", path, err)
+	fx.made = append(fx.made, m)
+	fx.mark.add(dir == fx.rt, m)
+	if _, err := f.Write(data); err != nil {
+		return fmt.Errorf("cannot write the fixture %s: %w", name, err)
 	}
-	os.Chmod(path, 0o644) // undo the umask: the server may run as another user
-	fx.x.logf("fixture %q: %d bytes, md5 %s", filepath.Base(path), len(data), digestOf(data))
+	// Undo the umask: the server may run as another user. Through the
+	// descriptor: the name may already lead elsewhere.
+	if err := f.Chmod(0o644); err != nil {
+		return fmt.Errorf("cannot set the mode of the fixture %s: %w", name, err)
+	}
+	fx.x.logf("fixture %q: %d bytes, md5 %s", name, len(data), digestOf(data))
 	return nil
 }
 
-// fifo makes a named pipe at name (relative to the root) and records it
-// for removal.
-func (fx *fixtures) fifo(name string) error {
-	p := fx.path(name)
-	if err := mkfifo(p); err != nil {
+// mkdir creates the directory name (relative to the root).
+func (fx *fixtures) mkdir(name string) error {
+	if err := fx.record(); err != nil {
 		return err
 	}
-	fx.paths = append(fx.paths, p)
+	if err := fx.rt.Mkdir(name, 0o755); err != nil {
+		return fmt.Errorf("cannot create the fixture directory: %w", err)
+	}
+	return fx.made1(name, "directory")
+}
+
+// fifo makes a named pipe at name (a top-level name in the root).
+func (fx *fixtures) fifo(name string) error {
+	if err := fx.record(); err != nil {
+		return err
+	}
+	if err := mkfifo(fx.path(name)); err != nil {
+		return err
+	}
+	return fx.made1(name, "FIFO")
+}
+
+// made1 records name, just made in the root, as the kit's.
+func (fx *fixtures) made1(name, kind string) error {
+	fi, err := fx.rt.Lstat(name)
+	if err != nil {
+		return fmt.Errorf("cannot find the %s the kit just made: %w", kind, err)
+	}
+	m := &made{in: fx.rt, name: name, kind: kind, info: fi}
+	fx.made = append(fx.made, m)
+	fx.mark.add(true, m)
 	return nil
 }
 
-// remove deletes every fixture the case created.
+// record writes the mark of this set of fixtures before its first one.
+func (fx *fixtures) record() error {
+	if fx.mark != nil {
+		return nil
+	}
+	m, err := newMark(fx.rt, fx.token)
+	if err != nil {
+		return fmt.Errorf("cannot write the kit's mark in the server's root: %w", err)
+	}
+	fx.mark = m
+	return nil
+}
+
+// lookup returns the record of the fixture name in the root.
+func (fx *fixtures) lookup(name string) *made {
+	for _, m := range fx.made {
+		if m.in == fx.rt && m.name == name {
+			return m
+		}
+	}
+	return nil
+}
+
+// errTampered is the error of a change the kit refused to make because the
+// fixture's name no longer leads to the file it made.
+var errTampered = errors.New("the fixture is no longer the kit's file")
+
+// owned reports whether m's name still leads to what the kit made, and
+// if not, says what is there now.
+func (m *made) owned() (ok bool, now string) {
+	fi, err := m.in.Lstat(m.name)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return false, "gone (removed or renamed)"
+	case err != nil:
+		return false, "out of the kit's reach (" + err.Error() + ")"
+	case fi.Mode()&fs.ModeSymlink != 0:
+		return false, "a symbolic link"
+	case !os.SameFile(fi, m.info):
+		return false, "another " + kindOf(fi.Mode())
+	}
+	return true, ""
+}
+
+// kindOf names the type of a file mode in a few words.
+func kindOf(m fs.FileMode) string {
+	switch {
+	case m.IsRegular():
+		return "file"
+	case m.IsDir():
+		return "directory"
+	case m&fs.ModeSymlink != 0:
+		return "symbolic link"
+	case m&fs.ModeNamedPipe != 0:
+		return "FIFO"
+	}
+	return "special file"
+}
+
+// change applies op to the descriptor of the fixture name, after checking
+// that its name still leads to it. It returns errTampered (wrapped, with
+// what is there now) when it does not: then nothing is changed.
+func (fx *fixtures) change(name, what string, op func(f *os.File) error) error {
+	m := fx.lookup(name)
+	if m == nil || m.f == nil {
+		return fmt.Errorf("the kit made no file %q", name)
+	}
+	if ok, now := m.owned(); !ok {
+		fx.x.logf("kit: %s: %q is %s; the kit changes nothing", what, name, now)
+		return fmt.Errorf("%w: it is %s", errTampered, now)
+	}
+	return op(m.f)
+}
+
+// truncate shrinks the fixture name to n bytes, through its descriptor.
+func (fx *fixtures) truncate(name string, n int64) error {
+	return fx.change(name, "truncating", func(f *os.File) error { return f.Truncate(n) })
+}
+
+// appendTo appends more to the fixture name, through its descriptor.
+func (fx *fixtures) appendTo(name string, more []byte) error {
+	return fx.change(name, "appending", func(f *os.File) error {
+		fi, err := f.Stat()
+		if err != nil {
+			return err
+		}
+		_, err = f.WriteAt(more, fi.Size())
+		return err
+	})
+}
+
+// chmod sets the mode of the fixture name, through its descriptor.
+func (fx *fixtures) chmod(name string, mode os.FileMode) error {
+	return fx.change(name, "changing the mode", func(f *os.File) error { return f.Chmod(mode) })
+}
+
+// tampered lists, for a detail, the fixtures whose names no longer lead
+// to what the kit made: "\"NAME\" is a symbolic link".
+func (fx *fixtures) tampered() []string {
+	var out []string
+	for _, m := range fx.made {
+		if ok, now := m.owned(); !ok {
+			out = append(out, fmt.Sprintf("%q is %s", m.name, now))
+		}
+	}
+	return out
+}
+
+// unblockFIFO opens the kit's FIFO name for writing without blocking, if
+// it is still the kit's, and closes it at once (see unblockFIFOAt).
+func (fx *fixtures) unblockFIFO(name string) bool {
+	m := fx.lookup(name)
+	if m == nil || m.kind != "FIFO" {
+		return false
+	}
+	if ok, _ := m.owned(); !ok {
+		return false
+	}
+	return unblockFIFOAt(fx.path(name), m.info)
+}
+
+// remove deletes what the case created and is still the kit's, last
+// first, closes every descriptor, and then removes the mark. What the
+// server replaced is left where it is: it is not the kit's.
 func (fx *fixtures) remove() {
-	for i := len(fx.paths) - 1; i >= 0; i-- {
-		os.Remove(fx.paths[i])
+	roots := map[*os.Root]bool{}
+	for i := len(fx.made) - 1; i >= 0; i-- {
+		m := fx.made[i]
+		roots[m.in] = true
+		if m.f != nil {
+			m.f.Close()
+		}
+		if ok, now := m.owned(); !ok {
+			if !strings.HasPrefix(now, "gone") {
+				fx.x.logf("kit: left %q in place: it is %s, no longer the kit's %s", m.name, now, m.kind)
+			}
+			continue
+		}
+		if err := m.in.Remove(m.name); err != nil {
+			fx.x.logf("kit: cannot remove its %s %q: %v", m.kind, m.name, err)
+		}
 	}
-	for i := len(fx.dirs) - 1; i >= 0; i-- {
-		os.Remove(fx.dirs[i])
+	fx.mark.remove()
+	for r := range roots {
+		if r != fx.rt {
+			r.Close()
+		}
 	}
+	fx.rt.Close()
 }
 
 // setupFailed is the outcome of a case whose fixtures could not be made:
 // the kit cannot say anything about the server.
 func setupFailed(err error) Outcome {
-	return inconclusive("%v (the kit writes its fixtures into the directory given as the server's root)", err)
+	return errored("%v (the kit writes its fixtures into the directory given as the server's root)", err)
 }
 
 // sizeName is a fixture label for a size: "1025-bytes.bin".

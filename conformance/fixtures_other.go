@@ -2,10 +2,13 @@
 
 package conformance
 
-import "errors"
+import (
+	"errors"
+	"io/fs"
+)
 
 // mkfifo reports that named pipes cannot be made on this system.
 func mkfifo(path string) error { return errors.ErrUnsupported }
 
-// unblockFIFO does nothing: there are no named pipes to unblock.
-func unblockFIFO(path string) bool { return false }
+// unblockFIFOAt does nothing: there are no named pipes to unblock.
+func unblockFIFOAt(path string, was fs.FileInfo) bool { return false }

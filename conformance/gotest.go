@@ -8,21 +8,33 @@ import (
 // TestServer runs the server cases that opts selects against target as
 // subtests of t, named by case ID. A FAIL of a MUST case fails the subtest;
 // a FAIL of a SHOULD case is logged; HAZARD, INCONCLUSIVE and SKIP skip the
-// subtest with the reason. Each subtest runs under t's context, so a test
-// deadline or an interrupt stops it.
+// subtest with the reason; an ERROR (the case could not run: the server
+// could not be started or reached, or the run was interrupted) fails the
+// subtest without naming a requirement. Each subtest runs under t's
+// context, so a test deadline or an interrupt stops it.
 //
 // A failure means the server broke the requirement the case names, never a
 // quirk of the kit; run it under the race detector when the server is Go.
-// With target.Start, each case gets a fresh server (see [ServerFactory]).
+// With target.Start or target.Command, each case gets a fresh server (see
+// [ServerFactory]). A mistake in how target is described (see
+// [PreflightServer]) fails t at once, before any case runs.
 func TestServer(t *testing.T, target ServerTarget, opts Options) {
 	t.Helper()
+	if err := PreflightServer(t.Context(), target, opts); err != nil {
+		t.Fatalf("stickykit check server: %v", err)
+	}
 	testEntries(t, serverEntries(target, opts))
 }
 
 // TestClient runs the client cases that opts selects against target as
-// subtests of t, with the same verdict rules as TestServer.
+// subtests of t, with the same verdict rules as TestServer. A client
+// command that cannot be started or never connects (see
+// [PreflightClient]) fails t at once.
 func TestClient(t *testing.T, target ClientTarget, opts Options) {
 	t.Helper()
+	if err := PreflightClient(t.Context(), target, opts); err != nil {
+		t.Fatalf("stickykit check client: %v", err)
+	}
 	testEntries(t, clientEntries(target, opts))
 }
 
@@ -48,6 +60,8 @@ func reportTo(t *testing.T, r Result) {
 		t.Errorf("%s FAIL (MUST, [%s]): %s", c.ID, ids, o.Detail)
 	case o.Verdict == Fail:
 		t.Logf("%s FAIL (SHOULD, [%s]): %s", c.ID, ids, o.Detail)
+	case o.Verdict == Error:
+		t.Errorf("%s ERROR (the case could not run): %s", c.ID, o.Detail)
 	default:
 		t.Skipf("%s %s: %s", c.ID, o.Verdict, o.Detail)
 	}

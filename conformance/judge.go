@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -14,7 +15,10 @@ import (
 
 // Judging a client case: from how the client ended, what it left at {out}
 // and in its directory, and what the kit saw on the wire. Wire evidence
-// (notes the case took) leads; the exit status follows.
+// outranks the exit status and the output: a client the kit saw leave
+// with digest bytes unread, or never read them, fails whatever it
+// reported and whatever file it left. With ClientTarget.IgnoreStatus the
+// exit status carries no verdict at all: the output and the wire decide.
 
 // clientRules are the requirements a client case's judgement cites, each
 // one its case lists; a nil citation leaves that finding uncited.
@@ -24,6 +28,39 @@ type clientRules struct {
 	kept    citation // what a file left that did not verify breaks (REQ-CLI-5)
 	closes  citation // what a connection left open after a failure breaks (refused)
 	hangs   citation // what a client that neither closed nor exited breaks
+	digest  citation // what a digest left unread breaks (REQ-CLI-3), where the case lists it
+	// hangWhy, when set, says why a client that hung broke hangs,
+	// in place of the plain words.
+	hangWhy string
+}
+
+// violate records wire evidence that breaks one of the case's
+// requirements.
+func (s *clientSession) violate(f Finding) {
+	s.violations = append(s.violations, f)
+	s.x.logf("kit: %s", f)
+}
+
+// digestEvidence turns what the kit saw of the digest into a violation,
+// unless the case has recorded one about the digest already: a client
+// that had closed the connection before the digest was sent never read
+// it; one whose end of the connection was reset when it left had bytes
+// of it unread. Neither can have verified the file.
+func (s *clientSession) digestEvidence() {
+	if !s.digestSent || len(s.rules.digest) == 0 || s.exit.killed {
+		return
+	}
+	for _, v := range s.violations {
+		if slices.Contains(v.Cites, s.rules.digest[0]) {
+			return
+		}
+	}
+	switch {
+	case s.closedEarly:
+		s.violate(cited(s.rules.digest, "the client closed the connection before the kit sent the digest: it never read the digest, whatever it reported"))
+	case s.unread:
+		s.violate(cited(s.rules.digest, "the client left with bytes of the digest unread (its end of the connection was reset when it closed): it did not read the whole digest, whatever it reported"))
+	}
 }
 
 // suffix returns " (IDS)" for a citation, or "" for none.
@@ -64,11 +101,11 @@ func (s *clientSession) endedEarly(why Finding) Outcome {
 	e := &s.exit
 	switch {
 	case e.setup != nil:
-		return inconclusive("the client could not be started: %v", e.setup)
+		return errored("the client could not be started: %v", e.setup)
 	case e.unsupported:
 		return skip("the client does not support this case (%s)", e)
 	case s.ctx.Err() != nil:
-		return inconclusive("the run was interrupted: %v", s.ctx.Err())
+		return interrupted(s.ctx, "the client was stopped")
 	}
 	s.x.logf("kit: the client %s", e)
 	return fail("%s; the client %s", why, e)
@@ -86,15 +123,18 @@ func (s *clientSession) exitVerdict(after string) (Outcome, bool) {
 	e := &s.exit
 	switch {
 	case e.setup != nil:
-		return inconclusive("the client could not be started: %v", e.setup), false
+		return errored("the client could not be started: %v", e.setup), false
 	case e.unsupported && !e.killed:
 		return skip("the client does not support this case (%s)", e), false
 	case s.ctx.Err() != nil:
-		return inconclusive("the run was interrupted: %v", s.ctx.Err()), false
+		return interrupted(s.ctx, "the client was stopped"), false
 	case e.killed:
 		what := "it neither closed the connection nor exited"
 		if s.closed || s.reset {
 			what = "it closed the connection but did not exit"
+		}
+		if s.rules.hangWhy != "" {
+			return outcome(Fail, cited(s.rules.hangs, "the client did not end %s: %s; %s within %v and was killed", after, s.rules.hangWhy, what, s.x.timeout)), false
 		}
 		return outcome(Fail, cited(s.rules.hangs, "the client hung %s: %s within %v and was killed", after, what, s.x.timeout)), false
 	}
@@ -152,23 +192,32 @@ func (s *clientSession) readOutput(limit int64) output {
 // waits for the client to end, then judges it (judgeReceived).
 func (s *clientSession) received(data []byte, cond string) Outcome {
 	s.finish()
-	s.noteReset(resetNote)
 	return s.judgeReceived(data, cond)
 }
 
-// resetNote is what a reset after the kit's last byte means in most
-// client cases.
+// resetNote is what a reset after the kit's last byte means where no
+// requirement of the case is about it.
 const resetNote = "the connection was reset: the client closed it with bytes still unread"
 
 // judgeReceived judges a case in which the kit served data correctly: the
-// client must report success and leave exactly data at {out}. cond says
-// what condition the case produced, for a PASS.
+// client must read every byte, report success and leave exactly data at
+// {out}. cond says what condition the case produced, for a PASS.
 func (s *clientSession) judgeReceived(data []byte, cond string) Outcome {
 	if o, ok := s.exitVerdict("after the kit's last byte"); !ok {
 		return o
 	}
+	s.digestEvidence()
+	if len(s.rules.digest) == 0 && s.unread {
+		s.note(resetNote)
+	}
 	e, r := &s.exit, s.rules
 	out := s.readOutput(int64(len(data)) + 64<<10)
+	if len(s.violations) > 0 {
+		return s.failOnWire(out, data, finding("on a transfer the kit served correctly (%s)", cond))
+	}
+	if e.ignored {
+		return s.judgeOutput(out, data, cond)
+	}
 	var fs []Finding
 	switch {
 	case e.err == nil && out.is(data):
@@ -205,6 +254,54 @@ func (s *clientSession) judgeReceived(data []byte, cond string) Outcome {
 	return outcome(Fail, fs...)
 }
 
+// failOnWire fails a case on its wire evidence (s.violations), whatever
+// the client reported and left: the evidence first, then what it left and
+// how it ended, for the learner (when neither carries a verdict of its
+// own, they cite nothing).
+func (s *clientSession) failOnWire(out output, data []byte, served Finding) Outcome {
+	fs := append([]Finding(nil), s.violations...)
+	if out.exists && !out.is(data) {
+		fs = append(fs, describeOutput(out, data, s.rules.reads))
+	}
+	fs = append(fs, finding("the client %s %s", &s.exit, served))
+	e := &s.exit
+	switch {
+	case out.is(data) && (e.ignored || e.err == nil):
+		fs = append(fs, cited(s.rules.kept, "it left the file at {out} without having verified it (the file is right, but that was luck): a file that did not verify must not be left"))
+	case out.is(data):
+		fs = append(fs, cited(s.rules.kept, "it left the file at {out} although it reported failure: a file it did not verify must not be left"))
+	case out.exists:
+		fs = append(fs, cited(s.rules.kept, "it left that corrupt file at {out}"))
+	}
+	return outcome(Fail, append(fs, s.notes...)...)
+}
+
+// judgeOutput judges, with the exit status ignored, a case in which the
+// kit served data correctly: only the output decides. A file at {out} is
+// the client's claim of success.
+func (s *clientSession) judgeOutput(out output, data []byte, cond string) Outcome {
+	r := s.rules
+	switch {
+	case out.is(data) && len(s.unconfirmed) > 0:
+		return inconclusive("the client received the file correctly, but the condition was not confirmed: %s", strings.Join(s.unconfirmed, "; "))
+	case out.is(data):
+		return outcome(Pass, append([]Finding{finding("%s; the client %s and left the exact file at {out}", cond, &s.exit)}, s.notes...)...)
+	case !out.exists:
+		return outcome(Fail, append([]Finding{cited(orCite(r.reads, r.success),
+			"the client left no file at {out} on a transfer the kit served correctly (%s): it did not complete it", cond), finding("it %s", &s.exit)}, s.notes...)...)
+	}
+	return outcome(Fail, append([]Finding{finding("%s, on a transfer the kit served correctly (%s)",
+		describeOutput(out, data, orCite(r.reads, r.kept)), cond), finding("the client %s", &s.exit)}, s.notes...)...)
+}
+
+// orCite returns a, or b when a is empty.
+func orCite(a, b citation) citation {
+	if len(a) > 0 {
+		return a
+	}
+	return b
+}
+
 // judgeRefused judges a case in which the transfer could not succeed: the
 // client must report failure, promptly, close the connection and leave
 // nothing at {out}. what says why it could not succeed ("the digest did
@@ -213,10 +310,21 @@ func (s *clientSession) judgeRefused(what Finding, data []byte) Outcome {
 	if o, ok := s.exitVerdict(fmt.Sprintf("after %s", what)); !ok {
 		return o
 	}
+	s.digestEvidence()
 	e, r := &s.exit, s.rules
 	out := s.readOutput(int64(len(data)) + 64<<10)
+	if len(s.violations) > 0 {
+		return s.failOnWire(out, data, finding("although %s", what))
+	}
 	var f Finding
 	switch left := s.leftovers(); {
+	case e.ignored && out.exists:
+		f = cited(r.kept, "%s, yet the client left a %d-byte %s at {out}: a file that did not verify must not be left", what, out.size, out.kind)
+	case e.ignored && len(left) > 0:
+		f = cited(r.kept, "%s; the client left nothing at {out}, but it left %s in its working directory: a temporary file must be removed on failure", what, strings.Join(left, ", "))
+	case e.ignored && s.stillOn:
+		f = cited(r.closes, "%s; the client did not close the connection", what)
+	case e.ignored:
 	case e.err == nil && out.exists:
 		f = cited(r.success, "the client reported success (exit status 0) although %s, and left a %d-byte %s at {out}", what, out.size, out.kind)
 	case e.err == nil:
@@ -227,7 +335,8 @@ func (s *clientSession) judgeRefused(what Finding, data []byte) Outcome {
 		f = cited(r.kept, "the client reported failure and left nothing at {out}, but it left %s in its working directory: a temporary file must be removed on failure", strings.Join(left, ", "))
 	case s.stillOn:
 		f = cited(r.closes, "the client reported failure but did not close the connection")
-	default:
+	}
+	if f.Words == "" {
 		return outcome(Pass, append([]Finding{finding("%s; the client %s and left nothing at {out}", what, e)}, s.notes...)...)
 	}
 	return outcome(Fail, append([]Finding{f}, s.notes...)...)
@@ -240,9 +349,13 @@ func (s *clientSession) leftovers() []string {
 	if err != nil {
 		return nil
 	}
+	out := outName
+	if rel, err := filepath.Rel(s.dir, s.out); err == nil {
+		out, _, _ = strings.Cut(filepath.ToSlash(rel), "/")
+	}
 	var names []string
 	for _, e := range ents {
-		if e.Name() == outName {
+		if e.Name() == out {
 			continue
 		}
 		if len(names) == 5 {

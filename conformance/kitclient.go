@@ -10,6 +10,7 @@ import (
 	"io"
 	"math"
 	"net"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -31,9 +32,11 @@ type kitConn struct {
 	nc      net.Conn
 	r       *spec.Reader
 	f       spec.Framing
+	digest  spec.DigestMode // spec.DigestNone: transfers end with the data
 	timeout time.Duration
 	logf    func(format string, a ...any)
 	stop    func() bool
+	ended   *atomic.Bool // set when the server ends or refuses a connection of the case's
 
 	// slow, when set, makes the kit a slow reader (server/slow-reader).
 	slow *slowRead
@@ -66,9 +69,13 @@ func (x *serverCheck) dialLog(ctx context.Context, logf func(string, ...any)) (*
 	d := net.Dialer{Timeout: x.timeout}
 	nc, err := d.DialContext(ctx, "tcp", x.addr)
 	if err != nil {
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			x.serverEnded.Store(true)
+		}
 		return nil, err
 	}
-	k := &kitConn{ctx: ctx, nc: nc, f: x.framing, timeout: x.timeout, logf: logf}
+	x.connected.Store(true)
+	k := &kitConn{ctx: ctx, nc: nc, f: x.framing, digest: x.digest, timeout: x.timeout, logf: logf, ended: &x.serverEnded}
 	k.r = spec.NewReader(timedReader{k}, x.framing)
 	k.stop = context.AfterFunc(ctx, func() { nc.Close() })
 	logf("connected %s -> %s (%s framing)", nc.LocalAddr(), nc.RemoteAddr(), x.framing)
@@ -110,7 +117,18 @@ func (t timedReader) Read(p []byte) (int, error) {
 	if k.slow != nil {
 		k.slow.bytes += int64(n)
 	}
+	k.saw(err)
 	return n, err
+}
+
+// saw records, from the error of a read or a write, that the server ended
+// the connection (a close or a reset): the runner then asks whether the
+// server is still there.
+func (k *kitConn) saw(err error) {
+	if err != nil && k.ended != nil && k.ctx.Err() == nil &&
+		(errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)) {
+		k.ended.Store(true)
+	}
 }
 
 // write sends b in one write call under a deadline and logs it.
@@ -118,6 +136,7 @@ func (k *kitConn) write(b []byte) error {
 	k.nc.SetWriteDeadline(time.Now().Add(k.timeout))
 	n, err := k.nc.Write(b)
 	k.nc.SetWriteDeadline(time.Time{})
+	k.saw(err)
 	k.logf("-> %s (%d bytes)", quote(b[:n]), n)
 	if err != nil {
 		return fmt.Errorf("the kit could not send %s: %s", quote(b), netWords(err))
@@ -252,6 +271,9 @@ func (k *kitConn) receive(name string, want []byte) error {
 		return transferErr(faultData, nil, "the %d bytes the server sent for %q differ from the file from byte %d on (the file hashes to %s, the data to %s)",
 			size, name, diff, digestOf(want), local)
 	}
+	if k.digest == spec.DigestNone {
+		return nil // the exchange ends with the data
+	}
 	d, err := k.r.ReadDigest()
 	if err != nil {
 		k.logf("<- digest: %s", netWords(err))
@@ -349,6 +371,7 @@ func (k *kitConn) quiet(d time.Duration) ([]byte, error) {
 	b := make([]byte, 512)
 	n, err := k.nc.Read(b)
 	k.nc.SetReadDeadline(time.Time{})
+	k.saw(err)
 	if isTimeout(err) {
 		return nil, nil
 	}

@@ -58,11 +58,22 @@ type clientSession struct {
 
 	unconfirmed []string  // conditions the kit could not produce or confirm
 	notes       []Finding // observations for the detail line
+	// violations are what the kit saw on the wire that breaks one of the
+	// case's requirements: they outrank the exit status and the output.
+	violations []Finding
+
+	digestSent  bool // the kit sent the digest (writeDigest)
+	closedEarly bool // the client had closed the connection before the digest was sent
 
 	// What the kit saw after its last byte (set by finish).
 	closed  bool // the client closed the connection cleanly (EOF)
 	reset   bool // the connection was reset: the client closed with bytes unread
 	stillOn bool // the connection was still open when the kit gave up
+	// unread is the kernel's word, once the client has ended, that it
+	// left bytes the kit sent unread: the client's end reset the
+	// connection (it closed with bytes unread, or bytes arrived after it
+	// had closed).
+	unread bool
 
 	cancel context.CancelFunc
 	exited chan struct{}
@@ -127,7 +138,10 @@ func (s *clientSession) acceptConn() (connected bool, o Outcome, ok bool) {
 		err error
 	}
 	ch := make(chan accepted, 1)
-	s.ln.SetDeadline(time.Now().Add(x.timeout))
+	// The client's program may need a while to start on a busy machine:
+	// the bound of a start, not of a single wait.
+	connectWait := startWait(x.timeout)
+	s.ln.SetDeadline(time.Now().Add(connectWait))
 	go func() {
 		c, err := s.ln.AcceptTCP()
 		ch <- accepted{c, err}
@@ -147,11 +161,15 @@ func (s *clientSession) acceptConn() (connected bool, o Outcome, ok bool) {
 		if a = <-ch; a.c != nil {
 			a.c.Close()
 		}
-		return false, inconclusive("the run was interrupted: %v", s.ctx.Err()), false
+		return false, interrupted(s.ctx, "the kit stopped waiting for the client to connect"), false
 	}
 	if a.err != nil {
 		x.logf("kit: no connection: %v", a.err)
-		return false, s.endedEarly(finding("the client did not connect within %v", x.timeout)), false
+		// Still running and not connected: it may be starting slowly on a
+		// busy machine, or stuck before it connects. Nothing was seen of
+		// the exchange: the case could not run.
+		s.endedEarly(Finding{})
+		return false, errored("the client had not connected to the kit after %v: the case could not run (a client that starts slowly on a busy machine looks the same as one stuck before it connects)", connectWait), false
 	}
 	s.conn = a.c
 	s.unwatch = context.AfterFunc(s.ctx, func() { a.c.Close() }) // the run's end ends every wait on the client
@@ -214,59 +232,101 @@ func (s *clientSession) readControl(what string) ([]byte, error) {
 	return spec.TrimLine(line), nil
 }
 
-// readAck reads the client's ack after a size. strict says whether the
-// case checks the ack's form (client/plain): then an ack other than
-// "ready to recv file" ends it, citing what it breaks; otherwise an odd
-// ack is only noted.
-func (s *clientSession) readAck(strict bool) (Outcome, bool) {
+// ackCheck is how much of the ack a case judges.
+type ackCheck int
+
+const (
+	// ackAny takes whatever one ack delivers, as a server must
+	// (REQ-MSG-8), and only notes an odd text.
+	ackAny ackCheck = iota
+	// ackTransfer is ackAny, but a missing ack, or a line-framing ack
+	// without its LF, fails the case: the transfer cannot go on
+	// (client/plain).
+	ackTransfer
+	// ackExact also fails an ack whose text is not exactly the ack's
+	// (client/ack).
+	ackExact
+)
+
+// readAck reads the client's ack after a size, and judges it as check
+// says. When it returns false the case has ended with the outcome.
+func (s *clientSession) readAck(check ackCheck) (Outcome, bool) {
 	b, err := s.readControl("ack")
 	if err != nil {
-		return s.endedEarly(s.noAck(b, err, strict)), false
+		return s.endedEarly(s.noAck(b, err, check)), false
 	}
 	if string(b) == spec.AckText {
 		return Outcome{}, true
 	}
-	if !strict {
+	if check != ackExact {
 		s.note("the ack was %s, not %q", quote(b), spec.AckText)
 		return Outcome{}, true
 	}
-	if s.x.framing == spec.Lockstep && string(spec.TrimLine(b)) == spec.AckText {
-		return s.endedEarly(finding("the client's ack was %s, want %q (%s: a lockstep ack is its bare content, with no terminator)",
-			quote(b), spec.AckText, cite("REQ-MSG-8", "REQ-LOCK-1"))), false
+	return s.endedEarly(wrongAck(s.x.framing, b)), false
+}
+
+// wrongAck says how the ack b (its line terminator removed, in the line
+// framing) differs from the ack's exact text.
+func wrongAck(f spec.Framing, b []byte) Finding {
+	if f == spec.Lockstep && string(spec.TrimLine(b)) == spec.AckText {
+		return finding("the client's ack was %s, want %q (%s: a lockstep ack is its bare content, with no terminator)",
+			quote(b), spec.AckText, cite("REQ-MSG-8", "REQ-LOCK-1"))
 	}
-	return s.endedEarly(finding("the client's ack was %s, want %q (%s)", quote(b), spec.AckText, cite("REQ-MSG-8"))), false
+	return finding("the client's ack was %s, want exactly %q (%s)", quote(b), spec.AckText, cite("REQ-MSG-8"))
 }
 
 // noAck says what it means that no ack came: partial is what arrived of
 // one, err what ended the read.
-func (s *clientSession) noAck(partial []byte, err error, strict bool) Finding {
+func (s *clientSession) noAck(partial []byte, err error, check ackCheck) Finding {
+	never := "the client never acknowledged the size: no ack arrived within %v, and the kit sends no data before the ack"
 	switch {
-	case strict && len(partial) > 0 && isTimeout(err):
+	case check != ackAny && len(partial) > 0 && isTimeout(err):
 		return finding("the client sent %s and no LF within %v (%s: every ack ends with a line terminator)",
 			quote(partial), s.x.timeout, cite("REQ-LINE-1"))
-	case strict && isTimeout(err):
-		return finding("the client never acknowledged the size: no ack arrived within %v, and the kit sends no data before the ack (%s)",
-			s.x.timeout, cite("REQ-GEN-4", "REQ-MSG-8"))
+	case check == ackTransfer && isTimeout(err):
+		return finding(never+" (%s)", s.x.timeout, cite("REQ-GEN-4"))
+	case check == ackExact && isTimeout(err):
+		return finding(never+" (%s)", s.x.timeout, cite("REQ-MSG-8"))
 	case isTimeout(err):
-		return finding("the client never acknowledged the size: no ack arrived within %v, and the kit sends no data before the ack", s.x.timeout)
-	case strict:
-		return finding("the client sent no ack after the size (%s) (%s)", readWords(err, s.x.timeout), cite("REQ-GEN-4", "REQ-MSG-8"))
+		return finding(never, s.x.timeout)
+	case check == ackTransfer:
+		return finding("the client sent no ack after the size (%s) (%s)", readWords(err, s.x.timeout), cite("REQ-GEN-4"))
+	case check == ackExact:
+		return finding("the client sent no ack after the size (%s) (%s)", readWords(err, s.x.timeout), cite("REQ-MSG-8"))
 	}
 	return finding("the client sent no ack after the size (%s)", readWords(err, s.x.timeout))
 }
 
 // sendSize writes the size of data in one write and reads the ack (see
-// readAck for strict).
-func (s *clientSession) sendSize(size int, strict bool) (Outcome, bool) {
+// readAck for check).
+func (s *clientSession) sendSize(size int, check ackCheck) (Outcome, bool) {
 	b, err := spec.EncodeSize(s.x.framing, int64(size))
 	if err != nil {
-		return inconclusive("setting up: %v", err), false
+		return errored("setting up: %v", err), false
 	}
 	s.write("size", b)
 	if s.werr != nil {
 		return s.endedEarly(finding("the kit could not send the size: %v", s.werr)), false
 	}
-	return s.readAck(strict)
+	return s.readAck(check)
+}
+
+// writeDigest sends the digest of the data in one write, or nothing when
+// the exchange has none (--digest none). A client that has already
+// closed the connection when the digest is due has not read it: the kit
+// records that as wire evidence.
+func (s *clientSession) writeDigest(what string, digest []byte) {
+	if s.x.digest == spec.DigestNone {
+		return
+	}
+	if s.werr == nil {
+		if _, closed := s.early(time.Millisecond); closed {
+			s.closedEarly = true
+			s.x.logf("kit: the client closed the connection before the digest was sent")
+		}
+	}
+	s.digestSent = true
+	s.write(what, digest)
 }
 
 // write sends b in one write call, bounded by the timeout, and logs it.
@@ -473,14 +533,17 @@ func (s *clientSession) watch() []byte {
 
 // finish ends the kit's part of the exchange: it reads from the connection
 // until the client closes it (or resets it, or the timeout passes), then
-// closes it and waits for the client to end, killing it at the timeout.
-// It records what it saw in s.closed, s.reset and s.stillOn.
+// ends its own side (a client waiting for more reads the end of stream)
+// and waits for the client to end, killing it at the timeout. Only then
+// does it close the connection: the client's end tells, through the
+// kernel, whether it left bytes unread. It records what it saw in
+// s.closed, s.reset, s.stillOn and s.unread.
 func (s *clientSession) finish() {
 	x := s.x
 	grace := min(time.Second, x.timeout)
 	if s.conn != nil {
 		s.drainToEnd(grace)
-		s.conn.Close()
+		s.conn.CloseWrite()
 	}
 	wait := x.timeout
 	if s.stillOn {
@@ -492,6 +555,14 @@ func (s *clientSession) finish() {
 		}
 	} else {
 		x.logf("kit: the client %s", &s.exit)
+	}
+	if s.conn != nil {
+		if err := resetError(s.conn); err != nil {
+			x.logf("kit: once the client had ended, the connection had been reset (%v): it left bytes the kit sent unread", err)
+			s.reset = true
+		}
+		s.unread = s.reset
+		s.conn.Close()
 	}
 }
 

@@ -3,14 +3,13 @@
 package conformance
 
 import (
+	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"net"
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -64,83 +63,16 @@ func peerUnread(c *net.TCPConn) (n int, found bool, err error) {
 	return procUnread(remote, local)
 }
 
-// diagRecvTimeout bounds the wait for the kernel's answer to a sock_diag
-// request.
-const diagRecvTimeout = time.Second
-
-// diagUnread asks the kernel (NETLINK_SOCK_DIAG, SOCK_DIAG_BY_FAMILY) for
-// the TCP socket whose local address is src and remote address dst, and
-// returns its receive queue.
+// diagUnread asks the kernel (sock_diag, see diag_linux.go) for the TCP
+// socket whose local address is src and remote address dst, and returns
+// its receive queue.
 func diagUnread(src, dst *net.TCPAddr) (n int, found bool, err error) {
-	family, sa, da := uint8(unix.AF_INET), src.IP.To4(), dst.IP.To4()
-	if sa == nil || da == nil {
-		family, sa, da = unix.AF_INET6, src.IP.To16(), dst.IP.To16()
+	family, id := socketID(src, dst)
+	msgs, err := diagQuery(family, 0xffffffff, id, false)
+	if err != nil || len(msgs) == 0 {
+		return 0, false, err
 	}
-	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
-	if err != nil {
-		return 0, false, fmt.Errorf("sock_diag: %w", err)
-	}
-	defer unix.Close(fd)
-	tv := unix.NsecToTimeval(diagRecvTimeout.Nanoseconds())
-	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
-		return 0, false, fmt.Errorf("sock_diag: %w", err)
-	}
-	// struct nlmsghdr, then struct inet_diag_req_v2 (linux/inet_diag.h):
-	// family, protocol, ext, pad, states, then the socket's ID: ports
-	// (big-endian), addresses, interface, and the cookie (none).
-	req := make([]byte, unix.SizeofNlMsghdr+56)
-	binary.NativeEndian.PutUint32(req[0:], uint32(len(req)))
-	binary.NativeEndian.PutUint16(req[4:], unix.SOCK_DIAG_BY_FAMILY)
-	binary.NativeEndian.PutUint16(req[6:], unix.NLM_F_REQUEST)
-	binary.NativeEndian.PutUint32(req[8:], 1)
-	r := req[unix.SizeofNlMsghdr:]
-	r[0], r[1] = family, unix.IPPROTO_TCP
-	binary.NativeEndian.PutUint32(r[4:], 0xffffffff) // any state
-	binary.BigEndian.PutUint16(r[8:], uint16(src.Port))
-	binary.BigEndian.PutUint16(r[10:], uint16(dst.Port))
-	copy(r[12:28], sa)
-	copy(r[28:44], da)
-	binary.NativeEndian.PutUint32(r[48:], 0xffffffff) // INET_DIAG_NOCOOKIE
-	binary.NativeEndian.PutUint32(r[52:], 0xffffffff)
-	if err := unix.Sendto(fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		return 0, false, fmt.Errorf("sock_diag: %w", err)
-	}
-	buf := make([]byte, 8192)
-	m, _, err := unix.Recvfrom(fd, buf, 0)
-	if err != nil {
-		return 0, false, fmt.Errorf("sock_diag: %w", err)
-	}
-	return parseDiag(buf[:m])
-}
-
-// parseDiag reads the kernel's answer to a sock_diag request: one struct
-// inet_diag_msg, whose receive queue (idiag_rqueue) follows its family,
-// state, timer, retransmits, 48-byte socket ID and expiry; or an error,
-// ENOENT when there is no such socket.
-func parseDiag(b []byte) (n int, found bool, err error) {
-	msgs, err := syscall.ParseNetlinkMessage(b)
-	if err != nil {
-		return 0, false, fmt.Errorf("sock_diag: %w", err)
-	}
-	for _, m := range msgs {
-		switch m.Header.Type {
-		case unix.NLMSG_ERROR:
-			if len(m.Data) < 4 {
-				return 0, false, errors.New("sock_diag: short error message")
-			}
-			errno := -int32(binary.NativeEndian.Uint32(m.Data))
-			if errno == 0 || syscall.Errno(errno) == unix.ENOENT {
-				return 0, false, nil
-			}
-			return 0, false, fmt.Errorf("sock_diag: %w", syscall.Errno(errno))
-		case unix.SOCK_DIAG_BY_FAMILY:
-			if len(m.Data) < 60 {
-				return 0, false, errors.New("sock_diag: short inet_diag_msg")
-			}
-			return int(binary.NativeEndian.Uint32(m.Data[56:])), true, nil
-		}
-	}
-	return 0, false, errors.New("sock_diag: no answer")
+	return int(msgs[0].rqueue), true, nil
 }
 
 // procUnread finds the socket whose local address is src and remote
@@ -186,4 +118,34 @@ func procAddr(a *net.TCPAddr) string {
 	}
 	fmt.Fprintf(&sb, ":%04X", a.Port)
 	return sb.String()
+}
+
+// tcpCloseWait is the state of a socket whose peer has closed and whose
+// program has not yet closed it.
+const tcpCloseWait = 8
+
+// awaitPeerClose waits, after the kit has closed c, until the server has
+// closed its end too (its socket is no longer in CLOSE_WAIT: the server
+// read the end of stream and dealt with it, or its process ended), at
+// most wait or until ctx ends. It is the event after which what the
+// server did about a client that left can be seen.
+func awaitPeerClose(ctx context.Context, c *net.TCPConn, wait time.Duration) {
+	local, ok1 := c.LocalAddr().(*net.TCPAddr)
+	remote, ok2 := c.RemoteAddr().(*net.TCPAddr)
+	if !ok1 || !ok2 {
+		return
+	}
+	family, id := socketID(remote, local) // the server's end: its local address is our remote one
+	deadline := time.Now().Add(wait)
+	pace := 100 * time.Microsecond
+	for time.Now().Before(deadline) {
+		msgs, err := diagQuery(family, 1<<tcpCloseWait, id, false)
+		if err != nil || len(msgs) == 0 || msgs[0].state != tcpCloseWait {
+			return
+		}
+		if !pause(ctx, pace) {
+			return
+		}
+		pace = min(2*pace, 10*time.Millisecond)
+	}
 }

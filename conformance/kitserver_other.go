@@ -3,8 +3,10 @@
 package conformance
 
 import (
+	"context"
 	"errors"
 	"net"
+	"time"
 )
 
 var errNoQueue = errors.New("the send queue cannot be observed on this system (SIOCOUTQ is Linux-only)")
@@ -19,3 +21,7 @@ func unsentQueue(c *net.TCPConn) (int, error) { return 0, errNoQueue }
 // peerUnread cannot see the peer's receive queue here: drains fall back to
 // a pause.
 func peerUnread(c *net.TCPConn) (int, bool, error) { return 0, false, nil }
+
+// awaitPeerClose cannot see the server's end of a connection here: it
+// returns at once.
+func awaitPeerClose(ctx context.Context, c *net.TCPConn, wait time.Duration) {}

@@ -50,16 +50,19 @@ type clientDefect struct {
 
 // mclient is one run of a client mutant.
 type mclient struct {
+	ctx  context.Context
 	d    *clientDefect
 	conn net.Conn
 	br   *bufio.Reader
 	r    *spec.Reader
 	out  string
+
+	truncated bool // the data ended early (okOnEOF)
 }
 
 // get is the client: a conformance.ClientFunc.
 func (d clientDefect) get(ctx context.Context, addr, name, out string) (err error) {
-	c := &mclient{d: &d, out: out}
+	c := &mclient{ctx: ctx, d: &d, out: out}
 	var f *os.File
 	if d.leaveCorrupt {
 		if f, err = os.Create(out); err != nil {
@@ -375,12 +378,23 @@ func okOnEOF(f spec.Framing) clientDefect {
 		body: func(c *mclient, file io.Writer, h hash.Hash, size int64) error {
 			_, err := io.Copy(io.MultiWriter(file, h), c.r.Body(size))
 			if errors.Is(err, io.ErrUnexpectedEOF) {
+				c.truncated = true
 				return nil
 			}
 			return err
 		},
-		digest:  func(c *mclient) (string, error) { return "", nil },
-		compare: func(c *mclient, server, local string) error { return nil }}
+		digest: func(c *mclient) (string, error) {
+			if c.truncated {
+				return "", nil // nothing to read: the transfer is "over"
+			}
+			return c.r.ReadDigest()
+		},
+		compare: func(c *mclient, server, local string) error {
+			if c.truncated || server == local {
+				return nil
+			}
+			return fmt.Errorf("digest mismatch: server %s, local %s", server, local)
+		}}
 }
 
 // foldDigest compares the digests ignoring case.
@@ -419,6 +433,37 @@ func ignoresDigest(f spec.Framing) clientDefect {
 			return "", err
 		},
 		compare: func(c *mclient, server, local string) error { return nil }}
+}
+
+// noDigestRead reads the data with exact reads from the socket (never a
+// byte past SIZE), and never reads the digest: once it has the data, it
+// reports success (the tutorial's first client, with a digest due).
+func noDigestRead(f spec.Framing) clientDefect {
+	return clientDefect{framing: f,
+		body: func(c *mclient, file io.Writer, h hash.Hash, size int64) error {
+			// Nothing past the size is buffered when the data is due:
+			// the kit sends nothing before the ack.
+			n, err := io.Copy(io.MultiWriter(file, h), io.LimitReader(c.conn, size))
+			if err == nil && n < size {
+				err = io.ErrUnexpectedEOF
+			}
+			return err
+		},
+		digest:  func(c *mclient) (string, error) { return "", nil },
+		compare: func(c *mclient, server, local string) error { return nil }}
+}
+
+// spinsOnEOF goes on reading when the stream ends inside the data, as
+// a loop on recv() that returns b"" for ever does, until it is stopped.
+func spinsOnEOF(f spec.Framing) clientDefect {
+	return clientDefect{framing: f, body: func(c *mclient, file io.Writer, h hash.Hash, size int64) error {
+		_, err := io.Copy(io.MultiWriter(file, h), c.r.Body(size))
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			<-c.ctx.Done()
+			return c.ctx.Err()
+		}
+		return err
+	}}
 }
 
 func noCompare(f spec.Framing) clientDefect {
@@ -535,6 +580,14 @@ var clientMutantTests = slices.Concat(clientMutantRows,
 	rowsFor("leaves the connection open", func(f spec.Framing) clientDefect { return leaksConn(healthyClient(f)) },
 		[]string{"client/wrong-digest", "client/truncated", "client/error-reply", "client/unknown-error", "client/bad-digest"},
 		sticky, "did not close the connection"),
+	rowsFor("never reads the digest", noDigestRead,
+		// split-size and crlf at odd places: in the line framing
+		[]string{"client/plain", "client/split-size", "client/sticky", "client/crlf", "client/split-body",
+			"client/empty-file", "client/large-file", "client/wrong-digest", "client/bad-digest"},
+		[]string{"client/ack", "client/error-reply"}, "whatever it reported"),
+	rowsFor("no ack", noAck, []string{"client/plain", "client/ack"}, errRep, "never acknowledged the size"),
+	rowsFor("ack without LF in line framing", func(spec.Framing) clientDefect { return ackText(ln, spec.AckText) },
+		[]string{"client/plain", "client/ack"}, errRep, "no LF within"),
 	rowsFor("forgets to rename", forgetsRename,
 		// split-size and crlf in the line framing, where they expect the file
 		[]string{"client/plain", "client/sticky", "client/split-body", "client/split-size", "client/split-digest",
@@ -556,10 +609,8 @@ var clientMutantRows = []clientMutantTest{
 	row("size read with one read in line framing", sizeOneRead(ln), "client/split-size", plain, "partial line"),
 	row("never compares digests", noCompare(lk), "client/wrong-digest", plain, "reported success (exit status 0) although the digest"),
 	row("ignores the digest, split size", ignoresDigest(lk), "client/split-size", plain, "reported success but"),
-	row("wrong ack text", ackText(ln, "ok\n"), "client/plain", sticky, `ack was "ok"`),
-	row("ack with LF in lockstep", ackText(lk, spec.AckText+"\n"), "client/plain", sticky, "no terminator"),
-	row("ack without LF in line framing", ackText(ln, spec.AckText), "client/plain", errRep, "no LF within"),
-	row("no ack", noAck(lk), "client/plain", errRep, "never acknowledged the size"),
+	row("wrong ack text", ackText(ln, "ok\n"), "client/ack", plain, `ack was "ok"`),
+	row("ack with LF in lockstep", ackText(lk, spec.AckText+"\n"), "client/ack", plain, "no terminator"),
 	row("waits for an LF after the digest", waitsForLFAfterDigest(ln), "client/plain", errRep, "had not closed the connection"),
 	row("leaves the connection open", leaksConn(healthyClient(lk)), "client/plain", sticky, "without closing the connection"),
 	row("leaves a corrupt file, split size", leaveCorrupt(healthyClient(lk)), "client/split-size", plain, "left that corrupt file at {out}"),
@@ -580,6 +631,7 @@ var clientMutantRows = []clientMutantTest{
 	row("size line ended at LF only", lfOnly(ln), "client/crlf", plain, "ended with CRLF, which a receiver must accept"),
 	row("exits 0 on an error reply", okOnErrorReply(lk), "client/error-reply", plain, "reported success (exit status 0) although the server refused"),
 	row("success on a truncated transfer", okOnEOF(lk), "client/truncated", plain, "reported success (exit status 0) although the kit closed"),
+	row("reads on at the end of the stream", spinsOnEOF(ln), "client/truncated", plain, "a read that returns 0 bytes is the end of the stream"),
 }
 
 // testClientMutants proves that each client case can fail: a client with

@@ -296,6 +296,44 @@ var (
 		}
 		return nil // the tutorial's recv(1024) returns b"" and it sends anyway
 	}}
+	// statsFirst takes the size from the file's metadata, then fails to
+	// read a file it may not read, after the size: it closes.
+	statsFirst = &serverDefect{name: "stats-first",
+		open: func(c *mconn, path string, fi os.FileInfo) ([]byte, string) {
+			if fi.Mode().IsRegular() && fi.Mode().Perm()&0o444 == 0 {
+				c.failSend = true // its open fails only once the data is due
+				return make([]byte, fi.Size()), ""
+			}
+			return c.openDefault(path, fi)
+		},
+		send: func(c *mconn, data []byte) error {
+			if c.failSend {
+				return errors.New("permission denied, after the size")
+			}
+			return c.write(data)
+		}}
+	// swapsFiles replaces every file it is asked for, once it has read it,
+	// with a symbolic link to a file outside its root (its victim): a
+	// tool that then writes to the name writes to the victim.
+	swapsFiles = &serverDefect{name: "swaps-files", open: func(c *mconn, path string, fi os.FileInfo) ([]byte, string) {
+		data, code := c.openDefault(path, fi)
+		if fi.Mode().IsRegular() {
+			os.Remove(path)
+			os.Symlink(c.m.victim, path)
+		}
+		return data, code
+	}}
+	// diesOnRequest ends the whole server, as an uncaught exception ends a
+	// tutorial-style program, when it reads its first request: it stops
+	// listening, then its connections close.
+	diesOnRequest = &serverDefect{name: "dies-on-request", read: func(c *mconn) (string, error) {
+		msg, err := c.readMessage()
+		if err == nil {
+			c.m.crash()
+			return "", errors.New("crashed")
+		}
+		return msg, err
+	}}
 	queuesOverLimit = &serverDefect{name: "queues-over-limit", queues: true}
 	busyStaysOpen   = &serverDefect{name: "busy-stays-open", busy: func(c *mconn) {
 		c.write(spec.EncodeError(c.f, spec.CodeBusy, "too many connections"))
@@ -315,6 +353,10 @@ func boolInt(b bool) int {
 // its goroutines ends even if a test forgets a connection.
 const mutantTimeout = 10 * time.Second
 
+// victimContent is the content of the file outside a mutant's root that
+// swaps-files links to: nothing the kit does may change it.
+const victimContent = "a file of the user's, outside the server's root\n"
+
 // mutantMaxConns is a mutant's connection limit, the default of SPEC.md.
 const mutantMaxConns = 256
 
@@ -324,6 +366,7 @@ var errLineTooLong = errors.New("request line too long")
 // mutant is a running mutant server.
 type mutant struct {
 	root    string
+	victim  string // a file outside the root, for swaps-files
 	framing spec.Framing
 	d       *serverDefect
 	ln      net.Listener
@@ -349,7 +392,11 @@ func startMutant(t *testing.T, f spec.Framing, d *serverDefect) conformance.Serv
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := &mutant{root: root, framing: f, d: d, ln: ln, conns: make(map[net.Conn]struct{}),
+	victim := filepath.Join(filepath.Dir(root), "victim.txt")
+	if err := os.WriteFile(victim, []byte(victimContent), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m := &mutant{root: root, victim: victim, framing: f, d: d, ln: ln, conns: make(map[net.Conn]struct{}),
 		done: make(chan struct{}), slots: make(chan struct{}, mutantMaxConns)}
 	m.wg.Add(1)
 	go m.serve()
@@ -409,6 +456,17 @@ func (m *mutant) untrack(c net.Conn) {
 	m.mu.Unlock()
 }
 
+// crash ends the mutant at once, as a process that dies: its listener
+// first, then every connection.
+func (m *mutant) crash() {
+	m.ln.Close()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for c := range m.conns {
+		c.Close()
+	}
+}
+
 // close stops the mutant and waits for all its goroutines.
 func (m *mutant) close() {
 	close(m.done)
@@ -430,8 +488,9 @@ type mconn struct {
 	f spec.Framing
 	// Room for the longest line (1024 octets and CRLF): a longer one
 	// fills the buffer and is refused without waiting for its LF.
-	br      *bufio.Reader
-	refused bool // the last request got a keep-open error reply
+	br       *bufio.Reader
+	refused  bool // the last request got a keep-open error reply
+	failSend bool // stats-first: the data of this transfer cannot be read
 }
 
 // handle serves one connection.
@@ -697,12 +756,36 @@ func (c *mconn) terminate(s string) []byte {
 // defect may be caught by several cases; every case has a row, and every
 // MUST requirement a case lists is cited by one of its rows' failures
 // (TestMutantsCoverCases).
-var serverMutantTests = []struct {
+var serverMutantTests = append(serverMutantRows, crashRows()...)
+
+// serverMutantTest is one row of serverMutantTests.
+type serverMutantTest struct {
 	d        *serverDefect
 	caseID   string
 	framings []spec.Framing // nil: both
 	detail   string
-}{
+}
+
+// crashRows are a row per server case for the server that dies on its
+// first request: every case names the crash (REQ-SRV-16), in one framing
+// it applies to.
+func crashRows() []serverMutantTest {
+	var rows []serverMutantTest
+	for _, c := range conformance.Cases(conformance.RoleServer) {
+		if !c.Declares("REQ-SRV-16") {
+			continue
+		}
+		f := lockstepOnly
+		if !c.AppliesTo(spec.Lockstep) {
+			f = lineOnly
+		}
+		rows = append(rows, serverMutantTest{diesOnRequest, c.ID, f, "your server stopped accepting connections during this case"})
+	}
+	return rows
+}
+
+// serverMutantRows are the server mutants and the cases meant for them.
+var serverMutantRows = []serverMutantTest{
 	{dataBeforeAck, "server/no-data-before-ack", nil, "before the kit's ack"},
 	{wrongDigest, "server/sizes", nil, "the digest it sent does not match the data"},
 	{truncatedBody, "server/sizes", nil, "closed the connection"},
@@ -747,6 +830,9 @@ var serverMutantTests = []struct {
 	{closesAfterRefusal, "server/special-files", nil, "the connection stays open"},
 	{closesOnUnreadable, "server/unreadable", nil, "closed the connection"},
 	{closesAfterRefusal, "server/unreadable", nil, "must stay usable"},
+	{statsFirst, "server/unreadable", nil, "took the size from the file's metadata"},
+	{swapsFiles, "server/unreadable", nil, "changed the files it serves"},
+	{swapsFiles, "server/file-changes", nil, "the server had replaced it"},
 	{digestAfterShortBody, "server/file-changes", nil, "a digest, the MD5"},
 	{sendsGrownBytes, "server/file-changes", nil, "past the announced size"},
 	{rejectsCRLF, "server/line-endings", lineOnly, "CRLF"},

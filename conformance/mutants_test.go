@@ -35,6 +35,9 @@ func checkCitations(t *testing.T, r conformance.Result) {
 		named[id] = true
 	}
 	cites := r.Outcome.Cites()
+	if r.Outcome.Verdict == conformance.Error && (len(cites) > 0 || len(named) > 0) {
+		t.Errorf("%s: an ERROR names requirements (%v): a case that could not run breaks none: %s", r.Case.ID, r.Outcome.Cites(), r.Outcome.Detail)
+	}
 	for _, id := range cites {
 		if !r.Case.Declares(id) {
 			t.Errorf("%s: a finding cites %s, which the case does not list (it lists %v): %s", r.Case.ID, id, r.Case.Requirements, r.Outcome.Detail)

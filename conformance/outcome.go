@@ -19,10 +19,15 @@ const (
 	Hazard       Verdict = "HAZARD"
 	Inconclusive Verdict = "INCONCLUSIVE"
 	Skip         Verdict = "SKIP"
+	// Error is a case that could not run: the target could not be started
+	// or reached, it was already gone, the kit's own setup failed, or the
+	// run was interrupted. It says nothing about the implementation, and
+	// its findings cite no requirement.
+	Error Verdict = "ERROR"
 )
 
 // Verdicts lists every verdict in the order reports count them.
-var Verdicts = []Verdict{Pass, Fail, Hazard, Inconclusive, Skip}
+var Verdicts = []Verdict{Pass, Fail, Hazard, Inconclusive, Skip, Error}
 
 // Outcome is what a case concluded.
 type Outcome struct {
@@ -63,6 +68,16 @@ func (o Outcome) Cites() []string {
 		}
 	}
 	return ids
+}
+
+// renameOut returns o with "{out}" in its words replaced by name: where a
+// client that names its output itself (ClientTarget.Collect) left it.
+func (o Outcome) renameOut(name string) Outcome {
+	fs := make([]Finding, len(o.Findings))
+	for i, f := range o.Findings {
+		fs[i] = Finding{Words: strings.ReplaceAll(f.Words, "{out}", name), Cites: f.Cites}
+	}
+	return outcome(o.Verdict, fs...)
 }
 
 // citation is a list of requirement IDs given to a finding's format: it
@@ -119,6 +134,13 @@ func inconclusive(format string, a ...any) Outcome {
 	return outcome(Inconclusive, finding(format, a...))
 }
 func skip(format string, a ...any) Outcome { return outcome(Skip, finding(format, a...)) }
+
+// errored builds the outcome of a case that could not run, formatted as by
+// fmt.Sprintf. Its finding cites nothing, whatever its arguments: an
+// ERROR never names a requirement as broken.
+func errored(format string, a ...any) Outcome {
+	return outcome(Error, Finding{Words: fmt.Sprintf(format, a...)})
+}
 
 // Severity is the level of the strongest requirement a case checks.
 type Severity string

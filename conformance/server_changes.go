@@ -6,7 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
+	"slices"
+	"strings"
 	"syscall"
 
 	"github.com/stickykit/stickykit/spec"
@@ -15,7 +16,10 @@ import (
 // The server case about files that change while they are sent: between
 // the size and the ack the kit shrinks one file and grows another. The
 // server must send exactly SIZE bytes and their digest, or close without a
-// digest when the file comes up short.
+// digest when the file comes up short. The kit changes its fixtures
+// through the descriptors it created them with, never by name (see
+// fixtures.go): a server that swaps a file for a symbolic link to another
+// cannot make the kit write there, and is caught tampering.
 
 // changeSize is the size of the files of server/file-changes: more than a
 // socket buffer holds, so a streaming server reads the file after the ack.
@@ -29,13 +33,36 @@ func runServerFileChanges(ctx context.Context, x *serverCheck) Outcome {
 	more := x.fx.content("appended", 64<<10)
 	o1, ok := x.shrinkProbe(ctx, fs[0].name, fs[0].data)
 	if !ok {
-		return o1
+		return x.unlessTampered(o1)
 	}
 	o2, ok := x.growProbe(ctx, fs[1].name, fs[1].data, more, x.fx.name("missing.bin"))
 	if !ok {
-		return o2
+		return x.unlessTampered(o2)
 	}
-	return pass("%s; %s", o1, o2)
+	return x.unlessTampered(pass("%s; %s", o1, o2))
+}
+
+// unlessTampered returns o, unless the server replaced, removed or renamed
+// one of the case's fixtures: then that explains whatever else the kit saw,
+// and the case fails for it (a server only reads). A FAIL that already
+// says so stands.
+func (x *serverCheck) unlessTampered(o Outcome) Outcome {
+	t := x.fx.tampered()
+	if len(t) == 0 || slices.Contains(o.Cites(), "REQ-SRV-19") || o.Verdict == Error {
+		return o
+	}
+	return fail("the server changed the files it serves: %s, where the kit had made a file (%s: a server only reads)",
+		strings.Join(t, ", "), cite("REQ-SRV-19"))
+}
+
+// changeFailed is the outcome of a change of a fixture the kit could not
+// make: the server's tampering, or the kit's own setup.
+func (x *serverCheck) changeFailed(name, what string, err error) Outcome {
+	if errors.Is(err, errTampered) {
+		return fail("after the size, before the kit could change %q, the server had replaced it: %v; the kit changed nothing (%s: a server only reads the files it serves)",
+			name, err, cite("REQ-SRV-19"))
+	}
+	return setupFailed(fmt.Errorf("cannot %s the fixture: %w", what, err))
 }
 
 // foreignBytes names what a server sent in place of file content.
@@ -59,8 +86,8 @@ func (x *serverCheck) shrinkProbe(ctx context.Context, name string, data []byte)
 	}
 	defer k.close()
 	size, half := int64(len(data)), int64(len(data)/2)
-	if err := os.Truncate(x.fx.path(name), half); err != nil {
-		return setupFailed(fmt.Errorf("cannot truncate the fixture: %w", err)), false
+	if err := x.fx.truncate(name, half); err != nil {
+		return x.changeFailed(name, "truncate", err), false
 	}
 	x.logf("(the kit truncated %q from %d to %d bytes after the size, before its ack)", name, size, half)
 	if err := k.ack(); err != nil {
@@ -84,6 +111,10 @@ func (x *serverCheck) shrinkProbe(ctx context.Context, name string, data []byte)
 		}
 		return pass("the file shrank from %d to %d bytes after the size: the server sent %d bytes of it and closed the connection without a digest",
 			size, half, len(got)), true
+	}
+	if k.digest == spec.DigestNone {
+		return pass("the file shrank from %d to %d bytes after the size: the server sent all %d announced bytes of the old content "+
+			"(it had read the file before the ack: consistent, and allowed)", size, half, size), true
 	}
 	d, err := k.r.ReadDigest()
 	switch {
@@ -109,8 +140,8 @@ func (x *serverCheck) growProbe(ctx context.Context, name string, data, more []b
 		return o, false
 	}
 	defer k.close()
-	if err := appendFile(x.fx.path(name), more); err != nil {
-		return setupFailed(fmt.Errorf("cannot append to the fixture: %w", err)), false
+	if err := x.fx.appendTo(name, more); err != nil {
+		return x.changeFailed(name, "append to", err), false
 	}
 	x.logf("(the kit appended %d bytes to %q after the size, before its ack)", len(more), name)
 	if err := k.ack(); err != nil {
@@ -143,22 +174,12 @@ func (x *serverCheck) growProbe(ctx context.Context, name string, data, more []b
 	return pass("%s: the server sent exactly the %d announced bytes and their digest, and nothing more", grew, size), true
 }
 
-// appendFile appends more to the file at path.
-func appendFile(path string, more []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(more)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
 // grownDigest reads the 32 bytes due after the data of a file that grew
 // by more after its size was sent: they must be the digest of data.
 func grownDigest(k *kitConn, grew string, data, more []byte) (Outcome, bool) {
+	if k.digest == spec.DigestNone {
+		return Outcome{}, true // no digest: the next reply follows the data
+	}
 	d := make([]byte, spec.DigestLen)
 	n, err := io.ReadFull(k.r.Body(spec.DigestLen), d)
 	k.logf("<- %s (%d bytes where the digest is due)", quote(d[:n]), n)

@@ -401,6 +401,7 @@ func (x *serverCheck) listenAll(conns []*kitConn) []heard {
 			var m int
 			for m < len(buf) {
 				r, err := k.nc.Read(buf[m:])
+				k.saw(err)
 				m += r
 				if err != nil {
 					got[i] = heard{buf[:m], !isTimeout(err)}

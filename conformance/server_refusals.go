@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -26,8 +25,15 @@ type keepOpen struct {
 	rule   citation // what says the code is due
 	silent citation // what silence breaks
 	hint   string   // what silence means, for a learner: ": a client would hang"
-	// sized judges a size announced where the error reply was due.
-	sized func(size int64) Outcome
+	// sized judges a size announced where the error reply was due; k is
+	// the connection, just after the size.
+	sized func(k *kitConn, size int64) Outcome
+}
+
+// bareNumber is the hint for a server that answered a bare number where an
+// error reply was due (as with "404"): what the number means on the wire.
+func bareNumber(code string) string {
+	return fmt.Sprintf("on the wire a bare number is a size; an error reply is \"ERR code [text]\", here \"ERR %s\"", code)
 }
 
 // refusedOpen asks for p.name on a fresh connection and expects ERR
@@ -44,7 +50,7 @@ func (x *serverCheck) refusedOpen(ctx context.Context, p keepOpen, next sized) O
 	case a.err != nil:
 		return fail("%v: %s must get ERR %s (%s)", a.err, p.what, p.code, p.silent)
 	case a.er == nil:
-		return p.sized(a.size)
+		return p.sized(k, a.size)
 	case a.er.Code != p.code:
 		return fail("the server answered %s with ERR %s, want ERR %s (%s)", p.what, a.er.Code, p.code, p.rule)
 	}
@@ -59,8 +65,9 @@ func runServerMissing(ctx context.Context, x *serverCheck) Outcome {
 	return x.refusedOpen(ctx, keepOpen{
 		name: missing, what: "a missing file", code: spec.CodeNotFound, rule: cite("REQ-SRV-5"),
 		silent: cite("REQ-SRV-5", "REQ-SRV-4", "REQ-ERR-2"), hint: ": a client would hang, as the tutorial's did",
-		sized: func(size int64) Outcome {
-			return fail("the server announced %d bytes for %q, which does not exist (%s)", size, missing, cite("REQ-SRV-5"))
+		sized: func(_ *kitConn, size int64) Outcome {
+			return fail("the server announced %d bytes for %q, which does not exist (%s); %s",
+				size, missing, cite("REQ-SRV-5"), bareNumber(spec.CodeNotFound))
 		},
 	}, sized{"after.txt", 100})
 }
@@ -76,12 +83,12 @@ func runServerPathEscape(ctx context.Context, x *serverCheck) Outcome {
 	}
 	parent := filepath.Dir(root)
 	if parent == root {
-		return inconclusive("the server's root %s has no parent directory to place a file outside it", root)
+		return errored("setting up: the server's root %s has no parent directory to place a file outside it", root)
 	}
 	outside := x.fx.name("outside.txt")
 	secret := []byte(escapeSecret + x.fx.token + "\n")
-	if err := x.fx.writeAt(filepath.Join(parent, outside), secret); err != nil {
-		return inconclusive("cannot place a file just outside the root, in %s: %v", parent, err)
+	if err := x.fx.outside(outside, secret); err != nil {
+		return errored("setting up: cannot place a file just outside the root, in %s: %v", parent, err)
 	}
 	absent := x.fx.name("absent.txt")
 	probes := []struct {
@@ -136,7 +143,7 @@ func (x *serverCheck) escapeProbe(ctx context.Context, name, what string, secret
 // that alone breaks REQ-SRV-6; the kit reads what follows (bounded) to say
 // whether the file outside was disclosed.
 func escapeServed(k *kitConn, name, what string, size int64, secret []byte) Outcome {
-	base := fmt.Sprintf("%s, %q: the server announced %d bytes instead of refusing with ERR forbidden", what, name, size)
+	base := fmt.Sprintf("%s, %q: the server announced %d bytes instead of refusing with ERR forbidden (%s)", what, name, size, bareNumber(spec.CodeForbidden))
 	if err := k.ack(); err != nil {
 		return fail("%s (%s)", base, cite("REQ-SRV-6", "REQ-SEC-1"))
 	}
@@ -151,7 +158,7 @@ func escapeServed(k *kitConn, name, what string, size int64, secret []byte) Outc
 
 func runServerSpecialFiles(ctx context.Context, x *serverCheck) Outcome {
 	dir := x.fx.name("a-directory")
-	if err := x.fx.dir(dir); err != nil {
+	if err := x.fx.mkdir(dir); err != nil {
 		return setupFailed(err)
 	}
 	fifo := x.fx.name("a-fifo")
@@ -161,7 +168,7 @@ func runServerSpecialFiles(ctx context.Context, x *serverCheck) Outcome {
 	// Before the FIFO is removed: a server blocked opening it for reading
 	// returns when a writer opens it (removing it would not free it).
 	defer func() {
-		if unblockFIFO(x.fx.path(fifo)) {
+		if x.fx.unblockFIFO(fifo) {
 			x.logf("(the kit opened the FIFO for writing and closed it: a reader was still waiting on it)")
 		}
 	}()
@@ -224,7 +231,7 @@ func (x *serverCheck) notRegular(k *kitConn, name, what string, afterRefusal boo
 	case err != nil:
 		return nil, fail("%v: %s must get ERR %s (%s)", err, what, spec.CodeNotRegular, cite("REQ-SRV-8"))
 	case er == nil:
-		return nil, fail("the server announced %d bytes for %s, %q (%s: only regular files are served)", size, what, name, cite("REQ-SRV-8"))
+		return nil, fail("the server announced %d bytes for %s, %q (%s: only regular files are served; %s)", size, what, name, cite("REQ-SRV-8"), bareNumber(spec.CodeNotRegular))
 	case er.Code != spec.CodeNotRegular:
 		return nil, fail("the server answered %s with ERR %s, want ERR %s (%s)", what, er.Code, spec.CodeNotRegular, cite("REQ-SRV-8", "REQ-ERR-1"))
 	}
@@ -240,7 +247,7 @@ func (x *serverCheck) fifoBlocked(ctx context.Context, fifo, good string, data [
 	if err := x.fetch(ctx, good, data); err != nil {
 		served = fmt.Sprintf("a second connection was not served either (%v): the whole server was stuck", err)
 	}
-	if unblockFIFO(x.fx.path(fifo)) {
+	if x.fx.unblockFIFO(fifo) {
 		served += "; the kit then found the server waiting to read the FIFO (an open without O_NONBLOCK) and freed it"
 	}
 	return fail("the server sent nothing for %v after `get %s`, a FIFO: it blocked opening or reading it (%s: find the type without blocking, then reply ERR %s); %s",
@@ -249,19 +256,48 @@ func (x *serverCheck) fifoBlocked(ctx context.Context, fifo, good string, data [
 
 func runServerUnreadable(ctx context.Context, x *serverCheck) Outcome {
 	locked := x.fx.name("mode-000.bin")
-	if _, err := x.fx.file(locked, 500); err != nil {
+	data, err := x.fx.file(locked, 500)
+	if err != nil {
 		return setupFailed(err)
 	}
-	if err := os.Chmod(x.fx.path(locked), 0); err != nil {
-		return setupFailed(fmt.Errorf("cannot take the permissions away from the fixture: %w", err))
+	if err := x.fx.chmod(locked, 0); err != nil {
+		return x.changeFailed(locked, "take the permissions away from", err)
 	}
 	x.logf("fixture %q: mode 000", locked)
-	return x.refusedOpen(ctx, keepOpen{
+	o := x.refusedOpen(ctx, keepOpen{
 		name: locked, what: "a file it may not read (mode 000)", code: spec.CodeUnreadable,
 		rule: cite("REQ-SRV-10"), silent: cite("REQ-SRV-10"),
-		sized: func(size int64) Outcome {
-			return inconclusive("the server announced %d bytes for %q: it could read a file with mode 000, so it probably runs as root; "+
-				"permission bits cannot make a file unreadable to it", size, locked)
-		},
+		sized: func(k *kitConn, size int64) Outcome { return unreadableSized(k, locked, data, size) },
 	}, sized{"good.bin", 800})
+	return x.unlessTampered(o)
+}
+
+// unreadableSized judges a size announced for the mode-000 fixture by what
+// follows it: the file's bytes (the server could read it: it runs as
+// root, and the case can say nothing), or anything else (it took the size
+// from the file's metadata before it tried to read it, and could not).
+func unreadableSized(k *kitConn, name string, data []byte, size int64) Outcome {
+	if err := k.ack(); err != nil {
+		return fail("the server announced %d bytes for %q, a file it may not read (mode 000), then: %v (%s: ERR unreadable before any size)",
+			size, name, err, cite("REQ-SRV-10"))
+	}
+	got, rerr := k.readUpTo(min(size, int64(len(data))+1))
+	if size == int64(len(data)) && bytes.Equal(got, data) {
+		return inconclusive("the server announced %d bytes for %q and sent them: it could read a file with mode 000, so it probably runs as root; "+
+			"permission bits cannot make a file unreadable to it", size, name)
+	}
+	var then string
+	switch {
+	case len(got) == 0 && isTimeout(rerr):
+		then = fmt.Sprintf("sent nothing for %v", k.timeout)
+	case len(got) == 0:
+		then = "sent none of them: " + endWords(rerr)
+	case firstDiff(got, data) < len(got):
+		then = fmt.Sprintf("sent %d bytes that are not the file's", len(got))
+	default:
+		then = fmt.Sprintf("sent only %d of them: %s", len(got), endWords(rerr))
+	}
+	return fail("the server announced %d bytes for %q, a file it may not read (mode 000), then %s: it took the size from the file's metadata (stat) before it opened the file, "+
+		"and could not read it (%s: a file that cannot be opened or read gets ERR unreadable before any size; open it first, then take the size from the open file)",
+		size, name, then, cite("REQ-SRV-10"))
 }

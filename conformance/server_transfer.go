@@ -86,7 +86,7 @@ func (x *serverCheck) nameFixtures() ([]fixture, error) {
 			name = " " + x.fx.name(sn.label[1:])
 		case strings.HasPrefix(sn.label, "sub dir/"):
 			dir := x.fx.name("sub dir")
-			if err := x.fx.dir(dir); err != nil {
+			if err := x.fx.mkdir(dir); err != nil {
 				return nil, err
 			}
 			name = dir + "/" + strings.TrimPrefix(sn.label, "sub dir/")

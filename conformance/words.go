@@ -76,6 +76,20 @@ func netWords(err error) string {
 	return err.Error()
 }
 
+// endWords says how the server ended a read of the kit's that stopped
+// short: "it closed the connection", "it reset the connection", ...
+func endWords(err error) string {
+	switch {
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "it closed the connection"
+	case errors.Is(err, syscall.ECONNRESET):
+		return "it reset the connection"
+	case isTimeout(err):
+		return "it sent nothing more"
+	}
+	return netWords(err)
+}
+
 // readWords says what a failed read of the client means.
 func readWords(err error, timeout time.Duration) string {
 	switch {

@@ -261,7 +261,9 @@ func (c *conn) handle(name string) error {
 		log.Warn("request", "result", "aborted", "err", err, "size", size, "bytes", res.sent, "remembered", res.remembered, "duration", time.Since(start))
 		return err
 	}
-	if err := c.write(res.digest); err != nil {
+	if c.s.Digest == spec.DigestNone {
+		res.digest = nil // the exchange without a digest ends with the data
+	} else if err := c.write(res.digest); err != nil {
 		return fmt.Errorf("sending digest: %w", err)
 	}
 	log.Info("request", "result", "ok", "size", size, "bytes", res.sent, "digest", string(res.digest), "remembered", res.remembered, "duration", time.Since(start))

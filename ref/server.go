@@ -71,6 +71,11 @@ type Server struct {
 	// sendfile, without hashing it again (SPEC.md REQ-SRV-18).
 	DisableDigestCache bool
 
+	// Digest says whether a transfer ends with the digest of its data; the
+	// zero value is spec.DigestMD5. With spec.DigestNone the transfer ends
+	// with the data, as in the tutorial's first version.
+	Digest spec.DigestMode
+
 	root    *os.Root
 	rootDir *os.File // the root for openat2, or nil (see open_linux.go)
 	rootFD  int      // its descriptor

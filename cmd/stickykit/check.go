@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/signal"
 	"regexp"
@@ -30,16 +29,42 @@ SPEC.md requirements it checks ("--list" shows the mapping).
 
 check server --addr ADDR --root DIR
     The server must already be running, listening on ADDR and serving DIR.
-    The kit writes its fixture files (under a fresh directory) into DIR and
-    removes them when the case ends.
+    The kit writes its fixture files into DIR and removes them when the
+    case ends (and those a killed earlier run provably left). It never
+    connects just to see whether the server is up: it asks the kernel. A
+    server that stops listening during a case fails that case (it
+    crashed); every later case is then ERROR ("the server is gone").
 
-check client -- CMD ARG...
+check server [--addr ADDR] [--root DIR] -- CMD ARG...
+    The kit starts the server itself, fresh for every case, in its own
+    process group, with a fresh root holding the case's files as its
+    working directory (tutorial servers serve the directory they run in),
+    and stops it when the case ends (SIGTERM, then SIGKILL). In ARGs these
+    placeholders are replaced: {host} {port} {addr} (host:port) {root}.
+    With {port} or {addr} the kit picks a free loopback port; without
+    them, --addr says where the program listens (the address written into
+    it), and the kit waits until it listens. A server that ends during a
+    case is named, with its exit status and the last lines of its stderr.
+
+check client [--listen ADDR] [--stdin TEXT] [--collect PATTERN] [--ignore-status] -- CMD ARG...
     The kit runs its own servers on loopback and runs CMD once per case, in
-    a fresh temporary directory with empty stdin. In ARGs these placeholders
-    are replaced: {host} {port} {addr} (host:port) of the kit's server,
-    {name} the file to fetch, {out} the path to save it to. The client's
-    exit status and what it leaves at {out} are judged. A client that exits
-    with status 127 declares the case unsupported: SKIP.
+    a fresh temporary directory, with empty stdin (or --stdin TEXT, then
+    closed). In ARGs these placeholders are replaced: {host} {port} {addr}
+    (host:port) of the kit's server, {name} the file to fetch, {out} the
+    path to save it to (or, with --collect, the file the client names in
+    its directory, e.g. '{name}.new'). What the kit saw on the wire, what
+    the client leaves at {out} and its exit status (unless
+    --ignore-status) are judged; wire evidence outranks the exit status.
+    A client whose address is written into it needs --listen with that
+    address. A client that exits with status 127 declares the case
+    unsupported: SKIP. One killed by a signal, or whose stderr ends in an
+    uncaught exception (a Python traceback, a Go panic, a Java exception),
+    is reported as crashed.
+
+Before any case the kit checks that it was pointed right (exit status 2,
+one line, nothing run): a --root the server does not serve, a server that
+seems to speak the other framing, a client command that cannot start or
+never connects.
 
 Verdicts:
     PASS          the implementation met the requirements under the case's condition
@@ -47,15 +72,22 @@ Verdicts:
     HAZARD        a lockstep protocol hazard no implementation can meet (a
                   fragmented control message); never counted as a failure
     INCONCLUSIVE  the condition could not be produced, so nothing was learnt
-    SKIP          the case does not apply to this framing, or the client
-                  declared it unsupported (exit 127)
+    SKIP          the case does not apply to this framing or digest, or the
+                  client declared it unsupported (exit 127)
+    ERROR         the case could not run (the implementation could not be
+                  started or reached, or was gone; the run was interrupted);
+                  it names no requirement
 A FAIL of a MUST case fails the check; a FAIL of a SHOULD case is reported
 but does not.
 
-The table goes to stdout, summary last. Exit status: 0 when no MUST case
-failed (with --expect: when every verdict matches the baseline), 1
-otherwise, 2 for usage or setup errors (missing flags, a root that is not a
-directory, a server that cannot be reached, a bad regexp or baseline).
+The table goes to stdout, summary last. Exit status: 1 when a MUST case
+failed (with --expect: when a verdict differs from the baseline), otherwise
+2 when a case could not run (ERROR), otherwise 0; 2 for usage or setup
+errors (missing flags, a root that is not a directory, a server that cannot
+be reached or does not serve the root, a framing mismatch, a client that
+cannot start or never connects, a bad regexp or baseline); 130 when
+interrupted (Ctrl-C ends the run at once: the case in flight and the rest
+are ERROR, and the kit cleans up).
 
 A baseline (--expect FILE) lists the verdicts an implementation is known to
 get, one "CASE-ID VERDICT" per line (# comments and blank lines allowed), or
@@ -99,6 +131,8 @@ type checkRun struct {
 
 	expect            report.Baseline
 	jsonOut, junitOut *os.File
+
+	opts targetOptions // the flags of check_target.go
 }
 
 // parseCheck parses the command line of "stickykit check". It returns the
@@ -114,9 +148,9 @@ func parseCheck(e *env, args []string) (*checkRun, int, bool) {
 			break
 		}
 	}
-	fs := e.newFlags("check", "server --addr ADDR --root DIR [flags]\n       stickykit check client [flags] -- CMD ARG...", checkAbout)
-	fs.StringVar(&c.addr, "addr", "", "`address` (host:port) of the server under test (check server)")
-	fs.StringVar(&c.root, "root", "", "`directory` the server under test serves; the kit writes its fixtures here (check server)")
+	fs := e.newFlags("check", "server --addr ADDR --root DIR [flags]\n       stickykit check server [--addr ADDR] [--root DIR] [flags] -- CMD ARG...\n       stickykit check client [flags] -- CMD ARG...", checkAbout)
+	fs.StringVar(&c.addr, "addr", "", "`address` (host:port) of the server under test, or where the server the kit starts listens (check server)")
+	fs.StringVar(&c.root, "root", "", "`directory` the server under test serves; the kit writes its fixtures here (check server; with a command, a fresh root per case by default)")
 	fs.Var(&c.framing, "framing", "`framing` the implementation speaks: lockstep (the tutorial's bytes) or line (LF-terminated)")
 	fs.StringVar(&c.runRE, "run", "", "run only the cases whose ID matches this `regexp`")
 	fs.BoolVar(&c.list, "list", false, "list the cases (ID, severity, framings, SPEC.md requirements) and exit")
@@ -125,6 +159,7 @@ func parseCheck(e *env, args []string) (*checkRun, int, bool) {
 	fs.StringVar(&c.expectFile, "expect", "", "compare the verdicts with the baseline in `FILE`; only a difference fails")
 	fs.BoolVar(&c.verbose, "v", false, "show each case's byte-level log below its row")
 	fs.DurationVar(&c.timeout, "timeout", conformance.DefaultTimeout, "bound for each single wait on the implementation (a reply, a read, an exit)")
+	c.targetFlags(fs)
 	pos, code, ok := e.parse(fs, args)
 	if !ok {
 		return nil, code, false
@@ -165,39 +200,24 @@ func (c *checkRun) validate(e *env, fs *flag.FlagSet, pos []string, dashdash boo
 	case c.role == conformance.RoleServer:
 		return c.validateServer(e, fs, dashdash)
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	set := setFlags(fs)
 	switch {
 	case set["addr"] || set["root"]:
 		return e.usageErr(fs, "--addr and --root are for check server; check client runs its own servers")
 	case len(c.command) == 0 || c.command[0] == "":
 		return e.usageErr(fs, "check client needs the client's command after \"--\"")
 	}
+	if code := c.validateClient(e, fs); code != exitOK {
+		return code
+	}
 	c.target = commandLine(c.command)
 	return exitOK
 }
 
-// validateServer checks the flags of check server.
-func (c *checkRun) validateServer(e *env, fs *flag.FlagSet, dashdash bool) int {
-	if dashdash {
-		return e.usageErr(fs, "check server takes no command (\"--\" is for check client)")
-	}
-	if c.addr == "" || c.root == "" {
-		return e.usageErr(fs, "check server needs --addr ADDR and --root DIR")
-	}
-	if fi, err := os.Stat(c.root); err != nil {
-		return e.usageErr(fs, "--root: %v", err)
-	} else if !fi.IsDir() {
-		return e.usageErr(fs, "--root %s is not a directory", c.root)
-	}
-	c.target = c.addr
-	return exitOK
-}
-
-// prepare does what must succeed before the run: it reads the baseline,
-// reaches the server (an unreachable server is a setup error, not a table
-// of failed cases) and creates the report files, so that a bad path fails
-// before the run. It returns the exit status and false when it cannot.
+// prepare does what must succeed before the run: it reads the baseline and
+// creates the report files, so that a bad path fails before the run. It
+// returns the exit status and false when it cannot. In between, the
+// preflight names the user's mistakes (check_target.go).
 func (c *checkRun) prepare(ctx context.Context, e *env) (int, bool) {
 	if c.expectFile != "" {
 		m, err := readExpect(c.expectFile)
@@ -207,13 +227,8 @@ func (c *checkRun) prepare(ctx context.Context, e *env) (int, bool) {
 		}
 		c.expect = relevant(m, c.role, c.sel)
 	}
-	if c.role == conformance.RoleServer {
-		conn, err := (&net.Dialer{Timeout: c.timeout}).DialContext(ctx, "tcp", c.addr)
-		if err != nil {
-			e.errorf("check: cannot reach the server at %s: %v", c.addr, err)
-			return exitUsage, false
-		}
-		conn.Close()
+	if code, ok := c.preflight(ctx, e); !ok {
+		return code, false
 	}
 	for _, r := range []struct {
 		name string
@@ -246,9 +261,9 @@ func (c *checkRun) closeFiles() {
 func (c *checkRun) run(ctx context.Context) []conformance.Result {
 	opts := conformance.Options{Run: c.sel, Timeout: c.timeout}
 	if c.role == conformance.RoleServer {
-		return conformance.RunServer(ctx, conformance.ServerTarget{Addr: c.addr, Root: c.root, Framing: c.framing}, opts)
+		return conformance.RunServer(ctx, c.serverTarget(), opts)
 	}
-	return conformance.RunClient(ctx, conformance.ClientTarget{Framing: c.framing, Command: c.command}, opts)
+	return conformance.RunClient(ctx, c.clientTarget(), opts)
 }
 
 // report writes the table and the report files, compares the verdicts with
@@ -278,15 +293,12 @@ func (c *checkRun) report(ctx context.Context, e *env, results []conformance.Res
 	}
 	if ctx.Err() != nil {
 		e.errorf("check: interrupted")
-		return exitFail
+		return exitInterrupted
 	}
 	if c.expect != nil {
 		c.writeDiff(e, results)
 	}
-	if report.ExitCode(results, c.expect) != 0 {
-		return exitFail
-	}
-	return exitOK
+	return report.ExitCode(results, c.expect)
 }
 
 // writeFiles writes the JSON and JUnit reports asked for, and reports

@@ -61,6 +61,10 @@ real link; --speed-limit 0 turns it off).`)
 	speedTime := durationFlag(fs, "speed-time", ref.DefaultRateWindow, "the `duration` over which --speed-limit is judged")
 	quiet := fs.Bool("q", false, "print nothing on success and no progress bar")
 	traceFile := fs.String("trace", "", "record every read and write of the connection to `FILE` as JSON (a stickykit demo trace)")
+
+	digest := spec.DigestMD5
+	fs.Var(&digest, "digest", "`digest` the server sends after the data: md5, or none (the tutorial's first version: nothing verifies the file, and it is kept once SIZE bytes arrived)")
+
 	pos, code, ok := e.parse(fs, args)
 	if !ok {
 		return code
@@ -80,7 +84,7 @@ real link; --speed-limit 0 turns it off).`)
 		}
 	}
 
-	c := &ref.Client{Framing: framing, Timeout: *timeout, MaxTime: *maxTime, MinRate: *speedLimit, RateWindow: *speedTime}
+	c := &ref.Client{Framing: framing, Digest: digest, Timeout: *timeout, MaxTime: *maxTime, MinRate: *speedLimit, RateWindow: *speedTime}
 	if *speedLimit == 0 {
 		c.MinRate = -1
 	}

@@ -9,7 +9,8 @@
 //	stickykit naive-get [--variant naive|article] [--addr ADDR] [--framing F] [-o OUT] NAME
 //	stickykit proxy     --listen ADDR --to ADDR [shaping flags]
 //	stickykit check     server --addr ADDR --root DIR [--framing F] [--json FILE] [--junit FILE]
-//	stickykit check     client [--framing F] -- CMD ARG...   ({host} {port} {addr} {name} {out})
+//	stickykit check     server [--addr ADDR] [--root DIR] -- CMD ARG...   ({host} {port} {addr} {root})
+//	stickykit check     client [--framing F] [--listen ADDR] [--stdin TEXT] [--collect PATTERN] [--ignore-status] -- CMD ARG...   ({host} {port} {addr} {name} {out})
 //	stickykit bench     [--sizes LIST] [--svg FILE]
 //
 // Exit status: 0 on success, 1 when the operation ran and failed (a transfer,

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"crypto/md5"
+	"encoding/binary"
 	"encoding/hex"
 	"flag"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -64,6 +66,10 @@ func TestScripts(t *testing.T) {
 			case "python3":
 				_, err := exec.LookPath("python3")
 				return err == nil, nil
+			case "root":
+				return os.Geteuid() == 0, nil
+			case "nobody":
+				return canRunAsNobody(), nil
 			}
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},
@@ -103,6 +109,32 @@ var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []str
 				ts.Fatalf("waitaddr: no address in %s after 20s", args[0])
 			}
 			time.Sleep(20 * time.Millisecond)
+		}
+	},
+
+	// waitlisten ADDR: wait (up to 20s) until a TCP socket on this host
+	// listens on ADDR (an IPv4 host:port), without connecting to it: a
+	// connection is a client that leaves, which a fragile server may not
+	// survive. It reads /proc/net/tcp (Linux).
+	"waitlisten": func(ts *testscript.TestScript, neg bool, args []string) {
+		if neg || len(args) != 1 {
+			ts.Fatalf("usage: waitlisten ADDR")
+		}
+		want, err := procNetAddr(args[0])
+		ts.Check(err)
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			b, err := os.ReadFile("/proc/net/tcp")
+			ts.Check(err)
+			for _, line := range strings.Split(string(b), "\n") {
+				if f := strings.Fields(line); len(f) > 3 && f[1] == want && f[3] == "0A" {
+					return
+				}
+			}
+			if time.Now().After(deadline) {
+				ts.Fatalf("waitlisten: nothing listens on %s after 20s", args[0])
+			}
+			time.Sleep(20 * time.Millisecond) // polling the kernel's table for a socket another process opens
 		}
 	},
 
@@ -209,3 +241,31 @@ var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []str
 }
 
 var _ = bytes.Equal
+
+// canRunAsNobody reports whether a script can run a Python peer of the
+// repository as user nobody (uid 65534): as root, with setpriv and a
+// python3 outside root's home, and the peer readable by others.
+var canRunAsNobody = sync.OnceValue(func() bool {
+	if os.Geteuid() != 0 {
+		return false
+	}
+	peer := filepath.Join(repoRoot(), "testdata", "python", "server_stat.py")
+	cmd := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c", "open('"+peer+"').close()")
+	return cmd.Run() == nil
+})
+
+// procNetAddr renders an IPv4 host:port as /proc/net/tcp does: the
+// address as a 32-bit word in host byte order, then the port, in
+// upper-case hex.
+func procNetAddr(addr string) (string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", err
+	}
+	ip := net.ParseIP(host).To4()
+	p, err := strconv.Atoi(port)
+	if ip == nil || err != nil {
+		return "", fmt.Errorf("want an IPv4 host:port, got %q", addr)
+	}
+	return fmt.Sprintf("%08X:%04X", binary.NativeEndian.Uint32(ip), p), nil
+}

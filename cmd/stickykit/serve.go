@@ -61,6 +61,10 @@ connections pushed out or refused are counted in one line every 5s at most.`)
 	verbose := fs.Bool("v", false, "log every connection and request (to stderr)")
 	quiet := fs.Bool("q", false, "log only errors")
 	digestCache := fs.Bool("digest-cache", true, "remember the MD5 of each version of a file sent whole and send it again without rehashing (SPEC.md REQ-SRV-18); false hashes every transfer")
+
+	digest := spec.DigestMD5
+	fs.Var(&digest, "digest", "`digest` after the data: md5 (SPEC.md), or none (the tutorial's first version: the transfer ends with the data)")
+
 	pos, code, ok := e.parse(fs, args)
 	if !ok {
 		return code
@@ -91,6 +95,7 @@ connections pushed out or refused are counted in one line every 5s at most.`)
 	}
 	defer srv.Close()
 	srv.Framing = framing
+	srv.Digest = digest
 	srv.Logger = logger
 	lim.apply(srv)
 	srv.DisableDigestCache = !*digestCache

@@ -101,16 +101,32 @@ func (b Baseline) add(id, verdict string) error {
 // is not hidden by an old baseline.
 func (b Baseline) Diff(results []conformance.Result) []string {
 	var out []string
+	for _, d := range b.diff(results) {
+		out = append(out, d.line)
+	}
+	return out
+}
+
+// difference is one line of a Diff, and whether it is about a case that
+// could not run (ERROR), which ExitCode weighs apart.
+type difference struct {
+	line    string
+	errored bool
+}
+
+func (b Baseline) diff(results []conformance.Result) []difference {
+	var out []difference
 	ran := make(map[string]bool, len(results))
 	for _, r := range results {
 		id, got := r.Case.ID, r.Outcome.Verdict
 		ran[id] = true
 		want, listed := b[id]
+		errored := got == conformance.Error
 		switch {
 		case listed && got != want:
-			out = append(out, fmt.Sprintf("%s: got %s, want %s%s", id, got, want, because(r.Outcome.Detail)))
+			out = append(out, difference{fmt.Sprintf("%s: got %s, want %s%s", id, got, want, because(r.Outcome.Detail)), errored})
 		case !listed && exitStatus(r) != 0:
-			out = append(out, fmt.Sprintf("%s: got %s (MUST), not in the baseline%s", id, got, because(r.Outcome.Detail)))
+			out = append(out, difference{fmt.Sprintf("%s: got %s (%s), not in the baseline%s", id, got, r.Case.Severity, because(r.Outcome.Detail)), errored})
 		}
 	}
 	var missing []string
@@ -121,7 +137,7 @@ func (b Baseline) Diff(results []conformance.Result) []string {
 	}
 	sort.Strings(missing)
 	for _, id := range missing {
-		out = append(out, fmt.Sprintf("%s: in the baseline (%s) but not run", id, b[id]))
+		out = append(out, difference{fmt.Sprintf("%s: in the baseline (%s) but not run", id, b[id]), false})
 	}
 	return out
 }

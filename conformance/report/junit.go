@@ -37,6 +37,7 @@ type junitCase struct {
 	Name      string        `xml:"name,attr"`
 	Time      string        `xml:"time,attr"`
 	Failure   *junitMessage `xml:"failure,omitempty"`
+	Error     *junitMessage `xml:"error,omitempty"`
 	Skipped   *junitMessage `xml:"skipped,omitempty"`
 	SystemOut *junitText    `xml:"system-out,omitempty"`
 }
@@ -67,6 +68,8 @@ type junitMessage struct {
 //     conforms); the testcase passes and its <system-out> begins with
 //     "FAIL (SHOULD, REQ-...): DETAIL", as "go test" logs it.
 //   - HAZARD, INCONCLUSIVE, SKIP: <skipped message="VERDICT: DETAIL">.
+//   - ERROR (the case could not run): <error type="ERROR" message=DETAIL>,
+//     counted in the errors attribute.
 //
 // Each case's byte-level log follows in <system-out>.
 func WriteJUnit(w io.Writer, suite string, results []conformance.Result) error {
@@ -78,6 +81,9 @@ func WriteJUnit(w io.Writer, suite string, results []conformance.Result) error {
 		if failed {
 			s.Failures++
 		}
+		if c.Error != nil {
+			s.Errors++
+		}
 		if skipped {
 			s.Skipped++
 		}
@@ -85,7 +91,7 @@ func WriteJUnit(w io.Writer, suite string, results []conformance.Result) error {
 	}
 	s.Time = seconds(total)
 	doc := junitSuites{
-		Tests: s.Tests, Failures: s.Failures, Skipped: s.Skipped, Time: s.Time,
+		Tests: s.Tests, Failures: s.Failures, Errors: s.Errors, Skipped: s.Skipped, Time: s.Time,
 		Suites: []junitSuite{s},
 	}
 	if _, err := io.WriteString(w, xml.Header); err != nil {
@@ -121,6 +127,8 @@ func junitCaseOf(r conformance.Result) (c junitCase, failed, skipped bool) {
 		}
 	case kind == junitFailure:
 		out = append(out, fmt.Sprintf("%s (%s, %s): %s", o.Verdict, r.Case.Severity, ids, o.Detail))
+	case kind == junitError:
+		c.Error = &junitMessage{Message: o.Detail, Type: string(o.Verdict), Text: xmlSafe(fmt.Sprintf("%s: %s", o.Verdict, o.Detail))}
 	default:
 		skipped = true
 		c.Skipped = &junitMessage{Message: fmt.Sprintf("%s: %s", o.Verdict, o.Detail)}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"encoding/xml"
+	"maps"
 	"reflect"
 	"strings"
 	"testing"
@@ -39,28 +40,29 @@ func sampleResults() []conformance.Result {
 		mk("server/d-hazard", conformance.Must, conformance.Hazard, "the request arrived in two pieces", 3*time.Millisecond),
 		mk("server/e-inconclusive", conformance.Must, conformance.Inconclusive, "could not make the file unreadable", 0),
 		mk("server/f-skip", conformance.Must, conformance.Skip, "applies to the line framing only", 0),
+		mk("server/g-error", conformance.Should, conformance.Error, "the server under test could not be started: no such program", 0),
 	}
 }
 
 func TestReportSummarise(t *testing.T) {
 	got := report.Count(sampleResults())
-	want := report.Counts{"PASS": 1, "FAIL": 2, "HAZARD": 1, "INCONCLUSIVE": 1, "SKIP": 1}
+	want := report.Counts{"PASS": 1, "FAIL": 2, "HAZARD": 1, "INCONCLUSIVE": 1, "SKIP": 1, "ERROR": 1}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Summarise = %v, want %v", got, want)
 	}
-	if got := report.Count(nil); len(got) != 5 || got[conformance.Pass] != 0 {
+	if got := report.Count(nil); len(got) != 6 || got[conformance.Pass] != 0 || got[conformance.Error] != 0 {
 		t.Errorf("Summarise(nil) = %v, want every verdict at 0", got)
 	}
 }
 
 func TestReportSummaryLine(t *testing.T) {
 	got := report.SummaryLine(sampleResults())
-	want := "1 PASS, 2 FAIL, 1 HAZARD, 1 INCONCLUSIVE, 1 SKIP; 1 MUST case failed, 1 SHOULD case failed"
+	want := "1 PASS, 2 FAIL, 1 HAZARD, 1 INCONCLUSIVE, 1 SKIP, 1 ERROR; 1 MUST case failed, 1 SHOULD case failed"
 	if got != want {
 		t.Errorf("SummaryLine = %q, want %q", got, want)
 	}
 	rs := sampleResults()[:1]
-	if got, want := report.SummaryLine(rs), "1 PASS, 0 FAIL, 0 HAZARD, 0 INCONCLUSIVE, 0 SKIP; no MUST case failed"; got != want {
+	if got, want := report.SummaryLine(rs), "1 PASS, 0 FAIL, 0 HAZARD, 0 INCONCLUSIVE, 0 SKIP, 0 ERROR; no MUST case failed"; got != want {
 		t.Errorf("SummaryLine(one pass) = %q, want %q", got, want)
 	}
 }
@@ -71,15 +73,34 @@ func TestReportExitCode(t *testing.T) {
 		t.Errorf("ExitCode(with a MUST FAIL) = %d, want 1", got)
 	}
 	// HAZARD, INCONCLUSIVE, SKIP and a SHOULD FAIL do not fail a run.
-	if got := report.ExitCode(append(rs[:1:1], rs[2:]...), nil); got != 0 {
-		t.Errorf("ExitCode(no MUST FAIL) = %d, want 0", got)
+	if got := report.ExitCode(append(rs[:1:1], rs[2:6]...), nil); got != 0 {
+		t.Errorf("ExitCode(no MUST FAIL, no ERROR) = %d, want 0", got)
+	}
+	// A case that could not run (even a SHOULD case) makes the status 2,
+	// unless a MUST case failed.
+	if got := report.ExitCode(append(rs[:1:1], rs[2:]...), nil); got != 2 {
+		t.Errorf("ExitCode(an ERROR, no MUST FAIL) = %d, want 2", got)
+	}
+	if got := report.ExitCode(append([]conformance.Result{rs[6]}, rs[1]), nil); got != 1 {
+		t.Errorf("ExitCode(an ERROR, then a MUST FAIL) = %d, want 1", got)
 	}
 	expect := report.Baseline{}
 	for _, r := range rs {
 		expect[r.Case.ID] = r.Outcome.Verdict
 	}
-	if got := report.ExitCode(rs, expect); got != 0 {
+	// A baseline that matches: only the case that could not run counts.
+	if got := report.ExitCode(rs, expect); got != 2 {
+		t.Errorf("ExitCode(matching baseline, an ERROR) = %d, want 2", got)
+	}
+	withoutError := maps.Clone(expect)
+	delete(withoutError, "server/g-error")
+	if got := report.ExitCode(rs[:6], withoutError); got != 0 {
 		t.Errorf("ExitCode(matching baseline) = %d, want 0", got)
+	}
+	// A case that could not run is not a regression: status 2, not 1.
+	expect["server/g-error"] = conformance.Pass
+	if got := report.ExitCode(rs, expect); got != 2 {
+		t.Errorf("ExitCode(baseline differs only by an ERROR) = %d, want 2", got)
 	}
 	expect["server/a-pass"] = conformance.Fail
 	if got := report.ExitCode(rs, expect); got != 1 {
@@ -149,7 +170,7 @@ func TestReportTableColorVerbose(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := buf.String()
-	for _, want := range []string{"\x1b[32mPASS\x1b[0m", "\x1b[31mFAIL\x1b[0m", "\x1b[33mHAZARD\x1b[0m", "\x1b[33mINCONCLUSIVE\x1b[0m", `| recv "3"`} {
+	for _, want := range []string{"\x1b[32mPASS\x1b[0m", "\x1b[31mFAIL\x1b[0m", "\x1b[33mHAZARD\x1b[0m", "\x1b[33mINCONCLUSIVE\x1b[0m", "\x1b[35mERROR\x1b[0m", `| recv "3"`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table with Color and Verbose lacks %q:\n%s", want, out)
 		}
@@ -176,7 +197,7 @@ func TestReportJSON(t *testing.T) {
 	// Field order is part of the format.
 	order := []string{`"framing": "lockstep"`, `"target": "127.0.0.1:8888"`, `"cases": [`, `"id": "server/a-pass"`,
 		`"requirements": [`, `"severity": "MUST"`, `"verdict": "PASS"`, `"detail": ""`, `"duration_ms": 12`,
-		`"summary": {`, `"PASS": 1`, `"FAIL": 2`, `"HAZARD": 1`, `"INCONCLUSIVE": 1`, `"SKIP": 1`}
+		`"summary": {`, `"PASS": 1`, `"FAIL": 2`, `"HAZARD": 1`, `"INCONCLUSIVE": 1`, `"SKIP": 1`, `"ERROR": 1`}
 	at := 0
 	for _, s := range order {
 		i := strings.Index(out[at:], s)
@@ -189,8 +210,8 @@ func TestReportJSON(t *testing.T) {
 	if err := json.Unmarshal(buf.Bytes(), &rep); err != nil {
 		t.Fatalf("JSON does not parse: %v", err)
 	}
-	if len(rep.Cases) != 6 || rep.Cases[1].Verdict != conformance.Fail || rep.Cases[1].DurationMS != 5000 {
-		t.Errorf("JSON cases = %+v, want 6 with server/b-fail FAIL in 5000ms", rep.Cases)
+	if len(rep.Cases) != 7 || rep.Cases[1].Verdict != conformance.Fail || rep.Cases[1].DurationMS != 5000 || rep.Summary[conformance.Error] != 1 {
+		t.Errorf("JSON cases = %+v, summary %v, want 7 with server/b-fail FAIL in 5000ms, 1 ERROR", rep.Cases, rep.Summary)
 	}
 	// No cases still gives an array, not null.
 	buf.Reset()
@@ -207,11 +228,13 @@ type junitDoc struct {
 	XMLName  xml.Name `xml:"testsuites"`
 	Tests    int      `xml:"tests,attr"`
 	Failures int      `xml:"failures,attr"`
+	Errors   int      `xml:"errors,attr"`
 	Skipped  int      `xml:"skipped,attr"`
 	Suites   []struct {
 		Name     string `xml:"name,attr"`
 		Tests    int    `xml:"tests,attr"`
 		Failures int    `xml:"failures,attr"`
+		Errors   int    `xml:"errors,attr"`
 		Skipped  int    `xml:"skipped,attr"`
 		Time     string `xml:"time,attr"`
 		Cases    []struct {
@@ -222,6 +245,10 @@ type junitDoc struct {
 				Message string `xml:"message,attr"`
 				Type    string `xml:"type,attr"`
 			} `xml:"failure"`
+			Error *struct {
+				Message string `xml:"message,attr"`
+				Type    string `xml:"type,attr"`
+			} `xml:"error"`
 			Skipped *struct {
 				Message string `xml:"message,attr"`
 			} `xml:"skipped"`
@@ -239,16 +266,16 @@ func TestReportJUnit(t *testing.T) {
 	if err := xml.Unmarshal(buf.Bytes(), &doc); err != nil {
 		t.Fatalf("JUnit does not parse: %v\n%s", err, buf.String())
 	}
-	if doc.Tests != 6 || doc.Failures != 1 || doc.Skipped != 3 {
-		t.Errorf("testsuites tests/failures/skipped = %d/%d/%d, want 6/1/3", doc.Tests, doc.Failures, doc.Skipped)
+	if doc.Tests != 7 || doc.Failures != 1 || doc.Skipped != 3 || doc.Errors != 1 {
+		t.Errorf("testsuites tests/failures/skipped/errors = %d/%d/%d/%d, want 7/1/3/1", doc.Tests, doc.Failures, doc.Skipped, doc.Errors)
 	}
 	if len(doc.Suites) != 1 {
 		t.Fatalf("got %d testsuites, want 1", len(doc.Suites))
 	}
 	s := doc.Suites[0]
-	if s.Name != "stickykit check server" || s.Tests != 6 || s.Failures != 1 || s.Skipped != 3 || s.Time != "5.016" {
-		t.Errorf("testsuite = %q tests %d failures %d skipped %d time %s, want %q 6 1 3 5.016",
-			s.Name, s.Tests, s.Failures, s.Skipped, s.Time, "stickykit check server")
+	if s.Name != "stickykit check server" || s.Tests != 7 || s.Failures != 1 || s.Errors != 1 || s.Skipped != 3 || s.Time != "5.016" {
+		t.Errorf("testsuite = %q tests %d failures %d errors %d skipped %d time %s, want %q 7 1 1 3 5.016",
+			s.Name, s.Tests, s.Failures, s.Errors, s.Skipped, s.Time, "stickykit check server")
 	}
 	byName := map[string]int{}
 	for i, c := range s.Cases {
@@ -268,6 +295,10 @@ func TestReportJUnit(t *testing.T) {
 	c = s.Cases[byName["server/c-should"]]
 	if c.Failure != nil || c.Skipped != nil || !strings.HasPrefix(c.SystemOut, "FAIL (SHOULD, REQ-SRV-1, REQ-MSG-4): no half-close") {
 		t.Errorf("SHOULD FAIL testcase = %+v, want no failure, verdict in system-out", c)
+	}
+	c = s.Cases[byName["server/g-error"]]
+	if c.Error == nil || c.Error.Type != "ERROR" || !strings.HasPrefix(c.Error.Message, "the server under test could not be started") || c.Failure != nil || c.Skipped != nil {
+		t.Errorf("ERROR testcase = %+v, want an <error> of type ERROR with the detail, and nothing else", c)
 	}
 	for id, v := range map[string]string{"server/d-hazard": "HAZARD: ", "server/e-inconclusive": "INCONCLUSIVE: ", "server/f-skip": "SKIP: "} {
 		c := s.Cases[byName[id]]
@@ -357,6 +388,7 @@ func TestReportExpectDiff(t *testing.T) {
 	want := []string{
 		"server/b-fail: got FAIL (MUST), not in the baseline: " + rs[1].Outcome.Detail,
 		"server/d-hazard: got HAZARD, want PASS: the request arrived in two pieces",
+		"server/g-error: got ERROR (SHOULD), not in the baseline: " + rs[6].Outcome.Detail,
 		"server/gone: in the baseline (PASS) but not run",
 	}
 	if !reflect.DeepEqual(got, want) {

@@ -81,27 +81,44 @@ func plural(n int, noun string) string {
 }
 
 // exitStatus returns the exit status r alone deserves: that of its
-// verdict's rule for a MUST case, 0 for a SHOULD case.
+// verdict's rule (for a MUST case, the stronger of its two).
 func exitStatus(r conformance.Result) int {
-	if r.Case.Severity != conformance.Must {
-		return 0
+	rule := ruleOf(r.Outcome.Verdict)
+	if r.Case.Severity == conformance.Must {
+		return worse(rule.failsMust, rule.failsAny)
 	}
-	return ruleOf(r.Outcome.Verdict).failsMust
+	return rule.failsAny
 }
 
-// ExitCode returns the exit status a run deserves: 0 when no MUST case
-// failed, 1 otherwise. With a baseline (not nil) it is 0 when
-// [Baseline.Diff] finds no difference and 1 otherwise.
-func ExitCode(results []conformance.Result, b Baseline) int {
-	if b != nil {
-		if len(b.Diff(results)) > 0 {
-			return 1
-		}
-		return 0
+// worse returns the more pressing of two exit statuses: 1 (a MUST case
+// failed) before 2 (a case could not run) before 0.
+func worse(a, b int) int {
+	if a == exitFailed || b == exitFailed {
+		return exitFailed
 	}
+	return max(a, b)
+}
+
+// ExitCode returns the exit status a run deserves: 1 when a MUST case
+// failed; otherwise 2 when a case could not run (ERROR); otherwise 0.
+// With a baseline (not nil), 1 when [Baseline.Diff] finds a difference
+// other than a case that could not run; otherwise 2 when a case could
+// not run; otherwise 0.
+func ExitCode(results []conformance.Result, b Baseline) int {
 	code := 0
 	for _, r := range results {
-		code = max(code, exitStatus(r))
+		if b == nil {
+			code = worse(code, exitStatus(r))
+		} else if r.Outcome.Verdict == conformance.Error {
+			code = worse(code, exitErrors)
+		}
+	}
+	if b != nil {
+		for _, d := range b.diff(results) {
+			if !d.errored {
+				code = exitFailed
+			}
+		}
 	}
 	return code
 }
