@@ -19,3 +19,8 @@ func unsentQueue(c *net.TCPConn) (int, error) { return 0, errNoQueue }
 // peerUnread cannot see the peer's receive queue here: drains fall back to
 // a pause.
 func peerUnread(c *net.TCPConn) (int, bool, error) { return 0, false, nil }
+
+// wasReset cannot see the connection's state here.
+func wasReset(c *net.TCPConn) (bool, error) {
+	return false, errors.New("the connection's state cannot be observed on this system (TCP_INFO is read on Linux only)")
+}

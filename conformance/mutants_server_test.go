@@ -64,8 +64,15 @@ var healthy = &serverDefect{name: "healthy"}
 
 // The defects. Each is what one small mistake looks like in code.
 var (
+	// It never waits for the ack: the size and the data leave in one
+	// write, so the data is there before the ack however busy the machine.
 	dataBeforeAck = &serverDefect{name: "data-before-ack",
+		size: func(c *mconn, n int64) []byte {
+			c.held, _ = spec.EncodeSize(c.f, n)
+			return nil
+		},
 		ack:   func(c *mconn) error { return nil },
+		send:  func(c *mconn, data []byte) error { return c.write(append(c.held, data...)) },
 		after: func(c *mconn) bool { _, err := c.readMessage(); return err == nil }}
 	wrongDigest = &serverDefect{name: "wrong-digest", digest: func(c *mconn, data []byte) []byte {
 		d := c.sum(data)
@@ -431,7 +438,8 @@ type mconn struct {
 	// Room for the longest line (1024 octets and CRLF): a longer one
 	// fills the buffer and is refused without waiting for its LF.
 	br      *bufio.Reader
-	refused bool // the last request got a keep-open error reply
+	refused bool   // the last request got a keep-open error reply
+	held    []byte // data-before-ack: the size, sent with the data
 }
 
 // handle serves one connection.
