@@ -138,7 +138,7 @@ func TestClientCommand(t *testing.T) {
 		why []string
 	}{
 		{"exit 127 is SKIP", []string{"sh", "-c", "exit 127"}, "^client/", 0, conformance.Skip, "does not support this case", nil},
-		{"placeholders, directory, stdin", clientHelperCommand("ref"), "^client/(plain|wrong-digest)$", 0, conformance.Pass, "", nil},
+		{"placeholders, directory, stdin", clientHelperCommand("ref"), "^client/(plain|wrong-digest)$", 0, conformance.Pass, "at {out}", nil},
 		{"wrong file written", clientHelperCommand("wrong"), "^client/plain$", 0, conformance.Fail,
 			"reported success but the output is 27 bytes, the file 100000", nil},
 		{"no connection", []string{"sh", "-c", `printf 'not the file\n' > "$1"`, "sh", "{out}"}, "^client/plain$", 0, conformance.Fail,

@@ -55,7 +55,7 @@ func runClientPlain(ctx context.Context, x *clientCheck) Outcome {
 			return fail("the client received the file but ended without closing the connection (%s)", cite("REQ-CLI-17"))
 		}
 		if left := s.leftovers(); o.Verdict == Pass && len(left) > 0 {
-			return fail("the client received the file but also wrote %s in its working directory: it must write only to {out} (%s)", strings.Join(left, ", "), cite("REQ-SEC-11"))
+			return fail("the client received the file but also wrote %s in its working directory: it must write only to %s (%s)", strings.Join(left, ", "), s.outWords(), cite("REQ-SEC-11"))
 		}
 		return o
 	})

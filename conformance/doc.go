@@ -36,7 +36,17 @@
 // subtests of a *testing.T ([TestServer], [TestClient]), with [Options] to
 // select cases, bound each wait and each whole case. A [ServerTarget] is a
 // running server, or a [ServerFactory] that starts a fresh one per case;
-// a [ClientTarget] is a Go function or a command line. The kit shapes
+// a [ClientTarget] is a Go function or a command line.
+//
+// Most server cases write fixture files into the server's root. A server
+// whose root the kit cannot write (on another host, in a container) is a
+// ServerTarget with neither Root nor Start: then each case that needs the
+// root ([Case].NeedsRoot) is a SKIP that says so, and the others run on
+// names that cannot exist (a missing file, a path escape, bad and
+// over-long requests, ends of stream, the connection limit, a split
+// request). server/named-files checks the files ServerTarget.Files names,
+// in either mode, for self-consistency: a well-formed size, exactly that
+// many bytes, then the MD5 of those bytes. The kit shapes
 // segments itself, with separate writes on TCP connections and the
 // kernel's queues as witnesses (see kitserver.go); the net.Conn wrappers of
 // package github.com/stickykit/stickykit/shape serve this package's
@@ -47,5 +57,5 @@
 // (kitclient.go) and as the server of a client under test (kitserver.go),
 // the client process (clientproc.go), judging a client (judge.go), the
 // words for learners (words.go), and the cases by topic (server_*.go,
-// client_*.go).
+// client_*.go; server_remote.go holds what runs without a root).
 package conformance

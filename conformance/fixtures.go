@@ -3,6 +3,7 @@ package conformance
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -94,6 +95,9 @@ func (fx *fixtures) files(want ...sized) ([]fixture, error) {
 
 // dir creates the directory name (relative to the root).
 func (fx *fixtures) dir(name string) error {
+	if fx.root == "" {
+		return errNoRoot
+	}
 	p := fx.path(name)
 	if err := os.Mkdir(p, 0o755); err != nil {
 		return fmt.Errorf("cannot create the fixture directory: %w", err)
@@ -102,9 +106,15 @@ func (fx *fixtures) dir(name string) error {
 	return nil
 }
 
+// errNoRoot is what a fixture gets when the kit has no root to write.
+var errNoRoot = errors.New("the kit has no root of the server's to write fixtures into")
+
 // writeAt creates the file at path exclusively, readable by all (the
 // server may run as another user), and records it for removal.
 func (fx *fixtures) writeAt(path string, data []byte) error {
+	if fx.root == "" {
+		return errNoRoot
+	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return fmt.Errorf("cannot create a fixture in the server's root: %w", err)
@@ -125,6 +135,9 @@ func (fx *fixtures) writeAt(path string, data []byte) error {
 // fifo makes a named pipe at name (relative to the root) and records it
 // for removal.
 func (fx *fixtures) fifo(name string) error {
+	if fx.root == "" {
+		return errNoRoot
+	}
 	p := fx.path(name)
 	if err := mkfifo(p); err != nil {
 		return err

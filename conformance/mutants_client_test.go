@@ -552,7 +552,7 @@ func rowsFor(name string, of func(spec.Framing) clientDefect, cases []string, pa
 var clientMutantTests = slices.Concat(clientMutantRows,
 	rowsFor("leaves a corrupt file", func(f spec.Framing) clientDefect { return leaveCorrupt(healthyClient(f)) },
 		[]string{"client/wrong-digest", "client/truncated", "client/error-reply", "client/unknown-error",
-			"client/bad-size", "client/bad-digest", "client/bad-name"}, plain, "left a corrupt file at {out}"),
+			"client/bad-size", "client/bad-digest", "client/bad-name"}, plain, "left a corrupt file at the output file"),
 	rowsFor("leaves the connection open", func(f spec.Framing) clientDefect { return leaksConn(healthyClient(f)) },
 		[]string{"client/wrong-digest", "client/truncated", "client/error-reply", "client/unknown-error", "client/bad-digest"},
 		sticky, "did not close the connection"),
@@ -584,8 +584,8 @@ var clientMutantRows = []clientMutantTest{
 	row("no ack", noAck(lk), "client/plain", errRep, "never acknowledged the size"),
 	row("waits for an LF after the digest", waitsForLFAfterDigest(ln), "client/plain", errRep, "had not closed the connection"),
 	row("leaves the connection open", leaksConn(healthyClient(lk)), "client/plain", sticky, "without closing the connection"),
-	row("leaves a corrupt file, split size", leaveCorrupt(healthyClient(lk)), "client/split-size", plain, "left that corrupt file at {out}"),
-	row("leaves a corrupt file, split body", leaveCorrupt(bodyOneRead(lk)), "client/split-body", []string{"client/empty-file"}, "left that corrupt file at {out}"),
+	row("leaves a corrupt file, split size", leaveCorrupt(healthyClient(lk)), "client/split-size", plain, "left that corrupt file at the output file"),
+	row("leaves a corrupt file, split body", leaveCorrupt(bodyOneRead(lk)), "client/split-body", []string{"client/empty-file"}, "left that corrupt file at the output file"),
 	row("writes beside the file", writesBeside(lk), "client/plain", sticky, "fetched.log"),
 	row("data read with one read", bodyOneRead(lk), "client/split-body", []string{"client/empty-file"}, "short read"),
 	row("refuses size 0", noEmpty(lk), "client/empty-file", plain, "invalid size 0"),
@@ -628,6 +628,10 @@ func testClientMutants(t *testing.T, cov *coverage) {
 			cov.caught(mt.caught, r.Outcome)
 			if !strings.Contains(r.Outcome.Detail, mt.detail) {
 				t.Errorf("%s FAIL detail = %q, want it to say %q", mt.caught, r.Outcome.Detail, mt.detail)
+			}
+			// A Go function was given a path, not a command's placeholder.
+			if strings.Contains(r.Outcome.Detail, "{out}") {
+				t.Errorf("%s FAIL detail = %q, which speaks of {out} to a ClientFunc", mt.caught, r.Outcome.Detail)
 			}
 			t.Logf("%s: FAIL: %s", mt.caught, r.Outcome.Detail)
 		})

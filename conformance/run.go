@@ -23,6 +23,12 @@ type ServerTarget struct {
 	Root    string       // the directory it serves: the kit writes its fixtures here and removes them afterwards
 	Framing spec.Framing // the framing it speaks
 
+	// Files names files the server serves, which server/named-files
+	// fetches and checks for self-consistency. Without Root and Start
+	// the kit cannot write fixtures: only the cases that need none run
+	// (server_remote.go), and these are the only files it can fetch.
+	Files []string
+
 	// Start, when not nil, starts a fresh server for each case and stops
 	// it when the case ends. The kit calls it with the directory the
 	// server must serve: Root when set, or else a fresh temporary
@@ -99,9 +105,10 @@ func (x *check) logf(format string, a ...any) {
 // case's fixtures in its root.
 type serverCheck struct {
 	check
-	addr string
-	root string
-	fx   *fixtures
+	addr  string
+	root  string   // "" when the kit cannot write the server's root
+	files []string // ServerTarget.Files
+	fx    *fixtures
 }
 
 // clientCheck is the run of one client case: the client under test.
@@ -171,7 +178,7 @@ func runEntries(ctx context.Context, es []entry) []Result {
 // through x.fx) and removes every fixture afterwards.
 func runServerCase(ctx context.Context, sc *serverCase, t ServerTarget, o Options) Result {
 	return runCase(ctx, &sc.Case, t.Framing, o, func(ctx context.Context, base check) (Outcome, []string) {
-		x := &serverCheck{check: base, addr: t.Addr, root: t.Root}
+		x := &serverCheck{check: base, addr: t.Addr, root: t.Root, files: t.Files}
 		if t.Start != nil {
 			stop, o, ok := x.startServer(ctx, t.Start)
 			if !ok {
