@@ -124,6 +124,16 @@ func runClientFunc(ctx context.Context, f ClientFunc, addr, name, out string) (e
 	return e
 }
 
+// startWait is the least time the kit gives a client to connect, whatever
+// the timeout: starting a process, an interpreter or a runtime is the
+// machine's work as much as the client's, and on a busy machine it takes
+// seconds. A client that has not connected by then hangs.
+const startWait = 30 * time.Second
+
+// connectWait bounds the wait for the client's connection: the timeout,
+// or startWait if longer.
+func (s *clientSession) connectWait() time.Duration { return max(s.x.timeout, startWait) }
+
 // killWait bounds the wait for a client command to end once the kit has
 // killed it. A killed process always ends: how soon depends on how busy
 // the machine is, not on the client, so this wait does not shrink with

@@ -127,7 +127,7 @@ func (s *clientSession) acceptConn() (connected bool, o Outcome, ok bool) {
 		err error
 	}
 	ch := make(chan accepted, 1)
-	s.ln.SetDeadline(time.Now().Add(x.timeout))
+	s.ln.SetDeadline(time.Now().Add(s.connectWait()))
 	go func() {
 		c, err := s.ln.AcceptTCP()
 		ch <- accepted{c, err}
@@ -151,7 +151,7 @@ func (s *clientSession) acceptConn() (connected bool, o Outcome, ok bool) {
 	}
 	if a.err != nil {
 		x.logf("kit: no connection: %v", a.err)
-		return false, s.endedEarly(finding("the client did not connect within %v", x.timeout)), false
+		return false, s.endedEarly(finding("the client did not connect within %v", s.connectWait())), false
 	}
 	s.conn = a.c
 	s.unwatch = context.AfterFunc(s.ctx, func() { a.c.Close() }) // the run's end ends every wait on the client

@@ -608,34 +608,36 @@ var clientMutantRows = []clientMutantTest{
 // one defect FAILs the case aimed at that defect and passes the others
 // named. It records what each failure cites in cov.
 func testClientMutants(t *testing.T, cov *coverage) {
-	for _, mt := range clientMutantTests {
-		t.Run(strings.ReplaceAll(mt.name, " ", "_"), func(t *testing.T) {
-			t.Parallel()
-			for _, id := range mt.passes {
-				r := runClientCase(t, id, mt.framing, mt.client)
-				if r.Outcome.Verdict != conformance.Pass {
-					t.Errorf("%s (%v) = %s: %s, want PASS", id, mt.framing, r.Outcome.Verdict, r.Outcome.Detail)
-					logClientResult(t, r)
-				}
-			}
-			r := runClientCase(t, mt.caught, mt.framing, mt.client)
-			cov.ran(mt.caught)
-			if r.Outcome.Verdict != conformance.Fail {
-				t.Errorf("%s (%v) = %s: %s, want FAIL", mt.caught, mt.framing, r.Outcome.Verdict, r.Outcome.Detail)
-				logClientResult(t, r)
-				return
-			}
-			cov.caught(mt.caught, r.Outcome)
-			if !strings.Contains(r.Outcome.Detail, mt.detail) {
-				t.Errorf("%s FAIL detail = %q, want it to say %q", mt.caught, r.Outcome.Detail, mt.detail)
-			}
-			// A Go function was given a path, not a command's placeholder.
-			if strings.Contains(r.Outcome.Detail, "{out}") {
-				t.Errorf("%s FAIL detail = %q, which speaks of {out} to a ClientFunc", mt.caught, r.Outcome.Detail)
-			}
-			t.Logf("%s: FAIL: %s", mt.caught, r.Outcome.Detail)
-		})
+	names := make([]string, len(clientMutantTests))
+	for i, mt := range clientMutantTests {
+		names[i] = strings.ReplaceAll(mt.name, " ", "_")
 	}
+	runRows(t, names, func(t *testing.T, i int) {
+		mt := clientMutantTests[i]
+		for _, id := range mt.passes {
+			r := runClientCase(t, id, mt.framing, mt.client)
+			if r.Outcome.Verdict != conformance.Pass {
+				t.Errorf("%s (%v) = %s: %s, want PASS", id, mt.framing, r.Outcome.Verdict, r.Outcome.Detail)
+				logClientResult(t, r)
+			}
+		}
+		r := runClientCase(t, mt.caught, mt.framing, mt.client)
+		cov.ran(mt.caught)
+		if r.Outcome.Verdict != conformance.Fail {
+			t.Errorf("%s (%v) = %s: %s, want FAIL", mt.caught, mt.framing, r.Outcome.Verdict, r.Outcome.Detail)
+			logClientResult(t, r)
+			return
+		}
+		cov.caught(mt.caught, r.Outcome)
+		if !strings.Contains(r.Outcome.Detail, mt.detail) {
+			t.Errorf("%s FAIL detail = %q, want it to say %q", mt.caught, r.Outcome.Detail, mt.detail)
+		}
+		// A Go function was given a path, not a command's placeholder.
+		if strings.Contains(r.Outcome.Detail, "{out}") {
+			t.Errorf("%s FAIL detail = %q, which speaks of {out} to a ClientFunc", mt.caught, r.Outcome.Detail)
+		}
+		t.Logf("%s: FAIL: %s", mt.caught, r.Outcome.Detail)
+	})
 }
 
 // TestClientMutantHealthy checks that the mutant frame without a defect

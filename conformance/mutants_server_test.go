@@ -829,34 +829,42 @@ var mutantOptions = conformance.Options{Timeout: 2 * time.Second}
 // and records what each failure cites in cov. With remote, the kit is
 // given no root: it checks the mutant as a server on another host.
 func testServerMutants(t *testing.T, cov *coverage, rows []serverMutantTest, remote bool) {
+	type run struct {
+		tc serverMutantTest
+		f  spec.Framing
+	}
+	var runs []run
+	var names []string
 	for _, tc := range rows {
 		framings := tc.framings
 		if framings == nil {
 			framings = spec.Framings
 		}
 		for _, f := range framings {
-			t.Run(tc.d.name+"/"+tc.caseID+"/"+f.String(), func(t *testing.T) {
-				t.Parallel()
-				target := startMutant(t, f, tc.d)
-				root := target.Root
-				if remote {
-					target.Root = ""
-				}
-				r := runServerCase(t, target, tc.caseID)
-				cov.ran(tc.caseID)
-				if r.Outcome.Verdict != conformance.Fail {
-					t.Fatalf("%s against the %s mutant (%s): verdict %s, want FAIL: %s\n%s",
-						tc.caseID, tc.d.name, f, r.Outcome.Verdict, r.Outcome.Detail, strings.Join(r.Log, "\n"))
-				}
-				cov.caught(tc.caseID, r.Outcome)
-				if !strings.Contains(r.Outcome.Detail, tc.detail) {
-					t.Errorf("%s detail = %q, want it to contain %q", tc.caseID, r.Outcome.Detail, tc.detail)
-				}
-				t.Logf("%s: FAIL: %s", tc.caseID, r.Outcome.Detail)
-				assertNoFixtures(t, root)
-			})
+			runs = append(runs, run{tc, f})
+			names = append(names, tc.d.name+"/"+tc.caseID+"/"+f.String())
 		}
 	}
+	runRows(t, names, func(t *testing.T, i int) {
+		tc, f := runs[i].tc, runs[i].f
+		target := startMutant(t, f, tc.d)
+		root := target.Root
+		if remote {
+			target.Root = ""
+		}
+		r := runServerCase(t, target, tc.caseID)
+		cov.ran(tc.caseID)
+		if r.Outcome.Verdict != conformance.Fail {
+			t.Fatalf("%s against the %s mutant (%s): verdict %s, want FAIL: %s\n%s",
+				tc.caseID, tc.d.name, f, r.Outcome.Verdict, r.Outcome.Detail, strings.Join(r.Log, "\n"))
+		}
+		cov.caught(tc.caseID, r.Outcome)
+		if !strings.Contains(r.Outcome.Detail, tc.detail) {
+			t.Errorf("%s detail = %q, want it to contain %q", tc.caseID, r.Outcome.Detail, tc.detail)
+		}
+		t.Logf("%s: FAIL: %s", tc.caseID, r.Outcome.Detail)
+		assertNoFixtures(t, root)
+	})
 }
 
 // runServerCase runs the server case id against target.

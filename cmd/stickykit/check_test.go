@@ -256,8 +256,10 @@ func TestCheckServerReference(t *testing.T) {
 				t.Errorf("JUnit properties = %q, want those of the JSON report", props)
 			}
 
-			// The JSON report is a baseline the same run matches.
-			code, stdout, stderr = runCmd("check", "server", "--addr", addr, "--root", root, "--framing", f.String(), "--expect", jsonFile)
+			// The JSON report is a baseline the same server matches: here on
+			// a few of its cases (the others are left out of the comparison).
+			code, stdout, stderr = runCmd("check", "server", "--addr", addr, "--root", root, "--framing", f.String(), "--expect", jsonFile,
+				"--run", "^server/(sizes|missing-file|split-request|named-files)$")
 			if code != exitOK || !strings.Contains(stdout, "every verdict matches the baseline") {
 				t.Errorf("--expect own report: exit %d, want 0\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 			}
