@@ -883,23 +883,20 @@ func runServerCase(t *testing.T, target conformance.ServerTarget, id string) con
 // TestServerMutantHealthy checks that the mutant frame without a defect
 // passes every case, so that each FAIL above is its defect's doing.
 func TestServerMutantHealthy(t *testing.T) {
-	defer goleak.VerifyNone(t)
-	for _, f := range spec.Framings {
-		t.Run(f.String(), func(t *testing.T) {
-			target := startMutant(t, f, healthy)
-			for _, r := range conformance.RunServer(t.Context(), target, mutantOptions) {
-				checkCitations(t, r)
-				want := wantRefVerdict(r.Case.ID, f)
-				if r.Case.ID == "server/unreadable" {
-					want = conformance.Pass // the mutant refuses mode 000 even as root
-				}
-				if r.Outcome.Verdict != want {
-					t.Errorf("%s against the healthy mutant (%s): verdict %s, want %s: %s\n%s",
-						r.Case.ID, f, r.Outcome.Verdict, want, r.Outcome.Detail, strings.Join(r.Log, "\n"))
-				}
+	inEachFraming(t, func(t *testing.T, f spec.Framing) {
+		target := startMutant(t, f, healthy)
+		for _, r := range conformance.RunServer(t.Context(), target, mutantOptions) {
+			checkCitations(t, r)
+			want := wantRefVerdict(r.Case.ID, f)
+			if r.Case.ID == "server/unreadable" {
+				want = conformance.Pass // the mutant refuses mode 000 even as root
 			}
-		})
-	}
+			if r.Outcome.Verdict != want {
+				t.Errorf("%s against the healthy mutant (%s): verdict %s, want %s: %s\n%s",
+					r.Case.ID, f, r.Outcome.Verdict, want, r.Outcome.Detail, strings.Join(r.Log, "\n"))
+			}
+		}
+	})
 }
 
 // TestRemoteNoFiles checks the cases that run without a root when the

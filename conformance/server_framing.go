@@ -77,11 +77,8 @@ func runServerSplitRequest(ctx context.Context, x *serverCheck) Outcome {
 		return setupFailed(err)
 	}
 	sent, werr := k.writeBytewise(req)
-	if x.framing == spec.Lockstep && p.missing {
-		return splitMissingHazard(k, name, req, sent, werr)
-	}
 	if x.framing == spec.Lockstep {
-		return splitRequestHazard(k, name, data, req, sent, werr)
+		return splitRequestHazard(k, p, req, sent, werr)
 	}
 	rules := cite("REQ-SRV-11", "REQ-LINE-6", "REQ-GEN-1")
 	if werr != nil {
@@ -108,11 +105,17 @@ func runServerSplitRequest(ctx context.Context, x *serverCheck) Outcome {
 	return pass("a request sent as %d one-byte segments was served byte-exact", len(req))
 }
 
-// splitRequestHazard says what a lockstep server did with a request that
-// arrived one byte per segment: nothing marks where a lockstep request
-// ends, so no server can survive it (HAZARD-FRAG-CONTROL).
-func splitRequestHazard(k *kitConn, name string, data, req []byte, sent int, werr error) Outcome {
+// splitRequestHazard says what a lockstep server did with a request for p
+// that arrived one byte per segment: nothing marks where a lockstep
+// request ends, so no server can survive it (HAZARD-FRAG-CONTROL). For a
+// name that cannot exist, ERR not-found is what the whole name gets and
+// what a fragment of it may get too.
+func splitRequestHazard(k *kitConn, p probe, req []byte, sent int, werr error) Outcome {
+	name, data := p.name, p.data
 	lead := fmt.Sprintf("the request %s went out as %d one-byte segments", quote(req), len(req))
+	if p.missing {
+		lead = fmt.Sprintf("the request %s, for a name that cannot exist, went out as %d one-byte segments", quote(req), len(req))
+	}
 	if werr != nil {
 		lead = fmt.Sprintf("the kit sent %d of the %d request bytes one per segment before the server stopped reading (%s)", sent, len(req), netWords(werr))
 	}
@@ -121,8 +124,12 @@ func splitRequestHazard(k *kitConn, name string, data, req []byte, sent int, wer
 	switch {
 	case err != nil:
 		return hazard("%s; %v: %s", lead, err, why)
+	case er != nil && p.missing && er.Code == spec.CodeNotFound:
+		return hazard("%s; the server answered ERR not-found, which the whole name gets, and a fragment of it may: %s", lead, why)
 	case er != nil:
 		return hazard("%s; the server took a fragment as the whole request and answered %s: %s", lead, quote([]byte("ERR "+er.Code+" "+er.Text)), why)
+	case p.missing:
+		return hazard("%s; the server announced %s, for a fragment of the name: %s", lead, count(size, "byte"), why)
 	case size != int64(len(data)):
 		return hazard("%s; the server announced %s for a %d-byte file, probably for a fragment of the name: %s", lead, count(size, "byte"), len(data), why)
 	}

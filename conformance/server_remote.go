@@ -233,27 +233,6 @@ func (x *serverCheck) escapesToNothing(ctx context.Context) Outcome {
 		"outside it, so it could not check that nothing outside is disclosed (--root checks that too)", strings.Join(codes, ", "))
 }
 
-// splitMissingHazard is splitRequestHazard for a name that cannot exist
-// (no root): ERR not-found is what the whole name gets, and what a
-// fragment of it may get too, so the kit can only say what came.
-func splitMissingHazard(k *kitConn, name string, req []byte, sent int, werr error) Outcome {
-	lead := fmt.Sprintf("the request %s, for a name that cannot exist, went out as %d one-byte segments", quote(req), len(req))
-	if werr != nil {
-		lead = fmt.Sprintf("the kit sent %d of the %d request bytes one per segment before the server stopped reading (%s)", sent, len(req), netWords(werr))
-	}
-	const why = "expected in lockstep, where nothing marks the end of a request (HAZARD-FRAG-CONTROL; the line framing removes it)"
-	size, er, err := k.reply(name)
-	switch {
-	case err != nil:
-		return hazard("%s; %v: %s", lead, err, why)
-	case er == nil:
-		return hazard("%s; the server announced %s, for a fragment of the name: %s", lead, count(size, "byte"), why)
-	case er.Code == spec.CodeNotFound:
-		return hazard("%s; the server answered ERR not-found, which the whole name gets, and a fragment of it may: %s", lead, why)
-	}
-	return hazard("%s; the server took a fragment as the whole request and answered %s: %s", lead, quote([]byte("ERR "+er.Code+" "+er.Text)), why)
-}
-
 // servedFile is a file the server serves, for a case that needs a size:
 // a fixture, whose content the kit knows, or, without a root, the first
 // file the user named, whose content it does not. Its name is "" when the

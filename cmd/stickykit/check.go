@@ -444,6 +444,9 @@ func (c *checkRun) noneSelected() string {
 	if c.skipRE != "" {
 		flags = append(flags, fmt.Sprintf("--skip %q", c.skipRE))
 	}
+	if len(flags) == 0 {
+		return fmt.Sprintf("no %s case to run", c.role)
+	}
 	msg := fmt.Sprintf("no %s case is selected by %s", c.role, strings.Join(flags, " and "))
 	if id := strings.Trim(c.runRE, "^$"); id != "" && regexp.QuoteMeta(id) == id {
 		msg += fmt.Sprintf(" (did you mean %s?)", report.ClosestCase(id))
