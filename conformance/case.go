@@ -23,6 +23,10 @@ type Case struct {
 	Requirements []string       // the SPEC.md requirement IDs it checks; a detail cites only these
 	Severity     Severity       // MUST or SHOULD: the strongest level of Requirements
 	Framings     []spec.Framing // framings it applies to; nil means both
+	// NeedsRoot says that the case writes fixture files into the
+	// server's root: against a server whose root the kit cannot write
+	// (a ServerTarget without Root or Start) it is a SKIP.
+	NeedsRoot bool
 }
 
 // Role returns the side of the exchange the case checks: the first element

@@ -17,9 +17,14 @@ import (
 //	server_framing.go    turn-taking, terminators, fragments and ends of stream
 //	server_changes.go    files that change while they are sent
 //	server_load.go       vanishing clients, many clients, the connection limit
+//	server_remote.go     a server whose root the kit cannot write; named files
 //	client_delivery.go   deliveries a client must survive
 //	client_messages.go   what a client sends, judged apart from its transfer
 //	client_faults.go     server faults a client must report
+//
+// A case that writes fixtures into the server's root says so
+// (NeedsRoot); the others must also run without a root, on names that
+// cannot exist and the files the user names (server_remote.go).
 //
 // The runner (run.go) gives each run its fixtures, its log and its
 // deadline; a server case's function gets a *serverCheck, a client case's
@@ -45,9 +50,10 @@ var lineOnly = []spec.Framing{spec.Line}
 // case (it crashed on what the case sent, or on a client that left) fails
 // it, whatever the case was about (run.go, afterCase). (The one SHOULD
 // case, server/slow-reader, fails such a server without naming it, so as
-// to stay a SHOULD case.)
-var serverCatalogue = []serverCase{
-	{Case{ID: "server/abandoned-transfer", Severity: Must,
+// to stay a SHOULD case.) A case that needs the server's root is a SKIP
+// without one (see needsRoot).
+var serverCatalogue = needsRoot([]serverCase{
+	{Case{ID: "server/abandoned-transfer", NeedsRoot: true, Severity: Must,
 		Title:        "clients vanish before the ack, mid-transfer and by stalling; other clients are still served byte-exact",
 		Requirements: []string{"REQ-SRV-13", "REQ-SRV-14", "REQ-SRV-15", "REQ-SRV-16"}},
 		runServerAbandoned},
@@ -57,7 +63,7 @@ var serverCatalogue = []serverCase{
 		Requirements: []string{"REQ-ERR-1", "REQ-ERR-2", "REQ-ERR-4", "REQ-MSG-2", "REQ-MSG-5", "REQ-MSG-6",
 			"REQ-LIM-4", "REQ-SRV-4", "REQ-SRV-16"}},
 		runServerBadRequest},
-	{Case{ID: "server/concurrent", Severity: Must,
+	{Case{ID: "server/concurrent", NeedsRoot: true, Severity: Must,
 		Title:        "24 clients at once, all byte-exact, while one idle connection stays open",
 		Requirements: []string{"REQ-SRV-14", "REQ-SRV-16"}},
 		runServerConcurrent},
@@ -71,12 +77,12 @@ var serverCatalogue = []serverCase{
 			"the server closes without a reply and sends no data",
 		Requirements: []string{"REQ-GEN-5", "REQ-SRV-7", "REQ-LINE-6", "REQ-SRV-16"}},
 		runServerEndOfStream},
-	{Case{ID: "server/file-changes", Severity: Must,
+	{Case{ID: "server/file-changes", NeedsRoot: true, Severity: Must,
 		Title: "the file shrinks, then another grows, between the size and the ack: exactly SIZE bytes " +
 			"and their digest, or a close without a digest",
 		Requirements: []string{"REQ-SRV-9", "REQ-ERR-6", "REQ-MSG-10", "REQ-SRV-19", "REQ-SRV-16"}},
 		runServerFileChanges},
-	{Case{ID: "server/line-endings", Severity: Must, Framings: lineOnly,
+	{Case{ID: "server/line-endings", NeedsRoot: true, Severity: Must, Framings: lineOnly,
 		Title:        "requests ending with CRLF are served; every reply ends with LF; no terminator follows a digest",
 		Requirements: []string{"REQ-LINE-1", "REQ-LINE-3", "REQ-LINE-5", "REQ-SRV-16"}},
 		runServerLineEndings},
@@ -84,15 +90,20 @@ var serverCatalogue = []serverCase{
 		Title:        "a request for a missing file gets a prompt ERR not-found and the connection stays usable",
 		Requirements: []string{"REQ-SRV-5", "REQ-SRV-4", "REQ-ERR-2", "REQ-ERR-3", "REQ-SRV-16"}},
 		runServerMissing},
-	{Case{ID: "server/multi-request", Severity: Must,
+	{Case{ID: "server/multi-request", NeedsRoot: true, Severity: Must,
 		Title:        "several requests on one connection, a refused one among them, are all answered",
 		Requirements: []string{"REQ-SRV-3", "REQ-GEN-4", "REQ-ERR-3", "REQ-SRV-5", "REQ-SRV-16"}},
 		runServerMulti},
-	{Case{ID: "server/names", Severity: Must,
+	{Case{ID: "server/names", NeedsRoot: true, Severity: Must,
 		Title:        "names with inner, repeated, leading and trailing spaces, non-ASCII UTF-8 and a subdirectory are served",
 		Requirements: []string{"REQ-SRV-2", "REQ-MSG-1", "REQ-MSG-3", "REQ-SRV-16"}},
 		runServerNames},
-	{Case{ID: "server/no-data-before-ack", Severity: Must,
+	{Case{ID: "server/named-files", Severity: Must,
+		Title: "each file named with --file (ServerTarget.Files) arrives self-consistent: a well-formed size, " +
+			"exactly that many bytes, then the MD5 of those bytes",
+		Requirements: []string{"REQ-SRV-1", "REQ-MSG-4", "REQ-MSG-9", "REQ-MSG-10"}},
+		runServerNamedFiles},
+	{Case{ID: "server/no-data-before-ack", NeedsRoot: true, Severity: Must,
 		Title:        "after the size the kit waits 300 ms before its ack: no data byte may arrive before it",
 		Requirements: []string{"REQ-SRV-7", "REQ-LOCK-2", "REQ-SRV-16"}},
 		runServerNoDataBeforeAck},
@@ -101,11 +112,11 @@ var serverCatalogue = []serverCase{
 			"and disclose nothing of the file outside",
 		Requirements: []string{"REQ-SRV-6", "REQ-SEC-1", "REQ-SEC-3", "REQ-ERR-7", "REQ-SRV-16"}},
 		runServerPathEscape},
-	{Case{ID: "server/pipelined-ack", Severity: Must, Framings: lineOnly,
+	{Case{ID: "server/pipelined-ack", NeedsRoot: true, Severity: Must, Framings: lineOnly,
 		Title:        "the ack sent in the same write as the request, behind a served and behind a refused request",
 		Requirements: []string{"REQ-SRV-12", "REQ-LINE-4", "REQ-LINE-7", "REQ-SRV-16"}},
 		runServerPipelinedAck},
-	{Case{ID: "server/sizes", Severity: Must,
+	{Case{ID: "server/sizes", NeedsRoot: true, Severity: Must,
 		Title:        "files of 0, 1, 1023, 1024, 1025, 65537 bytes and 5 MiB arrive byte-exact with their digest",
 		Requirements: []string{"REQ-SRV-1", "REQ-MSG-4", "REQ-MSG-9", "REQ-MSG-10", "REQ-SRV-9", "REQ-LOCK-1", "REQ-SRV-16"}},
 		runServerSizes},
@@ -113,12 +124,12 @@ var serverCatalogue = []serverCase{
 	// server that gives up on this reader has a write timeout below that
 	// floor, which is a SHOULD. (A reader that stops altogether,
 	// REQ-SRV-15, is server/abandoned-transfer's third client.)
-	{Case{ID: "server/slow-reader", Severity: Should,
+	{Case{ID: "server/slow-reader", NeedsRoot: true, Severity: Should,
 		Title: "a 5 MiB file read in small reads with pauses (none near the 1 s floor of a write timeout) " +
 			"still arrives byte-exact",
 		Requirements: []string{"REQ-LIM-9"}},
 		runServerSlowReader},
-	{Case{ID: "server/special-files", Severity: Must,
+	{Case{ID: "server/special-files", NeedsRoot: true, Severity: Must,
 		Title: "a directory and a FIFO get a prompt ERR not-regular; the connection stays usable " +
 			"and other clients are served",
 		Requirements: []string{"REQ-SRV-8", "REQ-SEC-5", "REQ-ERR-1", "REQ-ERR-3", "REQ-SRV-16"}},
@@ -134,11 +145,11 @@ var serverCatalogue = []serverCase{
 		Requirements: []string{"REQ-LIM-1", "REQ-LIM-2", "REQ-ERR-1", "REQ-ERR-4", "REQ-SEC-9",
 			"REQ-SRV-4", "REQ-ERR-2", "REQ-MSG-5", "REQ-MSG-6", "REQ-LIM-4", "REQ-SRV-16"}},
 		runServerTooLong},
-	{Case{ID: "server/unreadable", Severity: Must,
+	{Case{ID: "server/unreadable", NeedsRoot: true, Severity: Must,
 		Title:        "a regular file with mode 000 gets ERR unreadable and the connection stays usable",
 		Requirements: []string{"REQ-SRV-10", "REQ-ERR-3", "REQ-SRV-19", "REQ-SRV-16"}},
 		runServerUnreadable},
-}
+})
 
 // clientCatalogue is every client case, sorted by ID.
 var clientCatalogue = []clientCase{
@@ -216,6 +227,7 @@ var digestCases = map[string]bool{
 	"client/split-digest": true,
 	"client/sticky":       true, // the data's tail and the digest in one segment
 	"client/wrong-digest": true,
+	"server/named-files":  true, // checks each file against its digest
 }
 
 // Cases returns every case of role r, sorted by ID; an empty r returns

@@ -57,7 +57,7 @@ func runClientPlain(ctx context.Context, x *clientCheck) Outcome {
 			return fail("the client received the file but ended without closing the connection (%s)", cite("REQ-CLI-17"))
 		}
 		if left := s.leftovers(); o.Verdict == Pass && len(left) > 0 {
-			return fail("the client received the file but also wrote %s in its working directory: it must write only to {out} (%s)", strings.Join(left, ", "), cite("REQ-SEC-11"))
+			return fail("the client received the file but also wrote %s in its working directory: it must write only to %s (%s)", strings.Join(left, ", "), s.outWords(), cite("REQ-SEC-11"))
 		}
 		return o
 	})
@@ -115,16 +115,48 @@ func runClientSplitDigest(ctx context.Context, x *clientCheck) Outcome {
 		s.digestSent = true
 		s.write("digest, first 16 bytes", digest[:16])
 		s.drain("the first 16 bytes of the digest reached the client before the other 16 were sent")
+		// However long the client takes to give up on half a digest, one
+		// of three things shows it: its close arrives before the kit sends
+		// the rest; its kernel answers the rest with a reset, having
+		// closed first; or it closes later with the rest unread (a reset).
+		half := false
 		if _, closed := s.early(time.Millisecond); closed && s.werr == nil {
 			s.violate(finding("the client closed the connection after the first 16 bytes of the digest, before the kit sent the other 16: it read only part of the digest (half packet, %s), whatever it reported", reads))
+			half = true
 		}
 		s.write("digest, last 16 bytes", digest[16:])
+		if !half && s.resetByPeer() {
+			s.note("the client closed the connection without reading the last 16 bytes of the digest (its kernel answered them with a reset): it read only part of the digest (half packet, %s)", reads)
+			half = true
+		}
 		s.finish()
 		if s.unread && len(s.violations) == 0 && !s.exit.killed {
 			s.violate(finding("the client closed with up to 16 bytes of the digest unread: it read only part of the digest (half packet, %s), whatever it reported", reads))
 		}
 		return s.judgeReceived(data, fmt.Sprintf("the digest reached the client as 16 bytes, then %v later 16 more", catchUp))
 	})
+}
+
+// resetByPeer waits until the client's kernel has either acknowledged
+// every byte the kit wrote or answered them with a reset, and reports
+// whether it reset the connection: the client closed it without reading
+// them (before they arrived, or with them unread). It reports false when
+// neither can be seen.
+func (s *clientSession) resetByPeer() bool {
+	reset := false
+	s.poll(time.Now(), func() bool {
+		r, err := wasReset(s.conn)
+		if err != nil || r {
+			reset = r
+			return true
+		}
+		n, err := sendQueue(s.conn)
+		return err != nil || n == 0
+	})
+	if reset {
+		s.x.logf("kit: the client's kernel reset the connection: it closed without reading the last bytes")
+	}
+	return reset
 }
 
 func runClientSplitSize(ctx context.Context, x *clientCheck) Outcome {

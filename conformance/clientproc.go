@@ -188,8 +188,15 @@ func runClientFunc(ctx context.Context, f ClientFunc, addr, name, out string) (e
 	return e
 }
 
-// kill stops a client that hung and waits for it to end, at most wait.
-// It reports whether the client has ended.
+// killWait bounds the wait for a client command to end once the kit has
+// killed it. A killed process always ends: how soon depends on how busy
+// the machine is, not on the client, so this wait does not shrink with
+// the timeout.
+const killWait = 10 * time.Second
+
+// kill stops a client that hung and waits for it to end, at most wait
+// (for a command, at least killWait). It reports whether the client has
+// ended.
 func (s *clientSession) kill(wait time.Duration) bool {
 	select {
 	case <-s.exited:
@@ -202,6 +209,9 @@ func (s *clientSession) kill(wait time.Duration) bool {
 	s.cancel()
 	if s.conn != nil {
 		s.conn.Close()
+	}
+	if t := s.x.target; t != nil && t.Func == nil {
+		wait = max(wait, killWait)
 	}
 	return s.waitExit(wait)
 }

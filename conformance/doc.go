@@ -57,9 +57,21 @@
 // ended with every descendant, even those that left the group. The kit
 // changes the files it writes into a server's root only through the
 // descriptors it made them with, and removes only what is still its own,
-// also what a killed run left behind. The kit shapes
-// segments itself, with separate writes on TCP connections and the
-// kernel's queues as witnesses (see kitserver.go); the net.Conn wrappers of
+// also what a killed run left behind.
+//
+// Most server cases write fixture files into the server's root. A server
+// whose root the kit cannot write (on another host, in a container) is a
+// ServerTarget with none of Root, Start and Command: then each case that needs the
+// root ([Case].NeedsRoot) is a SKIP that says so, and the others run on
+// names that cannot exist (a missing file, a path escape, bad and
+// over-long requests, ends of stream, the connection limit, a split
+// request). server/named-files checks the files ServerTarget.Files names,
+// in either mode, for self-consistency: a well-formed size, exactly that
+// many bytes, then the MD5 of those bytes.
+//
+// The kit shapes segments itself, with separate writes on TCP connections
+// and the kernel's queues as witnesses (see kitserver.go); the net.Conn
+// wrappers of
 // package github.com/stickykit/stickykit/shape serve this package's
 // property tests, the demo and the proxy.
 //
@@ -71,5 +83,5 @@
 // (listening*.go), the preflight (preflight.go), judging a client
 // (judge.go), the files in a server's root (fixtures.go, stale.go), the
 // words for learners (words.go), and the cases by topic (server_*.go,
-// client_*.go).
+// client_*.go; server_remote.go holds what runs without a root).
 package conformance

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"testing"
 	"time"
@@ -34,6 +35,31 @@ func ExampleRunServer() {
 	// server/missing-file PASS
 	// server/sizes PASS
 	// server/split-request HAZARD
+}
+
+// Without a root, the kit checks a server it cannot write to (on another
+// host, in a container): the cases that need no fixture run, the others
+// are a SKIP that says why, and server/named-files checks the files the
+// server is known to serve.
+func ExampleRunServer_remote() {
+	root, _ := os.MkdirTemp("", "example")
+	defer os.RemoveAll(root)
+	os.WriteFile(filepath.Join(root, "report.pdf"), []byte("%PDF-1.7 ..."), 0o644)
+	addr, stop, _ := reftest.Start(context.Background(), root, reftest.Options{})
+	defer stop()
+
+	results := conformance.RunServer(context.Background(), conformance.ServerTarget{
+		Addr:    addr,
+		Files:   []string{"report.pdf"},
+		Framing: spec.Lockstep,
+	}, conformance.Options{Run: regexp.MustCompile(`^server/(sizes|missing-file|named-files)$`)})
+	for _, r := range results {
+		fmt.Println(r.Case.ID, r.Outcome.Verdict)
+	}
+	// Output:
+	// server/missing-file PASS
+	// server/named-files PASS
+	// server/sizes SKIP
 }
 
 // TestServer runs the server cases as subtests of a test of yours. With

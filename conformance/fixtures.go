@@ -64,10 +64,14 @@ type made struct {
 }
 
 // newFixtures starts the fixtures of x's case in root. It fails when
-// root cannot be opened.
+// root cannot be opened. With no root (""), every fixture fails with
+// errNoRoot.
 func newFixtures(x *check, root string) (*fixtures, error) {
 	var t [4]byte
 	rand.Read(t[:])
+	if root == "" {
+		return &fixtures{x: x, token: hex.EncodeToString(t[:])}, nil
+	}
 	rt, err := os.OpenRoot(root)
 	if err != nil {
 		return nil, fmt.Errorf("cannot open the server's root: %w", err)
@@ -128,6 +132,9 @@ func (fx *fixtures) files(want ...sized) ([]fixture, error) {
 // outside writes data at name in the directory that holds the root (for
 // server/path-escape), as file does in the root.
 func (fx *fixtures) outside(name string, data []byte) error {
+	if fx.rt == nil {
+		return errNoRoot
+	}
 	parent, err := os.OpenRoot(filepath.Dir(filepath.Clean(fx.root)))
 	if err != nil {
 		return fmt.Errorf("cannot open the directory that holds the server's root: %w", err)
@@ -206,8 +213,14 @@ func (fx *fixtures) made1(name, kind string) error {
 	return nil
 }
 
+// errNoRoot is what a fixture gets when the kit has no root to write.
+var errNoRoot = errors.New("the kit has no root of the server's to write fixtures into")
+
 // record writes the mark of this set of fixtures before its first one.
 func (fx *fixtures) record() error {
+	if fx.rt == nil {
+		return errNoRoot
+	}
 	if fx.mark != nil {
 		return nil
 	}
@@ -354,7 +367,9 @@ func (fx *fixtures) remove() {
 			r.Close()
 		}
 	}
-	fx.rt.Close()
+	if fx.rt != nil {
+		fx.rt.Close()
+	}
 }
 
 // setupFailed is the outcome of a case whose fixtures could not be made:

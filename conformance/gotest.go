@@ -38,11 +38,16 @@ func TestClient(t *testing.T, target ClientTarget, opts Options) {
 	testEntries(t, clientEntries(target, opts))
 }
 
-// testEntries runs es as subtests of t, named by case ID.
+// testEntries runs es as subtests of t, named by case ID. Every function
+// of the kit's on the way is a helper, so go test reports a verdict at the
+// line of the caller's test that called TestServer or TestClient.
 func testEntries(t *testing.T, es []entry) {
 	t.Helper()
 	for _, e := range es {
-		t.Run(e.c.ID, func(t *testing.T) { reportTo(t, e.run(t.Context())) })
+		t.Run(e.c.ID, func(t *testing.T) {
+			t.Helper()
+			reportTo(t, e.run(t.Context()))
+		})
 	}
 }
 

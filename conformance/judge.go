@@ -141,8 +141,19 @@ func (s *clientSession) exitVerdict(after string) (Outcome, bool) {
 	return Outcome{}, true
 }
 
+// outWords names the client's output in a detail: "{out}" for a
+// command, whose author wrote that placeholder; "the output file" for a
+// ClientFunc, which was given a path.
+func (s *clientSession) outWords() string {
+	if t := s.x.target; t != nil && t.Func != nil {
+		return "the output file"
+	}
+	return "{out}"
+}
+
 // output is what the client left at {out}.
 type output struct {
+	at     string // how a detail names where it is (outWords)
 	exists bool
 	kind   string // "file", or what else is there ("directory", "symbolic link", ...)
 	data   []byte // up to limit bytes of the file
@@ -157,13 +168,14 @@ func (o output) is(data []byte) bool {
 
 // readOutput reads what is at s.out, at most limit bytes of it.
 func (s *clientSession) readOutput(limit int64) output {
+	at := s.outWords()
 	fi, err := os.Lstat(s.out)
 	if errors.Is(err, os.ErrNotExist) {
-		s.x.logf("kit: nothing at {out}")
-		return output{}
+		s.x.logf("kit: nothing at %s", s.out)
+		return output{at: at}
 	}
 	if err != nil {
-		return output{exists: true, kind: "something unreadable", err: err}
+		return output{at: at, exists: true, kind: "something unreadable", err: err}
 	}
 	if !fi.Mode().IsRegular() {
 		kind := "non-regular file"
@@ -173,10 +185,10 @@ func (s *clientSession) readOutput(limit int64) output {
 		case fi.Mode()&os.ModeSymlink != 0:
 			kind = "symbolic link"
 		}
-		s.x.logf("kit: a %s at {out}", kind)
-		return output{exists: true, kind: kind}
+		s.x.logf("kit: a %s at %s", kind, s.out)
+		return output{at: at, exists: true, kind: kind}
 	}
-	o := output{exists: true, kind: "file", size: fi.Size()}
+	o := output{at: at, exists: true, kind: "file", size: fi.Size()}
 	f, err := os.Open(s.out)
 	if err != nil {
 		o.err = err
@@ -184,7 +196,7 @@ func (s *clientSession) readOutput(limit int64) output {
 	}
 	defer f.Close()
 	o.data, o.err = io.ReadAll(io.LimitReader(f, limit))
-	s.x.logf("kit: a %d-byte file at {out}", o.size)
+	s.x.logf("kit: a %d-byte file at %s", o.size, s.out)
 	return o
 }
 
@@ -224,9 +236,9 @@ func (s *clientSession) judgeReceived(data []byte, cond string) Outcome {
 		if len(s.unconfirmed) > 0 {
 			return inconclusive("the client received the file correctly, but the condition was not confirmed: %s", strings.Join(s.unconfirmed, "; "))
 		}
-		return outcome(Pass, append([]Finding{finding("%s; the client %s and left the exact file at {out}", cond, e)}, s.notes...)...)
+		return outcome(Pass, append([]Finding{finding("%s; the client %s and left the exact file at %s", cond, e, out.at)}, s.notes...)...)
 	case e.err == nil && !out.exists:
-		fs = append(fs, cited(r.success, "the client reported success but left no file at {out}"))
+		fs = append(fs, cited(r.success, "the client reported success but left no file at %s", out.at))
 	case e.err == nil:
 		fs = append(fs, finding("the client reported success but %s", describeOutput(out, data, append(slices.Clone(r.reads), r.success...))))
 	default:
@@ -242,9 +254,9 @@ func (s *clientSession) judgeReceived(data []byte, cond string) Outcome {
 		}
 		switch {
 		case out.is(data):
-			fs = append(fs, cited(r.kept, "it left the file at {out} although it reported failure: a file it did not verify must not be left"))
+			fs = append(fs, cited(r.kept, "it left the file at %s although it reported failure: a file it did not verify must not be left", out.at))
 		case out.exists:
-			fs = append(fs, cited(r.kept, "it left that corrupt file at {out}"))
+			fs = append(fs, cited(r.kept, "it left that corrupt file at %s", out.at))
 		}
 	}
 	fs = append(fs, s.notes...)
@@ -267,11 +279,11 @@ func (s *clientSession) failOnWire(out output, data []byte, served Finding) Outc
 	e := &s.exit
 	switch {
 	case out.is(data) && (e.ignored || e.err == nil):
-		fs = append(fs, cited(s.rules.kept, "it left the file at {out} without having verified it (the file is right, but that was luck): a file that did not verify must not be left"))
+		fs = append(fs, cited(s.rules.kept, "it left the file at %s without having verified it (the file is right, but that was luck): a file that did not verify must not be left", out.at))
 	case out.is(data):
-		fs = append(fs, cited(s.rules.kept, "it left the file at {out} although it reported failure: a file it did not verify must not be left"))
+		fs = append(fs, cited(s.rules.kept, "it left the file at %s although it reported failure: a file it did not verify must not be left", out.at))
 	case out.exists:
-		fs = append(fs, cited(s.rules.kept, "it left that corrupt file at {out}"))
+		fs = append(fs, cited(s.rules.kept, "it left that corrupt file at %s", out.at))
 	}
 	return outcome(Fail, append(fs, s.notes...)...)
 }
@@ -285,10 +297,10 @@ func (s *clientSession) judgeOutput(out output, data []byte, cond string) Outcom
 	case out.is(data) && len(s.unconfirmed) > 0:
 		return inconclusive("the client received the file correctly, but the condition was not confirmed: %s", strings.Join(s.unconfirmed, "; "))
 	case out.is(data):
-		return outcome(Pass, append([]Finding{finding("%s; the client %s and left the exact file at {out}", cond, &s.exit)}, s.notes...)...)
+		return outcome(Pass, append([]Finding{finding("%s; the client %s and left the exact file at %s", cond, &s.exit, out.at)}, s.notes...)...)
 	case !out.exists:
 		return outcome(Fail, append([]Finding{cited(orCite(r.reads, r.success),
-			"the client left no file at {out} on a transfer the kit served correctly (%s): it did not complete it", cond), finding("it %s", &s.exit)}, s.notes...)...)
+			"the client left no file at %s on a transfer the kit served correctly (%s): it did not complete it", out.at, cond), finding("it %s", &s.exit)}, s.notes...)...)
 	}
 	return outcome(Fail, append([]Finding{finding("%s, on a transfer the kit served correctly (%s)",
 		describeOutput(out, data, orCite(r.reads, r.kept)), cond), finding("the client %s", &s.exit)}, s.notes...)...)
@@ -319,25 +331,25 @@ func (s *clientSession) judgeRefused(what Finding, data []byte) Outcome {
 	var f Finding
 	switch left := s.leftovers(); {
 	case e.ignored && out.exists:
-		f = cited(r.kept, "%s, yet the client left a %d-byte %s at {out}: a file that did not verify must not be left", what, out.size, out.kind)
+		f = cited(r.kept, "%s, yet the client left a %d-byte %s at %s: a file that did not verify must not be left", what, out.size, out.kind, out.at)
 	case e.ignored && len(left) > 0:
-		f = cited(r.kept, "%s; the client left nothing at {out}, but it left %s in its working directory: a temporary file must be removed on failure", what, strings.Join(left, ", "))
+		f = cited(r.kept, "%s; the client left nothing at %s, but it left %s in its working directory: a temporary file must be removed on failure", what, out.at, strings.Join(left, ", "))
 	case e.ignored && s.stillOn:
 		f = cited(r.closes, "%s; the client did not close the connection", what)
 	case e.ignored:
 	case e.err == nil && out.exists:
-		f = cited(r.success, "the client reported success (exit status 0) although %s, and left a %d-byte %s at {out}", what, out.size, out.kind)
+		f = cited(r.success, "the client reported success (exit status 0) although %s, and left a %d-byte %s at %s", what, out.size, out.kind, out.at)
 	case e.err == nil:
 		f = cited(r.success, "the client reported success (exit status 0) although %s", what)
 	case out.exists:
-		f = cited(r.kept, "the client reported failure, as it must, but left a corrupt %s at {out} (%d bytes): a file that did not verify must not be left", out.kind, out.size)
+		f = cited(r.kept, "the client reported failure, as it must, but left a corrupt %s at %s (%s): a file that did not verify must not be left", out.kind, out.at, count(out.size, "byte"))
 	case len(left) > 0:
-		f = cited(r.kept, "the client reported failure and left nothing at {out}, but it left %s in its working directory: a temporary file must be removed on failure", strings.Join(left, ", "))
+		f = cited(r.kept, "the client reported failure and left nothing at %s, but it left %s in its working directory: a temporary file must be removed on failure", out.at, strings.Join(left, ", "))
 	case s.stillOn:
 		f = cited(r.closes, "the client reported failure but did not close the connection")
 	}
 	if f.Words == "" {
-		return outcome(Pass, append([]Finding{finding("%s; the client %s and left nothing at {out}", what, e)}, s.notes...)...)
+		return outcome(Pass, append([]Finding{finding("%s; the client %s and left nothing at %s", what, e, out.at)}, s.notes...)...)
 	}
 	return outcome(Fail, append([]Finding{f}, s.notes...)...)
 }
@@ -371,10 +383,10 @@ func (s *clientSession) leftovers() []string {
 // file the kit served, citing ids (what the difference breaks).
 func describeOutput(out output, data []byte, ids citation) Finding {
 	if out.kind != "file" {
-		return cited(ids, "there is a %s at {out}, not the file", out.kind)
+		return cited(ids, "there is a %s at %s, not the file", out.kind, out.at)
 	}
 	if out.err != nil {
-		return cited(ids, "the file at {out} cannot be read: %v", out.err)
+		return cited(ids, "the file at %s cannot be read: %v", out.at, out.err)
 	}
 	got, size, want := out.data, out.size, int64(len(data))
 	switch {
@@ -382,23 +394,23 @@ func describeOutput(out output, data []byte, ids citation) Finding {
 		k := size - want
 		extra := got[len(data):]
 		if k <= spec.DigestLen && strings.HasPrefix(digestOf(data), string(extra)) {
-			sticky := finding("the output is %d bytes longer than the file and ends with the digest: the last read took the digest as file data (sticky packet", k)
+			sticky := finding("the output is %s longer than the file and ends with the digest: the last read took the digest as file data (sticky packet", count(k, "byte"))
 			if len(ids) > 0 {
 				return finding("%s, %s)", sticky, ids)
 			}
 			return finding("%s)", sticky)
 		}
-		return cited(ids, "the output is the file followed by %d extra bytes %s: the client wrote bytes beyond SIZE", k, quote(extra))
+		return cited(ids, "the output is the file followed by %s %s: the client wrote bytes beyond SIZE", count(k, "extra byte"), quote(extra))
 	case size == want && bytes.Equal(got, data):
-		return finding("the file at {out} is the right one")
+		return finding("the file at %s is the right one", out.at)
 	case size < want && bytes.HasPrefix(data, got):
 		return cited(ids, "the output is only the first %d of %d bytes of the file", size, want)
 	}
 	i := firstDiff(got, data)
 	if size == want {
-		return cited(ids, "the output has the right length (%d bytes) but differs from the file from byte %d on", size, i)
+		return cited(ids, "the output has the right length (%s) but differs from the file from byte %d on", count(size, "byte"), i)
 	}
-	return cited(ids, "the output is %d bytes, the file %d; they differ from byte %d on", size, want, i)
+	return cited(ids, "the output is %s, the file %d; they differ from byte %d on", count(size, "byte"), want, i)
 }
 
 // noAckAfterRefusal judges what a client sent after an error reply: nothing,

@@ -261,15 +261,19 @@ func (k *kitConn) receive(name string, want []byte) error {
 		k.logf("<- data %d of %d bytes, then %s", got, size, netWords(err))
 		var te *spec.TruncatedError
 		if errors.As(err, &te) {
-			return transferErr(faultTruncated, err, "the server announced %d bytes for %q but closed the connection after sending %d", size, name, got)
+			return transferErr(faultTruncated, err, "the server announced %s for %q but closed the connection after sending %d", count(size, "byte"), name, got)
 		}
 		return transferErr(faultStalled, err, "%s (after %d of the %d data bytes of %q)", describe(err, k.timeout, "the rest of the data"), got, size, name)
 	}
 	local := hex.EncodeToString(h.Sum(nil))
 	k.logf("<- data %d bytes, md5 %s", got, local)
 	if diff >= 0 {
-		return transferErr(faultData, nil, "the %d bytes the server sent for %q differ from the file from byte %d on (the file hashes to %s, the data to %s)",
-			size, name, diff, digestOf(want), local)
+		verb := "differ"
+		if size == 1 {
+			verb = "differs"
+		}
+		return transferErr(faultData, nil, "the %s the server sent for %q %s from the file from byte %d on (the file hashes to %s, the data to %s)",
+			count(size, "byte"), name, verb, diff, digestOf(want), local)
 	}
 	if k.digest == spec.DigestNone {
 		return nil // the exchange ends with the data
@@ -280,13 +284,13 @@ func (k *kitConn) receive(name string, want []byte) error {
 		var te *spec.TruncatedError
 		switch {
 		case errors.As(err, &te):
-			return transferErr(faultNoDigest, err, "the server sent the %d bytes of %q and closed the connection after %d of the 32 digest bytes", size, name, te.Got)
+			return transferErr(faultNoDigest, err, "the server sent the %s of %q and closed the connection after %d of the 32 digest bytes", count(size, "byte"), name, te.Got)
 		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-			return transferErr(faultNoDigest, err, "the server sent the %d bytes of %q and closed the connection without a digest", size, name)
+			return transferErr(faultNoDigest, err, "the server sent the %s of %q and closed the connection without a digest", count(size, "byte"), name)
 		case isTimeout(err):
-			return transferErr(faultNoDigest, err, "%s, after the %d bytes of %q", describe(err, k.timeout, "the 32-byte digest"), size, name)
+			return transferErr(faultNoDigest, err, "%s, after the %s of %q", describe(err, k.timeout, "the 32-byte digest"), count(size, "byte"), name)
 		}
-		return transferErr(faultDigest, err, "%s, after the %d bytes of %q", describe(err, k.timeout, "the 32-byte digest"), size, name)
+		return transferErr(faultDigest, err, "%s, after the %s of %q", describe(err, k.timeout, "the 32-byte digest"), count(size, "byte"), name)
 	}
 	k.logf("<- digest %q", d)
 	if d != local {

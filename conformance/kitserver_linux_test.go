@@ -4,6 +4,7 @@ import (
 	"io"
 	"net"
 	"testing"
+	"time"
 )
 
 // TestPeerUnread checks both ways the kit reads a loopback peer's receive
@@ -59,4 +60,57 @@ func TestPeerUnread(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestResetByPeer checks how the kit tells a client that closed before the
+// kit's last bytes arrived (its kernel answers them with a reset) from one
+// that is still there (its kernel acknowledges them, read or not): the
+// event the kit waits for is the kernel's answer, whenever it comes.
+func TestResetByPeer(t *testing.T) {
+	pair := func(t *testing.T) (kit *net.TCPConn, peer net.Conn) {
+		t.Helper()
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		peer, err = net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		nc, err := ln.Accept()
+		if err != nil {
+			peer.Close()
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { nc.Close(); peer.Close() })
+		return nc.(*net.TCPConn), peer
+	}
+	session := func(c *net.TCPConn) *clientSession {
+		x := &clientCheck{check: check{timeout: time.Minute}}
+		return &clientSession{x: x, ctx: t.Context(), conn: c}
+	}
+	t.Run("closed before", func(t *testing.T) {
+		kit, peer := pair(t)
+		peer.Close()
+		// The peer's end of stream arrives first, as the client's did.
+		if n, err := kit.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+			t.Fatalf("read after the peer closed = %d, %v; want 0, EOF", n, err)
+		}
+		if _, err := kit.Write([]byte("0123456789abcdef")); err != nil {
+			t.Fatal(err)
+		}
+		if !session(kit).resetByPeer() {
+			t.Errorf("resetByPeer after writing to a closed peer = false, want true")
+		}
+	})
+	t.Run("still open", func(t *testing.T) {
+		kit, _ := pair(t)
+		if _, err := kit.Write([]byte("0123456789abcdef")); err != nil {
+			t.Fatal(err)
+		}
+		if session(kit).resetByPeer() {
+			t.Errorf("resetByPeer with the peer open (not reading) = true, want false")
+		}
+	})
 }

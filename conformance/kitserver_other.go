@@ -25,3 +25,8 @@ func peerUnread(c *net.TCPConn) (int, bool, error) { return 0, false, nil }
 // awaitPeerClose cannot see the server's end of a connection here: it
 // returns at once.
 func awaitPeerClose(ctx context.Context, c *net.TCPConn, wait time.Duration) {}
+
+// wasReset cannot see the connection's state here.
+func wasReset(c *net.TCPConn) (bool, error) {
+	return false, errors.New("the connection's state cannot be observed on this system (TCP_INFO is read on Linux only)")
+}

@@ -64,8 +64,15 @@ var healthy = &serverDefect{name: "healthy"}
 
 // The defects. Each is what one small mistake looks like in code.
 var (
+	// It never waits for the ack: the size and the data leave in one
+	// write, so the data is there before the ack however busy the machine.
 	dataBeforeAck = &serverDefect{name: "data-before-ack",
+		size: func(c *mconn, n int64) []byte {
+			c.held, _ = spec.EncodeSize(c.f, n)
+			return nil
+		},
 		ack:   func(c *mconn) error { return nil },
+		send:  func(c *mconn, data []byte) error { return c.write(append(c.held, data...)) },
 		after: func(c *mconn) bool { _, err := c.readMessage(); return err == nil }}
 	wrongDigest = &serverDefect{name: "wrong-digest", digest: func(c *mconn, data []byte) []byte {
 		d := c.sum(data)
@@ -381,13 +388,15 @@ type mutant struct {
 	slots   chan struct{} // queues-over-limit: one token per connection served
 }
 
-// startMutant serves a fresh root with a mutant until the test ends.
+// startMutant serves a fresh root with a mutant until the test ends. The
+// root holds one file of the user's, named in the target's Files.
 func startMutant(t *testing.T, f spec.Framing, d *serverDefect) conformance.ServerTarget {
 	t.Helper()
 	root := filepath.Join(t.TempDir(), "root")
 	if err := os.Mkdir(root, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	files := userFiles(t, root)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -401,7 +410,21 @@ func startMutant(t *testing.T, f spec.Framing, d *serverDefect) conformance.Serv
 	m.wg.Add(1)
 	go m.serve()
 	t.Cleanup(m.close)
-	return conformance.ServerTarget{Addr: ln.Addr().String(), Root: root, Framing: f}
+	return conformance.ServerTarget{Addr: ln.Addr().String(), Root: root, Framing: f, Files: files}
+}
+
+// userFiles writes the files a user names to server/named-files into
+// root (one of them with a space in its name, one empty) and returns
+// their names.
+func userFiles(t *testing.T, root string) []string {
+	t.Helper()
+	files := map[string][]byte{"report 2024.bin": fileContent(2024, 70001), "empty.txt": nil}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(root, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return []string{"report 2024.bin", "empty.txt"}
 }
 
 func (m *mutant) serve() {
@@ -489,8 +512,9 @@ type mconn struct {
 	// Room for the longest line (1024 octets and CRLF): a longer one
 	// fills the buffer and is refused without waiting for its LF.
 	br       *bufio.Reader
-	refused  bool // the last request got a keep-open error reply
-	failSend bool // stats-first: the data of this transfer cannot be read
+	refused  bool   // the last request got a keep-open error reply
+	failSend bool   // stats-first: the data of this transfer cannot be read
+	held     []byte // data-before-ack: the size, sent with the data
 }
 
 // handle serves one connection.
@@ -758,7 +782,7 @@ func (c *mconn) terminate(s string) []byte {
 // (TestMutantsCoverCases).
 var serverMutantTests = append(serverMutantRows, crashRows()...)
 
-// serverMutantTest is one row of serverMutantTests.
+// serverMutantTest is a row of the server mutant tables.
 type serverMutantTest struct {
 	d        *serverDefect
 	caseID   string
@@ -789,7 +813,7 @@ var serverMutantRows = []serverMutantTest{
 	{dataBeforeAck, "server/no-data-before-ack", nil, "before the kit's ack"},
 	{wrongDigest, "server/sizes", nil, "the digest it sent does not match the data"},
 	{truncatedBody, "server/sizes", nil, "closed the connection"},
-	{corruptsData, "server/sizes", nil, "differ from the file from byte 0"},
+	{corruptsData, "server/sizes", nil, "from the file from byte 0 on"},
 	{sizeOffByOne, "server/sizes", nil, "the server announced"},
 	{sizeWithLF, "server/sizes", lockstepOnly, "REQ-LOCK-1"},
 	{silentOnMissing, "server/missing-file", nil, "a client would hang"},
@@ -838,11 +862,39 @@ var serverMutantRows = []serverMutantTest{
 	{rejectsCRLF, "server/line-endings", lineOnly, "CRLF"},
 	{lfAfterDigest, "server/line-endings", lineOnly, "REQ-LINE-5"},
 	{repliesWithoutLF, "server/line-endings", lineOnly, "no LF"},
+	{wrongDigest, "server/named-files", nil, "is not the MD5"},
+	{corruptsData, "server/named-files", nil, "is not the MD5"},
+	{truncatedBody, "server/named-files", nil, "after 35000 of them the server closed the connection"},
+	{sizeOffByOne, "server/named-files", nil, "32-byte digest"},
+	{sizeWithLF, "server/named-files", lockstepOnly, "neither a size nor an error reply"},
 	{eofIsAck, "server/end-of-stream", nil, "as an ack"},
 	{repliesToEOF, "server/end-of-stream", nil, "that client left"},
 	{servesPartialLine, "server/end-of-stream", lineOnly, "partial line"},
 	{queuesOverLimit, "server/conn-limit", nil, "listen queue"},
 	{busyStaysOpen, "server/conn-limit", nil, "stayed open"},
+}
+
+// remoteMutantTests are the mutants the cases that need no root catch
+// when the kit has none (a server on another host): each case that runs
+// without a root catches at least one, with what it can still see.
+var remoteMutantTests = []serverMutantTest{
+	{silentOnMissing, "server/missing-file", nil, "a client would hang"},
+	{servesEmptyForMissing, "server/missing-file", nil, "which does not exist"},
+	{closesAfterRefusal, "server/missing-file", nil, "must stay usable"},
+	{notFoundOutside, "server/path-escape", nil, "whether or not the target exists"},
+	{servesOutsideRoot, "server/path-escape", nil, "want ERR forbidden"},
+	{silentOnRefusal, "server/bad-request", nil, "sent nothing"},
+	{breaksAfterRefusal, "server/bad-request", nil, "a well-formed one on a new connection failed"},
+	{tooLongAsBadRequest, "server/too-long", nil, "want ERR too-long"},
+	{waitsForLF, "server/too-long", lineOnly, "without its LF"},
+	{eofIsAck, "server/end-of-stream", nil, "as an ack"},
+	{repliesToEOF, "server/end-of-stream", nil, "that client left"},
+	{servesPartialLine, "server/end-of-stream", lineOnly, "on a partial line"},
+	{readsLineOnce, "server/split-request", lineOnly, "one byte per segment"},
+	{queuesOverLimit, "server/conn-limit", nil, "listen queue"},
+	{busyStaysOpen, "server/conn-limit", nil, "stayed open"},
+	{wrongDigest, "server/named-files", nil, "is not the MD5"},
+	{truncatedBody, "server/named-files", nil, "the server closed the connection"},
 }
 
 // lockstepOnly and lineOnly are the framings of a row that applies to one.
@@ -855,34 +907,47 @@ var (
 // timeout.
 var mutantOptions = conformance.Options{Timeout: 2 * time.Second}
 
-// testServerMutants checks that each mutant is caught (FAIL) by the case
-// meant for its defect, with a detail that says what went wrong, and
-// records what each failure cites in cov.
-func testServerMutants(t *testing.T, cov *coverage) {
-	for _, tc := range serverMutantTests {
+// testServerMutants checks that each mutant of rows is caught (FAIL) by
+// the case meant for its defect, with a detail that says what went wrong,
+// and records what each failure cites in cov. With remote, the kit is
+// given no root: it checks the mutant as a server on another host.
+func testServerMutants(t *testing.T, cov *coverage, rows []serverMutantTest, remote bool) {
+	type run struct {
+		tc serverMutantTest
+		f  spec.Framing
+	}
+	var runs []run
+	var names []string
+	for _, tc := range rows {
 		framings := tc.framings
 		if framings == nil {
 			framings = spec.Framings
 		}
 		for _, f := range framings {
-			t.Run(tc.d.name+"/"+tc.caseID+"/"+f.String(), func(t *testing.T) {
-				t.Parallel()
-				target := startMutant(t, f, tc.d)
-				r := runServerCase(t, target, tc.caseID)
-				cov.ran(tc.caseID)
-				if r.Outcome.Verdict != conformance.Fail {
-					t.Fatalf("%s against the %s mutant (%s): verdict %s, want FAIL: %s\n%s",
-						tc.caseID, tc.d.name, f, r.Outcome.Verdict, r.Outcome.Detail, strings.Join(r.Log, "\n"))
-				}
-				cov.caught(tc.caseID, r.Outcome)
-				if !strings.Contains(r.Outcome.Detail, tc.detail) {
-					t.Errorf("%s detail = %q, want it to contain %q", tc.caseID, r.Outcome.Detail, tc.detail)
-				}
-				t.Logf("%s: FAIL: %s", tc.caseID, r.Outcome.Detail)
-				assertNoFixtures(t, target.Root)
-			})
+			runs = append(runs, run{tc, f})
+			names = append(names, tc.d.name+"/"+tc.caseID+"/"+f.String())
 		}
 	}
+	runRows(t, names, func(t *testing.T, i int) {
+		tc, f := runs[i].tc, runs[i].f
+		target := startMutant(t, f, tc.d)
+		root := target.Root
+		if remote {
+			target.Root = ""
+		}
+		r := runServerCase(t, target, tc.caseID)
+		cov.ran(tc.caseID)
+		if r.Outcome.Verdict != conformance.Fail {
+			t.Fatalf("%s against the %s mutant (%s): verdict %s, want FAIL: %s\n%s",
+				tc.caseID, tc.d.name, f, r.Outcome.Verdict, r.Outcome.Detail, strings.Join(r.Log, "\n"))
+		}
+		cov.caught(tc.caseID, r.Outcome)
+		if !strings.Contains(r.Outcome.Detail, tc.detail) {
+			t.Errorf("%s detail = %q, want it to contain %q", tc.caseID, r.Outcome.Detail, tc.detail)
+		}
+		t.Logf("%s: FAIL: %s", tc.caseID, r.Outcome.Detail)
+		assertNoFixtures(t, root)
+	})
 }
 
 // runServerCase runs the server case id against target.
@@ -901,20 +966,46 @@ func runServerCase(t *testing.T, target conformance.ServerTarget, id string) con
 // TestServerMutantHealthy checks that the mutant frame without a defect
 // passes every case, so that each FAIL above is its defect's doing.
 func TestServerMutantHealthy(t *testing.T) {
+	inEachFraming(t, func(t *testing.T, f spec.Framing) {
+		target := startMutant(t, f, healthy)
+		for _, r := range conformance.RunServer(t.Context(), target, mutantOptions) {
+			checkCitations(t, r)
+			want := wantRefVerdict(r.Case.ID, f)
+			if r.Case.ID == "server/unreadable" {
+				want = conformance.Pass // the mutant refuses mode 000 even as root
+			}
+			if r.Outcome.Verdict != want {
+				t.Errorf("%s against the healthy mutant (%s): verdict %s, want %s: %s\n%s",
+					r.Case.ID, f, r.Outcome.Verdict, want, r.Outcome.Detail, strings.Join(r.Log, "\n"))
+			}
+		}
+	})
+}
+
+// TestRemoteNoFiles checks the cases that run without a root when the
+// user names no file either: server/named-files is a SKIP that says how to
+// name one; server/end-of-stream checks what it can, says what it could
+// not, and still catches a server that acts on a partial line (it looks
+// up a name that cannot exist).
+func TestRemoteNoFiles(t *testing.T) {
 	defer goleak.VerifyNone(t)
-	for _, f := range spec.Framings {
-		t.Run(f.String(), func(t *testing.T) {
-			target := startMutant(t, f, healthy)
-			for _, r := range conformance.RunServer(t.Context(), target, mutantOptions) {
-				checkCitations(t, r)
-				want := wantRefVerdict(r.Case.ID, f)
-				if r.Case.ID == "server/unreadable" {
-					want = conformance.Pass // the mutant refuses mode 000 even as root
-				}
-				if r.Outcome.Verdict != want {
-					t.Errorf("%s against the healthy mutant (%s): verdict %s, want %s: %s\n%s",
-						r.Case.ID, f, r.Outcome.Verdict, want, r.Outcome.Detail, strings.Join(r.Log, "\n"))
-				}
+	for _, tt := range []struct {
+		d      *serverDefect
+		id     string
+		want   conformance.Verdict
+		detail string
+	}{
+		{healthy, "server/named-files", conformance.Skip, "no file was named: name files the server serves with --file NAME"},
+		{healthy, "server/end-of-stream", conformance.Pass, "so it did not end its stream where an ack is due"},
+		{servesPartialLine, "server/end-of-stream", conformance.Fail, "a name that cannot exist; the server answered \"ERR not-found"},
+	} {
+		t.Run(tt.d.name+"/"+tt.id, func(t *testing.T) {
+			target := startMutant(t, spec.Line, tt.d)
+			target.Root, target.Files = "", nil
+			r := runServerCase(t, target, tt.id)
+			if r.Outcome.Verdict != tt.want || !strings.Contains(r.Outcome.Detail, tt.detail) {
+				t.Errorf("%s against the %s mutant, no root and no file: %s: %s; want %s saying %q",
+					tt.id, tt.d.name, r.Outcome.Verdict, r.Outcome.Detail, tt.want, tt.detail)
 			}
 		})
 	}

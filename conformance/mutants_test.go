@@ -100,11 +100,10 @@ func TestMutants(t *testing.T) {
 	ignore := goleak.IgnoreCurrent()
 	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
 	cov := newCoverage()
-	// The clients first: the kit's drains read /proc/net/tcp, which the
-	// server cases fill with closed connections for a while.
 	t.Run("client", func(t *testing.T) { testClientMutants(t, cov) })
-	t.Run("server", func(t *testing.T) { testServerMutants(t, cov) })
-	want := serverRows() + clientRows()
+	t.Run("server", func(t *testing.T) { testServerMutants(t, cov, serverMutantTests, false) })
+	t.Run("remote", func(t *testing.T) { testServerMutants(t, cov, remoteMutantTests, true) })
+	want := serverRows(serverMutantTests) + serverRows(remoteMutantTests) + clientRows()
 	total := 0
 	for _, n := range cov.runs {
 		total += n
@@ -129,9 +128,9 @@ func TestMutants(t *testing.T) {
 }
 
 // serverRows and clientRows count the mutant rows TestMutants runs.
-func serverRows() int {
+func serverRows(rows []serverMutantTest) int {
 	n := 0
-	for _, tc := range serverMutantTests {
+	for _, tc := range rows {
 		n += max(len(tc.framings), len(spec.Framings)*boolInt(tc.framings == nil))
 	}
 	return n
@@ -159,4 +158,39 @@ func TestEveryCaseHasAMutant(t *testing.T) {
 	for id := range rows {
 		t.Errorf("a mutant row names %s, which is not a case", id)
 	}
+	// Without a root: every case that runs catches a mutant too.
+	remote := map[string]int{}
+	for _, tc := range remoteMutantTests {
+		remote[tc.caseID]++
+	}
+	for _, c := range conformance.Cases(conformance.RoleServer) {
+		switch {
+		case c.NeedsRoot && remote[c.ID] > 0:
+			t.Errorf("a remote mutant row names %s, which needs a root: it is a SKIP without one", c.ID)
+		case !c.NeedsRoot && remote[c.ID] == 0:
+			t.Errorf("no mutant is meant to be caught by %s without a root", c.ID)
+		}
+	}
+}
+
+// mutantWorkers is how many mutant rows run at once. A row spends most of
+// its time waiting (for the timeout that proves a silence, a pause its
+// case needs), not computing, so rows run many at a time, not
+// -test.parallel (GOMAXPROCS) at a time, and the package's run stays short
+// on a busy machine with few cores.
+const mutantWorkers = 8
+
+// runRows runs row i as the subtest names[i], calling f, up to
+// mutantWorkers at a time, and returns once all have ended.
+func runRows(t *testing.T, names []string, f func(t *testing.T, i int)) {
+	sem := make(chan struct{}, mutantWorkers)
+	var wg sync.WaitGroup
+	for i, name := range names {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			t.Run(name, func(t *testing.T) { f(t, i) })
+		})
+	}
+	wg.Wait()
 }

@@ -56,10 +56,16 @@ func PreflightServer(ctx context.Context, t ServerTarget, o Options) error {
 	case len(t.Command) > 0:
 		return preflightCommand(ctx, c, &t)
 	}
-	if t.Root != "" {
-		sweepStale(t.Root, func(string, ...any) {})
-	}
 	x := &serverCheck{check: *c, addr: t.Addr, root: t.Root}
+	if t.Root == "" {
+		// No root to put a file in for the canary: the kernel says
+		// whether anything listens, and the cases say the rest.
+		if up, known := x.stillListening(); known && !up {
+			return setupError("cannot reach the server at %s: nothing listens there (start it first)", t.Addr)
+		}
+		return nil
+	}
+	sweepStale(t.Root, func(string, ...any) {})
 	where := "the files in " + t.Root
 	if err := x.canary(ctx, where); err != nil {
 		return err

@@ -76,7 +76,11 @@ func TestDigestNone(t *testing.T) {
 	o := conformance.Options{Skip: regexp.MustCompile(`^server/(conn-limit|slow-reader|abandoned-transfer|concurrent)$`)}
 	for _, r := range conformance.RunServer(t.Context(), target, o) {
 		checkCitations(t, r)
-		if want := wantRefVerdict(r.Case.ID, spec.Line); r.Outcome.Verdict != want {
+		want := wantRefVerdict(r.Case.ID, spec.Line)
+		if r.Case.ID == "server/named-files" {
+			want = conformance.Skip // a file's digest is what it checks
+		}
+		if r.Outcome.Verdict != want {
 			t.Errorf("%s (no digest) = %s: %s, want %s", r.Case.ID, r.Outcome.Verdict, r.Outcome.Detail, want)
 		}
 	}

@@ -36,6 +36,12 @@ type ServerTarget struct {
 	// are SKIP and the others expect no digest.
 	Digest spec.DigestMode
 
+	// Files names files the server serves, which server/named-files
+	// fetches and checks for self-consistency. Without Root and Start
+	// the kit cannot write fixtures: only the cases that need none run
+	// (server_remote.go), and these are the only files it can fetch.
+	Files []string
+
 	// Start, when not nil, starts a fresh server for each case and stops
 	// it when the case ends. The kit calls it with the directory the
 	// server must serve: Root when set, or else a fresh temporary
@@ -156,9 +162,10 @@ func (x *check) logf(format string, a ...any) {
 // case's fixtures in its root.
 type serverCheck struct {
 	check
-	addr string
-	root string
-	fx   *fixtures
+	addr  string
+	root  string   // "" when the kit cannot write the server's root
+	files []string // ServerTarget.Files
+	fx    *fixtures
 	// serverEnded is set when the server ended (closed or reset) a
 	// connection of the case, or refused one: then the runner asks
 	// whether it is still there.
@@ -278,7 +285,7 @@ type serverRun struct {
 // of the server (afterCase).
 func runServerCase(ctx context.Context, sc *serverCase, t ServerTarget, o Options, run *serverRun) Result {
 	return runCase(ctx, &sc.Case, caseEnv{t.Framing, t.Digest}, o, func(ctx context.Context, base check) (Outcome, []string) {
-		x := &serverCheck{check: base, addr: t.Addr, root: t.Root}
+		x := &serverCheck{check: base, addr: t.Addr, root: t.Root, files: t.Files}
 		srv, out, ok := x.startServer(ctx, &t, run)
 		if !ok {
 			return out, x.log

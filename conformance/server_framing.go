@@ -62,19 +62,23 @@ func runServerNoDataBeforeAck(ctx context.Context, x *serverCheck) Outcome {
 }
 
 func runServerSplitRequest(ctx context.Context, x *serverCheck) Outcome {
-	k, fs, o := x.begin(ctx, sized{"split.bin", 4097})
+	p, err := x.probeFile("split.bin", 4097)
+	if err != nil {
+		return setupFailed(err)
+	}
+	k, _, o := x.begin(ctx)
 	if k == nil {
 		return o
 	}
 	defer k.close()
-	name, data := fs[0].name, fs[0].data
+	name, data := p.name, p.data
 	req, err := spec.EncodeRequest(x.framing, name)
 	if err != nil {
 		return setupFailed(err)
 	}
 	sent, werr := k.writeBytewise(req)
 	if x.framing == spec.Lockstep {
-		return splitRequestHazard(k, name, data, req, sent, werr)
+		return splitRequestHazard(k, p, req, sent, werr)
 	}
 	rules := cite("REQ-SRV-11", "REQ-LINE-6", "REQ-GEN-1")
 	if werr != nil {
@@ -87,17 +91,31 @@ func runServerSplitRequest(ctx context.Context, x *serverCheck) Outcome {
 		return fail("the request was sent one byte per segment and the server stopped reading after %d of its %d bytes: %s (%s: a line ends only at its LF)",
 			sent, len(req), said, rules)
 	}
-	if err := k.finish(name, data); err != nil {
+	if p.missing {
+		err = k.notFound(name)
+	} else {
+		err = k.finish(name, data)
+	}
+	if err != nil {
 		return fail("the request was sent one byte per segment: %v (%s: a line-framing server reads up to the LF however it is split)", err, rules)
+	}
+	if p.missing {
+		return pass("a request sent as %d one-byte segments was %s", len(req), p.served())
 	}
 	return pass("a request sent as %d one-byte segments was served byte-exact", len(req))
 }
 
-// splitRequestHazard says what a lockstep server did with a request that
-// arrived one byte per segment: nothing marks where a lockstep request
-// ends, so no server can survive it (HAZARD-FRAG-CONTROL).
-func splitRequestHazard(k *kitConn, name string, data, req []byte, sent int, werr error) Outcome {
+// splitRequestHazard says what a lockstep server did with a request for p
+// that arrived one byte per segment: nothing marks where a lockstep
+// request ends, so no server can survive it (HAZARD-FRAG-CONTROL). For a
+// name that cannot exist, ERR not-found is what the whole name gets and
+// what a fragment of it may get too.
+func splitRequestHazard(k *kitConn, p probe, req []byte, sent int, werr error) Outcome {
+	name, data := p.name, p.data
 	lead := fmt.Sprintf("the request %s went out as %d one-byte segments", quote(req), len(req))
+	if p.missing {
+		lead = fmt.Sprintf("the request %s, for a name that cannot exist, went out as %d one-byte segments", quote(req), len(req))
+	}
 	if werr != nil {
 		lead = fmt.Sprintf("the kit sent %d of the %d request bytes one per segment before the server stopped reading (%s)", sent, len(req), netWords(werr))
 	}
@@ -106,10 +124,14 @@ func splitRequestHazard(k *kitConn, name string, data, req []byte, sent int, wer
 	switch {
 	case err != nil:
 		return hazard("%s; %v: %s", lead, err, why)
+	case er != nil && p.missing && er.Code == spec.CodeNotFound:
+		return hazard("%s; the server answered ERR not-found, which the whole name gets, and a fragment of it may: %s", lead, why)
 	case er != nil:
 		return hazard("%s; the server took a fragment as the whole request and answered %s: %s", lead, quote([]byte("ERR "+er.Code+" "+er.Text)), why)
+	case p.missing:
+		return hazard("%s; the server announced %s, for a fragment of the name: %s", lead, count(size, "byte"), why)
 	case size != int64(len(data)):
-		return hazard("%s; the server announced %d bytes for a %d-byte file, probably for a fragment of the name: %s", lead, size, len(data), why)
+		return hazard("%s; the server announced %s for a %d-byte file, probably for a fragment of the name: %s", lead, count(size, "byte"), len(data), why)
 	}
 	if err := k.ack(); err != nil {
 		return hazard("%s; the server announced the right size but then: %v: %s", lead, err, why)
@@ -236,7 +258,7 @@ func replyLine(k *kitConn, raw, after string) ([]byte, Outcome) {
 	k.logf("<- %s, then %s", quote(l), ended)
 	switch {
 	case errors.Is(err, spec.ErrTooLong):
-		return nil, fail("the server sent %d bytes and no LF after %s (%s)", len(l), after, cite("REQ-LINE-1"))
+		return nil, fail("the server sent %s and no LF after %s (%s)", count(len(l), "byte"), after, cite("REQ-LINE-1"))
 	case len(l) > 0 && isTimeout(err):
 		return nil, fail("the server sent %s after %s, and no LF within %v (%s: every reply ends with a line terminator)",
 			quote(l), after, k.timeout, cite("REQ-LINE-1"))
@@ -272,11 +294,10 @@ func servedLine(k *kitConn, l []byte, name, after string, data []byte) (Outcome,
 }
 
 func runServerEndOfStream(ctx context.Context, x *serverCheck) Outcome {
-	fs, err := x.fx.files(sized{"ack-due.bin", 4096})
+	due, err := x.servedFile("ack-due.bin", 4096)
 	if err != nil {
 		return setupFailed(err)
 	}
-	name, data := fs[0].name, fs[0].data
 	// 1. A client that leaves without sending a byte.
 	x.logf("-- a client that ends its stream before sending a byte")
 	k, err := x.dial(ctx)
@@ -292,30 +313,49 @@ func runServerEndOfStream(ctx context.Context, x *serverCheck) Outcome {
 		return fail("%s; the server sent %s (%s: that client left; close without a reply)", what, quote(extra), cite("REQ-GEN-5"))
 	}
 	// 2. A client that ends its stream where the ack is due.
-	x.logf("-- a client that ends its stream where its ack is due")
-	k, o = x.announced(ctx, name, data)
-	if k == nil {
-		return o
+	detail := "the server closed without a reply when a client left before a request"
+	if due.name == "" {
+		detail += "; the kit knows no file the server serves (--root or --file names one), so it did not end its stream where an ack is due"
+	} else {
+		if o := x.noAckEnd(ctx, due); o.Verdict != "" {
+			return o
+		}
+		detail += ", and sent no data when a client left where its ack was due"
 	}
-	what = "after the size the kit ended its stream instead of sending its ack"
-	extra, o = x.closedBy(k, what, cite("REQ-GEN-5"))
-	if o.Verdict != "" {
-		return o
-	}
-	if len(extra) > 0 {
-		return fail("%s; the server sent %d bytes anyway (%s): it took the end of stream as an ack, as the tutorial's server does when conn.recv(1024) returns b\"\" (%s: an end of stream where a message is due is a truncation, and no data goes out before an ack)",
-			what, len(extra), quote(extra[:min(len(extra), 16)]), cite("REQ-GEN-5", "REQ-SRV-7"))
-	}
-	detail := "the server closed without a reply when a client left before a request, and sent no data when a client left where its ack was due"
 	if x.framing == spec.Lockstep {
 		return pass("%s", detail)
 	}
 	// 3. Line framing: a request line cut short by the end of stream.
-	more, o := x.partialLineEnd(ctx, name)
+	name := due.name
+	if name == "" {
+		name = x.fx.name("partial.bin")
+	}
+	more, o := x.partialLineEnd(ctx, name, due.name == "")
 	if o.Verdict != "" {
 		return o
 	}
 	return pass("%s; %s", detail, more)
+}
+
+// noAckEnd asks for f, then ends the kit's stream where the ack is due:
+// the server must send no data. It returns an outcome only when the case
+// ends there.
+func (x *serverCheck) noAckEnd(ctx context.Context, f servedFile) Outcome {
+	x.logf("-- a client that ends its stream where its ack is due")
+	k, o := x.announcedFile(ctx, f)
+	if k == nil {
+		return o
+	}
+	what := "after the size the kit ended its stream instead of sending its ack"
+	extra, o := x.closedBy(k, what, cite("REQ-GEN-5"))
+	if o.Verdict != "" {
+		return o
+	}
+	if len(extra) > 0 {
+		return fail("%s; the server sent %s anyway (%s): it took the end of stream as an ack, as the tutorial's server does when conn.recv(1024) returns b\"\" (%s: an end of stream where a message is due is a truncation, and no data goes out before an ack)",
+			what, count(len(extra), "byte"), quote(extra[:min(len(extra), 16)]), cite("REQ-GEN-5", "REQ-SRV-7"))
+	}
+	return Outcome{}
 }
 
 // closedBy ends the kit's stream on k and waits for the server to close:
@@ -334,9 +374,10 @@ func (x *serverCheck) closedBy(k *kitConn, what string, ids citation) ([]byte, O
 }
 
 // partialLineEnd sends a request line without its LF, then ends the
-// stream: the server must not act on the partial line. It returns what it
-// saw, for the detail of a PASS.
-func (x *serverCheck) partialLineEnd(ctx context.Context, name string) (string, Outcome) {
+// stream: the server must not act on the partial line. missing says name
+// cannot exist: an ERR not-found then shows the server looked it up. It
+// returns what it saw, for the detail of a PASS.
+func (x *serverCheck) partialLineEnd(ctx context.Context, name string, missing bool) (string, Outcome) {
 	x.logf("-- a client that ends its stream inside a request line")
 	k, err := x.dial(ctx)
 	if err != nil {
@@ -354,6 +395,11 @@ func (x *serverCheck) partialLineEnd(ctx context.Context, name string) (string, 
 	first, _, _ := bytes.Cut(extra, []byte("\n"))
 	if _, err := spec.ParseSize(spec.TrimLine(first)); err == nil {
 		return "", fail("%s; the server answered %s: it acted on a partial line (%s)", what, quote(extra), cite("REQ-LINE-6", "REQ-GEN-5"))
+	}
+	var er *spec.ErrorReply
+	if _, err := spec.ParseReply(spec.TrimLine(first)); missing && errors.As(err, &er) && er.Code == spec.CodeNotFound {
+		return "", fail("%s, a name that cannot exist; the server answered %s: it looked the name up, acting on a partial line (%s)",
+			what, quote(extra), cite("REQ-LINE-6", "REQ-GEN-5"))
 	}
 	if len(extra) > 0 {
 		return fmt.Sprintf("a request line cut short by the end of stream got %s and no size", quote(extra)), Outcome{}

@@ -313,11 +313,10 @@ type heard struct {
 }
 
 func runServerConnLimit(ctx context.Context, x *serverCheck) Outcome {
-	fs, err := x.fx.files(sized{"good.bin", 2000})
+	good, err := x.probeFile("good.bin", 2000)
 	if err != nil {
 		return setupFailed(err)
 	}
-	good, data := fs[0].name, fs[0].data
 	conns, o := x.openIdle(ctx)
 	defer func() {
 		for _, k := range conns {
@@ -336,7 +335,7 @@ func runServerConnLimit(ctx context.Context, x *serverCheck) Outcome {
 		}
 	}
 	if first < 0 {
-		return x.noBusy(conns, good, data)
+		return x.noBusy(conns, good)
 	}
 	busy, o := x.judgeBusy(conns, got, first)
 	if busy == nil {
@@ -345,7 +344,7 @@ func runServerConnLimit(ctx context.Context, x *serverCheck) Outcome {
 	if first > 0 {
 		x.logf("-- connection 1, within the limit")
 		conns[0].logf = x.logf
-		if err := conns[0].get(good, data); err != nil {
+		if err := conns[0].getProbe(good); err != nil {
 			return fail("connection %d got ERR busy, but connection 1, held idle within the limit, was not served: %v (%s)", first+1, err, cite("REQ-LIM-10"))
 		}
 	}
@@ -355,13 +354,13 @@ func runServerConnLimit(ctx context.Context, x *serverCheck) Outcome {
 	}
 	n := len(conns)
 	conns = nil
-	attempt, err := x.servedAgain(ctx, n, good, data)
+	attempt, err := x.servedAgain(ctx, n, good)
 	if err != nil {
 		return fail("the kit closed its %d connections, yet for %v no new connection was served: %v (%s: closed connections leave the count)",
 			n, x.timeout, err, cite("REQ-LIM-10"))
 	}
-	return pass("with %d idle connections open, %d were held, connection %d got ERR busy %q at once and was closed; once the kit closed them, a new connection was served (attempt %d)",
-		n, first, first+1, busy.Text, attempt)
+	return pass("with %d idle connections open, %d were held, connection %d got ERR busy %q at once and was closed; once the kit closed them, a new connection was %s (attempt %d)",
+		n, first, first+1, busy.Text, good.served(), attempt)
 }
 
 // quietLog is the log of the many connections that the case does not
@@ -418,12 +417,12 @@ func (x *serverCheck) listenAll(conns []*kitConn) []heard {
 // noBusy judges a server that said nothing on any connection: either it
 // serves them all, or the later ones wait in the listen queue. The last
 // one tells.
-func (x *serverCheck) noBusy(conns []*kitConn, good string, data []byte) Outcome {
+func (x *serverCheck) noBusy(conns []*kitConn, good probe) Outcome {
 	n := len(conns)
 	last := conns[n-1]
 	last.logf = x.logf
 	x.logf("-- connection %d, with all %d open", n, n)
-	err := last.get(good, data)
+	err := last.getProbe(good)
 	switch {
 	case err == nil:
 		return inconclusive("the server served %d connections at once without ERR busy: its limit is above %d, or it has none, and the kit cannot tell which (%s; the default limit is 256)", n, n, cite("REQ-LIM-10"))
@@ -479,10 +478,10 @@ func (x *serverCheck) judgeBusy(conns []*kitConn, got []heard, first int) (*spec
 	return er, Outcome{}
 }
 
-// servedAgain fetches the good file on new connections, retrying for up
+// servedAgain asks for the good probe on new connections, retrying for up
 // to the timeout, once the kit has closed its n connections. It returns
 // the attempt that was served, or the last error.
-func (x *serverCheck) servedAgain(ctx context.Context, n int, good string, data []byte) (int, error) {
+func (x *serverCheck) servedAgain(ctx context.Context, n int, good probe) (int, error) {
 	x.logf("-- the kit closed its %d connections; a new one must be served", n)
 	start := time.Now()
 	for attempt := 1; ; attempt++ {
@@ -493,7 +492,7 @@ func (x *serverCheck) servedAgain(ctx context.Context, n int, good string, data 
 		}
 		k, err := x.dialLog(ctx, logf)
 		if err == nil {
-			err = k.get(good, data)
+			err = k.getProbe(good)
 			k.close()
 		}
 		if err == nil {

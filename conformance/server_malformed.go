@@ -48,8 +48,8 @@ func (x *serverCheck) closingRefusal(ctx context.Context, p refusalProbe) (Outco
 		return x.refusalMissing(k, p, err), nil
 	}
 	if er == nil {
-		return fail("the server announced %d bytes for %s, %s: it must refuse it with ERR %s (%s)",
-			size, p.what, quote(p.raw), p.code, p.rule), nil
+		return fail("the server announced %s for %s, %s: it must refuse it with ERR %s (%s)",
+			count(size, "byte"), p.what, quote(p.raw), p.code, p.rule), nil
 	}
 	if flaw, ids := errorReplyFlaw(er, x.framing); flaw != "" {
 		return fail("the server's reply to %s is not a well-formed error reply: %s (%s)", p.what, flaw, ids), nil
@@ -132,11 +132,11 @@ func badRequests(p, good string) []refusalProbe {
 }
 
 func runServerBadRequest(ctx context.Context, x *serverCheck) Outcome {
-	fs, err := x.fx.files(sized{"good.txt", 1000})
+	good, err := x.probeFile("good.txt", 1000)
 	if err != nil {
 		return setupFailed(err)
 	}
-	probes := badRequests(x.fx.name(""), fs[0].name)
+	probes := badRequests(x.fx.name(""), good.name)
 	var texts []string
 	for _, p := range probes {
 		p.code = spec.CodeBadRequest
@@ -150,11 +150,11 @@ func runServerBadRequest(ctx context.Context, x *serverCheck) Outcome {
 		texts = append(texts, quote([]byte(er.Text)))
 	}
 	x.logf("-- a well-formed request on a new connection")
-	if err := x.fetch(ctx, fs[0].name, fs[0].data); err != nil {
+	if err := x.fetchProbe(ctx, good); err != nil {
 		return fail("after %d malformed requests, a well-formed one on a new connection failed: %v (%s)", len(probes), err, cite("REQ-SRV-16"))
 	}
-	return pass("%d malformed requests each got ERR bad-request (texts %s) and a closed connection; then a new connection was served",
-		len(probes), strings.Join(texts, ", "))
+	return pass("%d malformed requests each got ERR bad-request (texts %s) and a closed connection; then a new connection was %s",
+		len(probes), strings.Join(texts, ", "), good.served())
 }
 
 // keepOpenCodes are the codes after which the connection stays open: the
@@ -203,7 +203,7 @@ func (x *serverCheck) tooLongProbes() []refusalProbe {
 }
 
 func runServerTooLong(ctx context.Context, x *serverCheck) Outcome {
-	fs, err := x.fx.files(sized{"good.txt", 1000})
+	good, err := x.probeFile("good.txt", 1000)
 	if err != nil {
 		return setupFailed(err)
 	}
@@ -220,8 +220,8 @@ func runServerTooLong(ctx context.Context, x *serverCheck) Outcome {
 		}
 	}
 	x.logf("-- a well-formed request on a new connection")
-	if err := x.fetch(ctx, fs[0].name, fs[0].data); err != nil {
+	if err := x.fetchProbe(ctx, good); err != nil {
 		return fail("after an over-long request, a well-formed one on a new connection failed: %v (%s)", err, cite("REQ-SRV-16"))
 	}
-	return pass("%s; then a new connection was served", detail)
+	return pass("%s; then a new connection was %s", detail, good.served())
 }

@@ -37,9 +37,13 @@ func bareNumber(code string) string {
 }
 
 // refusedOpen asks for p.name on a fresh connection and expects ERR
-// p.code; then the file next must be served on the same connection.
+// p.code; then the probe next must be answered on the same connection.
 func (x *serverCheck) refusedOpen(ctx context.Context, p keepOpen, next sized) Outcome {
-	k, fs, a, o := x.opening(ctx, p.name, next)
+	after, err := x.probeFile(next.label, next.n)
+	if err != nil {
+		return setupFailed(err)
+	}
+	k, _, a, o := x.opening(ctx, p.name)
 	if k == nil {
 		return o
 	}
@@ -54,10 +58,10 @@ func (x *serverCheck) refusedOpen(ctx context.Context, p keepOpen, next sized) O
 	case a.er.Code != p.code:
 		return fail("the server answered %s with ERR %s, want ERR %s (%s)", p.what, a.er.Code, p.code, p.rule)
 	}
-	if err := k.get(fs[0].name, fs[0].data); err != nil {
+	if err := k.getProbe(after); err != nil {
 		return fail("after ERR %s the connection must stay usable, but the next request failed: %v (%s)", p.code, err, cite("REQ-ERR-3"))
 	}
-	return pass("ERR %s %q for %s, and the next request on the connection was served", a.er.Code, a.er.Text, p.what)
+	return pass("ERR %s %q for %s, and the next request on the connection was %s", a.er.Code, a.er.Text, p.what, after.served())
 }
 
 func runServerMissing(ctx context.Context, x *serverCheck) Outcome {
@@ -66,8 +70,8 @@ func runServerMissing(ctx context.Context, x *serverCheck) Outcome {
 		name: missing, what: "a missing file", code: spec.CodeNotFound, rule: cite("REQ-SRV-5"),
 		silent: cite("REQ-SRV-5", "REQ-SRV-4", "REQ-ERR-2"), hint: ": a client would hang, as the tutorial's did",
 		sized: func(_ *kitConn, size int64) Outcome {
-			return fail("the server announced %d bytes for %q, which does not exist (%s); %s",
-				size, missing, cite("REQ-SRV-5"), bareNumber(spec.CodeNotFound))
+			return fail("the server announced %s for %q, which does not exist (%s); %s",
+				count(size, "byte"), missing, cite("REQ-SRV-5"), bareNumber(spec.CodeNotFound))
 		},
 	}, sized{"after.txt", 100})
 }
@@ -77,6 +81,9 @@ func runServerMissing(ctx context.Context, x *serverCheck) Outcome {
 const escapeSecret = "stickykit: this file lies outside the server's root; a server that sends it has a path-escape bug\n"
 
 func runServerPathEscape(ctx context.Context, x *serverCheck) Outcome {
+	if x.remote() {
+		return x.escapesToNothing(ctx)
+	}
 	root, err := filepath.Abs(x.root)
 	if err != nil {
 		return setupFailed(err)
@@ -111,7 +118,7 @@ func runServerPathEscape(ctx context.Context, x *serverCheck) Outcome {
 
 // escapeProbe requests one escaping name on a fresh connection. It passes
 // only on ERR forbidden whose text discloses neither the secret nor the
-// absolute path of the root.
+// absolute path of the root (each checked when known: not nil, not "").
 func (x *serverCheck) escapeProbe(ctx context.Context, name, what string, secret []byte, root string) (Outcome, string) {
 	k, err := x.dial(ctx)
 	if err != nil {
@@ -128,7 +135,7 @@ func (x *serverCheck) escapeProbe(ctx context.Context, name, what string, secret
 	if er == nil {
 		return escapeServed(k, name, what, size, secret), ""
 	}
-	if bytes.Contains([]byte(er.Text), bytes.TrimSpace(secret)[:40]) || strings.Contains(er.Text, root) {
+	if secret != nil && bytes.Contains([]byte(er.Text), bytes.TrimSpace(secret)[:40]) || root != "" && strings.Contains(er.Text, root) {
 		return fail("%s, %q: the error text %q discloses the file's content or the server's absolute path (%s)",
 			what, name, er.Text, cite("REQ-ERR-7")), ""
 	}
@@ -143,17 +150,17 @@ func (x *serverCheck) escapeProbe(ctx context.Context, name, what string, secret
 // that alone breaks REQ-SRV-6; the kit reads what follows (bounded) to say
 // whether the file outside was disclosed.
 func escapeServed(k *kitConn, name, what string, size int64, secret []byte) Outcome {
-	base := fmt.Sprintf("%s, %q: the server announced %d bytes instead of refusing with ERR forbidden (%s)", what, name, size, bareNumber(spec.CodeForbidden))
+	base := fmt.Sprintf("%s, %q: the server announced %s instead of refusing with ERR forbidden (%s)", what, name, count(size, "byte"), bareNumber(spec.CodeForbidden))
 	if err := k.ack(); err != nil {
 		return fail("%s (%s)", base, cite("REQ-SRV-6", "REQ-SEC-1"))
 	}
 	const limit = 1 << 20
 	got, _ := io.ReadAll(io.LimitReader(k.r.Body(size), min(size, limit)))
 	k.logf("<- data %d bytes", len(got))
-	if bytes.Contains(got, secret[:len(secret)-1]) {
+	if len(secret) > 0 && bytes.Contains(got, secret[:len(secret)-1]) {
 		return fail("%s and sent the content of the file the kit placed outside the root (%s)", base, cite("REQ-SRV-6", "REQ-SEC-1"))
 	}
-	return fail("%s and sent %d bytes of something (%s)", base, len(got), cite("REQ-SRV-6", "REQ-SEC-1"))
+	return fail("%s and sent %s of something (%s)", base, count(len(got), "byte"), cite("REQ-SRV-6", "REQ-SEC-1"))
 }
 
 func runServerSpecialFiles(ctx context.Context, x *serverCheck) Outcome {
@@ -231,7 +238,7 @@ func (x *serverCheck) notRegular(k *kitConn, name, what string, afterRefusal boo
 	case err != nil:
 		return nil, fail("%v: %s must get ERR %s (%s)", err, what, spec.CodeNotRegular, cite("REQ-SRV-8"))
 	case er == nil:
-		return nil, fail("the server announced %d bytes for %s, %q (%s: only regular files are served; %s)", size, what, name, cite("REQ-SRV-8"), bareNumber(spec.CodeNotRegular))
+		return nil, fail("the server announced %s for %s, %q (%s: only regular files are served; %s)", count(size, "byte"), what, name, cite("REQ-SRV-8"), bareNumber(spec.CodeNotRegular))
 	case er.Code != spec.CodeNotRegular:
 		return nil, fail("the server answered %s with ERR %s, want ERR %s (%s)", what, er.Code, spec.CodeNotRegular, cite("REQ-SRV-8", "REQ-ERR-1"))
 	}

@@ -22,11 +22,11 @@ import (
 
 // refTarget serves a fresh root (a subdirectory of a temporary directory,
 // so the kit can place a file just outside it) with the reference server
-// until the test ends.
+// until the test ends. The root holds files of the user's, named in Files.
 func refTarget(t *testing.T, f spec.Framing) conformance.ServerTarget {
 	t.Helper()
 	srv := reftest.NewServer(t, "", reftest.Options{Framing: f})
-	return conformance.ServerTarget{Addr: srv.Addr, Root: srv.Root, Framing: f}
+	return conformance.ServerTarget{Addr: srv.Addr, Root: srv.Root, Framing: f, Files: userFiles(t, srv.Root)}
 }
 
 // wantRefVerdict is the verdict the reference server earns for case id in
@@ -91,6 +91,7 @@ var serverCaseIDs = []string{
 	"server/line-endings",
 	"server/end-of-stream",
 	"server/conn-limit",
+	"server/named-files",
 }
 
 func TestServerCasesRegistered(t *testing.T) {
@@ -124,33 +125,73 @@ func TestServerCasesRegistered(t *testing.T) {
 // each framing, through TestServer and through RunServer with the verdicts
 // asserted, and checks the kit leaves no fixture behind.
 func TestRefServer(t *testing.T) {
-	defer goleak.VerifyNone(t)
-	for _, f := range spec.Framings {
-		t.Run(f.String(), func(t *testing.T) {
-			target := refTarget(t, f)
-			t.Run("TestServer", func(t *testing.T) {
-				conformance.TestServer(t, target, conformance.Options{})
-			})
-			t.Run("RunServer", func(t *testing.T) {
-				results := conformance.RunServer(t.Context(), target, conformance.Options{})
-				if len(results) != len(serverCaseIDs) {
-					t.Fatalf("RunServer returned %d results, want %d", len(results), len(serverCaseIDs))
-				}
-				for _, r := range results {
-					checkCitations(t, r)
-					want := wantRefVerdict(r.Case.ID, f)
-					t.Logf("%-28s %-6s %8v  %s", r.Case.ID, r.Outcome.Verdict, r.Duration.Round(time.Millisecond), r.Outcome.Detail)
-					if r.Outcome.Verdict != want {
-						t.Errorf("%s (%s): verdict %s, want %s: %s\n%s", r.Case.ID, f, r.Outcome.Verdict, want, r.Outcome.Detail, strings.Join(r.Log, "\n"))
-					}
-					if r.Outcome.Verdict != conformance.Skip && len(r.Log) == 0 {
-						t.Errorf("%s (%s): empty log, want the byte-level exchange", r.Case.ID, f)
-					}
-				}
-			})
-			assertNoFixtures(t, target.Root)
+	inEachFraming(t, func(t *testing.T, f spec.Framing) {
+		target := refTarget(t, f)
+		t.Run("TestServer", func(t *testing.T) {
+			conformance.TestServer(t, target, conformance.Options{})
 		})
-	}
+		t.Run("RunServer", func(t *testing.T) {
+			results := conformance.RunServer(t.Context(), target, conformance.Options{})
+			if len(results) != len(serverCaseIDs) {
+				t.Fatalf("RunServer returned %d results, want %d", len(results), len(serverCaseIDs))
+			}
+			for _, r := range results {
+				checkCitations(t, r)
+				want := wantRefVerdict(r.Case.ID, f)
+				t.Logf("%-28s %-6s %8v  %s", r.Case.ID, r.Outcome.Verdict, r.Duration.Round(time.Millisecond), r.Outcome.Detail)
+				if r.Outcome.Verdict != want {
+					t.Errorf("%s (%s): verdict %s, want %s: %s\n%s", r.Case.ID, f, r.Outcome.Verdict, want, r.Outcome.Detail, strings.Join(r.Log, "\n"))
+				}
+				if r.Outcome.Verdict != conformance.Skip && len(r.Log) == 0 {
+					t.Errorf("%s (%s): empty log, want the byte-level exchange", r.Case.ID, f)
+				}
+			}
+		})
+		assertNoFixtures(t, target.Root)
+	})
+}
+
+// TestRemoteRefServer checks the reference server as a server on another
+// host: no root for the kit. Each case that needs one is a SKIP that says
+// why; the others get the verdicts they get with a root, on names that
+// cannot exist and the files named; nothing is written anywhere.
+func TestRemoteRefServer(t *testing.T) {
+	inEachFraming(t, func(t *testing.T, f spec.Framing) {
+		target := refTarget(t, f)
+		root := target.Root
+		target.Root = ""
+		before, err := os.ReadDir(root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		results := conformance.RunServer(t.Context(), target, conformance.Options{})
+		if len(results) != len(serverCaseIDs) {
+			t.Fatalf("RunServer returned %d results, want %d", len(results), len(serverCaseIDs))
+		}
+		ran := 0
+		for _, r := range results {
+			checkCitations(t, r)
+			t.Logf("%-28s %-6s %s", r.Case.ID, r.Outcome.Verdict, r.Outcome.Detail)
+			if r.Case.NeedsRoot && r.Case.AppliesTo(f) {
+				if r.Outcome.Verdict != conformance.Skip || !strings.HasPrefix(r.Outcome.Detail, "needs --root: the kit must write fixtures") {
+					t.Errorf("%s (%s) without a root = %s: %s, want SKIP (needs --root)", r.Case.ID, f, r.Outcome.Verdict, r.Outcome.Detail)
+				}
+				continue
+			}
+			ran++
+			if want := wantRefVerdict(r.Case.ID, f); r.Outcome.Verdict != want {
+				t.Errorf("%s (%s) without a root = %s, want %s: %s\n%s", r.Case.ID, f, r.Outcome.Verdict, want, r.Outcome.Detail, strings.Join(r.Log, "\n"))
+			}
+		}
+		if ran < 8 {
+			t.Errorf("%d cases ran without a root, want at least the 8 that need none", ran)
+		}
+		after, err := os.ReadDir(root)
+		if err != nil || len(after) != len(before) {
+			t.Errorf("the root held %d entries before and %d (%v) after, want no change", len(before), len(after), err)
+		}
+		assertNoFixtures(t, root)
+	})
 }
 
 // assertNoFixtures fails if a kit fixture is left in root or beside it. A
@@ -186,7 +227,7 @@ func TestServerCannotConnect(t *testing.T) {
 	if err := os.Mkdir(root, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	target := conformance.ServerTarget{Addr: addr, Root: root, Framing: spec.Line}
+	target := conformance.ServerTarget{Addr: addr, Root: root, Framing: spec.Line, Files: []string{"a.txt"}}
 	for _, r := range conformance.RunServer(t.Context(), target, conformance.Options{Timeout: time.Second}) {
 		checkCitations(t, r)
 		if r.Outcome.Verdict != conformance.Error || !strings.Contains(r.Outcome.Detail, "the server is gone") {

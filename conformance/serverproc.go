@@ -22,9 +22,12 @@ import (
 // kit sends SIGKILL.
 const serverStopGrace = 2 * time.Second
 
-// startWait bounds the wait for a server the kit started to listen: its
-// interpreter may need a moment on a busy machine.
-func startWait(timeout time.Duration) time.Duration { return max(2*timeout, 10*time.Second) }
+// startWait bounds the wait for a program the kit started to listen (a
+// server) or to connect (a client), whatever the timeout: starting a
+// process, an interpreter or a runtime is the machine's work as much as
+// the program's, and on a busy machine it takes seconds. The bound costs
+// nothing when the program is quick: the kit waits for the event itself.
+func startWait(timeout time.Duration) time.Duration { return max(2*timeout, 30*time.Second) }
 
 // picksPort reports whether argv lets the kit choose the server's port:
 // it holds {port} or {addr}.

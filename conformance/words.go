@@ -132,3 +132,11 @@ func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return oneLine(lines[len(lines)-1], 160)
 }
+
+// count returns "1 noun" or "N nouns", for a detail.
+func count[N ~int | ~int64](n N, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}

@@ -3,6 +3,7 @@ package shape_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"slices"
@@ -305,14 +306,25 @@ func TestCoalesceWaitingReaderGetsData(t *testing.T) {
 		readDone <- string(buf[:n])
 	}()
 	// Whether the Read above is already waiting or not, the 5 bytes must
-	// reach the peer: a waiting Read is a turn change.
+	// reach the peer: a waiting Read is a turn change. The peer reads on
+	// a goroutine of its own: when the Read is already waiting, the Write
+	// releases the bytes itself, and a write to a net.Pipe returns only
+	// once the peer has read it.
+	peer := make(chan error, 1)
+	go func() {
+		buf := make([]byte, 5)
+		_, err := io.ReadFull(b, buf)
+		if err == nil && string(buf) != "hello" {
+			err = fmt.Errorf("got %q, want \"hello\"", buf)
+		}
+		if err == nil {
+			_, err = b.Write([]byte("x"))
+		}
+		peer <- err
+	}()
 	mustWrite(t, w, []byte("hello"))
-	buf := make([]byte, 5)
-	if _, err := io.ReadFull(b, buf); err != nil || string(buf) != "hello" {
-		t.Fatalf("peer ReadFull = %q, %v, want \"hello\", nil", buf, err)
-	}
-	if _, err := b.Write([]byte("x")); err != nil {
-		t.Fatalf("peer Write: %v", err)
+	if err := <-peer; err != nil {
+		t.Fatalf("peer: %v", err)
 	}
 	if got := <-readDone; got != "x" {
 		t.Errorf("Read got %q, want \"x\"", got)

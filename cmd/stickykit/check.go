@@ -8,7 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"regexp"
-	"strconv"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -34,6 +34,15 @@ check server --addr ADDR --root DIR
     connects just to see whether the server is up: it asks the kernel. A
     server that stops listening during a case fails that case (it
     crashed); every later case is then ERROR ("the server is gone").
+
+check server --addr ADDR [--file NAME]...
+    Without --root (a directory the kit cannot write: another user's, a
+    container's), the kit writes nothing: the cases that need fixtures are
+    SKIP ("needs --root"); the others run on names that cannot exist
+    (missing file, path escape, bad and over-long requests, end of stream,
+    connection limit, split request). Each --file NAME, a file the server
+    serves, is fetched and checked for self-consistency: a size, exactly
+    that many bytes, their MD5 (server/named-files; with --root too).
 
 check server [--addr ADDR] [--root DIR] -- CMD ARG...
     The kit starts the server itself, fresh for every case, in its own
@@ -89,11 +98,16 @@ cannot start or never connects, a bad regexp or baseline); 130 when
 interrupted (Ctrl-C ends the run at once: the case in flight and the rest
 are ERROR, and the kit cleans up).
 
+--run and --skip take regular expressions matched against case IDs: a
+case runs when --run matches it and --skip does not.
+JSON and JUnit reports name the tool and its version, the start time, the
+command line, the framing and the target.
 A baseline (--expect FILE) lists the verdicts an implementation is known to
-get, one "CASE-ID VERDICT" per line (# comments and blank lines allowed), or
-is a report written by --json. With a baseline only a difference fails: a
-verdict other than the one listed, a listed case that did not run, or a
-MUST FAIL of a case the baseline does not list.`
+get, one "CASE-ID VERDICT" per line (a # starts a comment, blank lines are
+allowed), or is a report written by --json; a case ID the kit does not
+know is an error that names the closest one. With a baseline only a
+difference fails: a verdict other than the one listed, a listed case that
+did not run, or a MUST FAIL of a case the baseline does not list.`
 
 func runCheck(e *env, args []string) int {
 	c, code, ok := parseCheck(e, args)
@@ -101,7 +115,7 @@ func runCheck(e *env, args []string) int {
 		return code
 	}
 	if c.list {
-		return e.listCases(c.role, c.sel)
+		return e.listCases(c.role, c.selects)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -120,9 +134,14 @@ type checkRun struct {
 	target  string   // the server's address or the client's command, for the reports
 	addr    string
 	root    string
+	files   fileNames // --file: names the server serves (check server)
 	framing spec.Framing
-	sel     *regexp.Regexp
+	sel     *regexp.Regexp // --run
+	skip    *regexp.Regexp // --skip
 	runRE   string
+	skipRE  string
+	args    []string  // the command line, for the reports
+	started time.Time // when the cases began, for the reports
 	list    bool
 	verbose bool
 	timeout time.Duration
@@ -138,7 +157,7 @@ type checkRun struct {
 // parseCheck parses the command line of "stickykit check". It returns the
 // run, or the exit status and false when the command should stop.
 func parseCheck(e *env, args []string) (*checkRun, int, bool) {
-	c := &checkRun{framing: spec.Lockstep}
+	c := &checkRun{framing: spec.Lockstep, args: append([]string{"stickykit", "check"}, args...)}
 	// Everything after the first "--" is the client's command line, taken
 	// as is.
 	dashdash := false
@@ -148,11 +167,13 @@ func parseCheck(e *env, args []string) (*checkRun, int, bool) {
 			break
 		}
 	}
-	fs := e.newFlags("check", "server --addr ADDR --root DIR [flags]\n       stickykit check server [--addr ADDR] [--root DIR] [flags] -- CMD ARG...\n       stickykit check client [flags] -- CMD ARG...", checkAbout)
+	fs := e.newFlags("check", "server --addr ADDR --root DIR [flags]\n       stickykit check server --addr ADDR [--file NAME]... [flags]\n       stickykit check server [--addr ADDR] [--root DIR] [flags] -- CMD ARG...\n       stickykit check client [flags] -- CMD ARG...", checkAbout)
 	fs.StringVar(&c.addr, "addr", "", "`address` (host:port) of the server under test, or where the server the kit starts listens (check server)")
 	fs.StringVar(&c.root, "root", "", "`directory` the server under test serves; the kit writes its fixtures here (check server; with a command, a fresh root per case by default)")
+	c.remoteFlags(fs)
 	fs.Var(&c.framing, "framing", "`framing` the implementation speaks: lockstep (the tutorial's bytes) or line (LF-terminated)")
 	fs.StringVar(&c.runRE, "run", "", "run only the cases whose ID matches this `regexp`")
+	fs.StringVar(&c.skipRE, "skip", "", "leave out the cases whose ID matches this `regexp` (after --run)")
 	fs.BoolVar(&c.list, "list", false, "list the cases (ID, severity, framings, SPEC.md requirements) and exit")
 	fs.StringVar(&c.jsonFile, "json", "", "also write the report as JSON to `FILE`")
 	fs.StringVar(&c.junitFile, "junit", "", "also write the report as JUnit XML to `FILE` (for CI)")
@@ -174,12 +195,18 @@ func parseCheck(e *env, args []string) (*checkRun, int, bool) {
 // the selection and the target. It returns exitOK, or the status of a
 // usage error it reported.
 func (c *checkRun) validate(e *env, fs *flag.FlagSet, pos []string, dashdash bool) int {
-	if c.runRE != "" {
-		re, err := regexp.Compile(c.runRE)
-		if err != nil {
-			return e.usageErr(fs, "bad --run regexp: %v", err)
+	for _, f := range []struct {
+		name, expr string
+		re         **regexp.Regexp
+	}{{"run", c.runRE, &c.sel}, {"skip", c.skipRE, &c.skip}} {
+		if f.expr == "" {
+			continue
 		}
-		c.sel = re
+		re, err := regexp.Compile(f.expr)
+		if err != nil {
+			return e.usageErr(fs, "bad --%s regexp: %v", f.name, err)
+		}
+		*f.re = re
 	}
 	if len(pos) > 1 {
 		return e.usageErr(fs, "unexpected argument %q (a client's command goes after \"--\")", pos[1])
@@ -202,15 +229,15 @@ func (c *checkRun) validate(e *env, fs *flag.FlagSet, pos []string, dashdash boo
 	}
 	set := setFlags(fs)
 	switch {
-	case set["addr"] || set["root"]:
-		return e.usageErr(fs, "--addr and --root are for check server; check client runs its own servers")
+	case set["addr"] || set["root"] || set["file"]:
+		return e.usageErr(fs, "--addr, --root and --file are for check server; check client runs its own servers")
 	case len(c.command) == 0 || c.command[0] == "":
 		return e.usageErr(fs, "check client needs the client's command after \"--\"")
 	}
 	if code := c.validateClient(e, fs); code != exitOK {
 		return code
 	}
-	c.target = commandLine(c.command)
+	c.target = report.CommandLine(c.command)
 	return exitOK
 }
 
@@ -225,7 +252,7 @@ func (c *checkRun) prepare(ctx context.Context, e *env) (int, bool) {
 			e.errorf("check: --expect: %v", err)
 			return exitUsage, false
 		}
-		c.expect = relevant(m, c.role, c.sel)
+		c.expect = relevant(m, c.role, c.selects)
 	}
 	if code, ok := c.preflight(ctx, e); !ok {
 		return code, false
@@ -257,9 +284,15 @@ func (c *checkRun) closeFiles() {
 	}
 }
 
+// selects reports whether --run and --skip select case id.
+func (c *checkRun) selects(id string) bool {
+	return (c.sel == nil || c.sel.MatchString(id)) && (c.skip == nil || !c.skip.MatchString(id))
+}
+
 // run runs the selected cases.
 func (c *checkRun) run(ctx context.Context) []conformance.Result {
-	opts := conformance.Options{Run: c.sel, Timeout: c.timeout}
+	c.started = time.Now()
+	opts := conformance.Options{Run: c.sel, Skip: c.skip, Timeout: c.timeout}
 	if c.role == conformance.RoleServer {
 		return conformance.RunServer(ctx, c.serverTarget(), opts)
 	}
@@ -271,10 +304,10 @@ func (c *checkRun) run(ctx context.Context) []conformance.Result {
 func (c *checkRun) report(ctx context.Context, e *env, results []conformance.Result) int {
 	status := exitOK
 	if len(results) == 0 {
-		e.errorf("check: no %s case matches --run %q", c.role, c.runRE)
+		e.errorf("check: %s", c.noneSelected())
 		status = exitUsage
 	}
-	topts := report.TableOptions{Verbose: c.verbose, Width: 120}
+	topts := report.TableOptions{Verbose: c.verbose, Width: 100}
 	if f, ok := e.stdout.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		topts.Color = true
 		if w, _, err := term.GetSize(int(f.Fd())); err == nil && w >= 40 {
@@ -307,7 +340,7 @@ func (c *checkRun) writeFiles(e *env, results []conformance.Result) bool {
 	ok := true
 	if c.jsonOut != nil {
 		if err := writeReport(c.jsonOut, func(w io.Writer) error {
-			return report.WriteJSON(w, c.target, c.framing, results)
+			return report.WriteJSON(w, c.reportRun(), results)
 		}); err != nil {
 			e.errorf("check: --json: %v", err)
 			ok = false
@@ -316,7 +349,7 @@ func (c *checkRun) writeFiles(e *env, results []conformance.Result) bool {
 	}
 	if c.junitOut != nil {
 		if err := writeReport(c.junitOut, func(w io.Writer) error {
-			return report.WriteJUnit(w, "stickykit check "+string(c.role), results)
+			return report.WriteJUnit(w, "stickykit check "+string(c.role), c.reportRun(), results)
 		}); err != nil {
 			e.errorf("check: --junit: %v", err)
 			ok = false
@@ -333,21 +366,21 @@ func (c *checkRun) writeDiff(e *env, results []conformance.Result) {
 		fmt.Fprintf(e.stdout, "every verdict matches the baseline %s\n", c.expectFile)
 		return
 	}
-	fmt.Fprintf(e.stdout, "%d differences from the baseline %s:\n", len(diff), c.expectFile)
+	fmt.Fprintf(e.stdout, "%s from the baseline %s:\n", count(len(diff), "difference"), c.expectFile)
 	for _, d := range diff {
 		fmt.Fprintf(e.stdout, "  %s\n", d)
 	}
 }
 
-// listCases prints the cases of role (every case when role is empty) whose
-// ID matches sel, with their severity, framings and requirement IDs.
-func (e *env) listCases(role conformance.Role, sel *regexp.Regexp) int {
+// listCases prints the cases of role (every case when role is empty) that
+// sel selects, with their severity, framings and requirement IDs.
+func (e *env) listCases(role conformance.Role, sel func(id string) bool) int {
 	cases := conformance.Cases(role)
 	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "CASE\tSEVERITY\tFRAMINGS\tREQUIREMENTS\tTITLE")
 	n := 0
 	for _, c := range cases {
-		if sel != nil && !sel.MatchString(c.ID) {
+		if !sel(c.ID) {
 			continue
 		}
 		n++
@@ -362,7 +395,7 @@ func (e *env) listCases(role conformance.Role, sel *regexp.Regexp) int {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.ID, c.Severity, framings, strings.Join(c.Requirements, " "), c.Title)
 	}
 	tw.Flush()
-	fmt.Fprintf(e.stdout, "%d cases\n", n)
+	fmt.Fprintln(e.stdout, count(n, "case"))
 	return exitOK
 }
 
@@ -377,12 +410,11 @@ func readExpect(name string) (report.Baseline, error) {
 }
 
 // relevant drops the baseline entries for cases this run does not select:
-// known cases of the other role, and cases --run leaves out. An entry for
-// an unknown case stays, so Diff reports it as not run.
-func relevant(m report.Baseline, role conformance.Role, sel *regexp.Regexp) report.Baseline {
+// cases of the other role, and cases --run or --skip leave out.
+func relevant(m report.Baseline, role conformance.Role, sel func(id string) bool) report.Baseline {
 	out := make(report.Baseline, len(m))
 	for id, v := range m {
-		if c, ok := conformance.Lookup(id); ok && (c.Role() != role || (sel != nil && !sel.MatchString(id))) {
+		if c, ok := conformance.Lookup(id); ok && (c.Role() != role || !sel(id)) {
 			continue
 		}
 		out[id] = v
@@ -400,15 +432,42 @@ func writeReport(f *os.File, write func(io.Writer) error) error {
 	return err
 }
 
-// commandLine renders argv for a report, quoting the arguments a shell
-// would split.
-func commandLine(argv []string) string {
-	parts := make([]string, len(argv))
-	for i, a := range argv {
-		if a == "" || strings.ContainsAny(a, " \t\n\"'\\$`") {
-			a = strconv.Quote(a)
-		}
-		parts[i] = a
+// reportRun describes the run for the JSON and JUnit reports.
+func (c *checkRun) reportRun() report.Run {
+	info, _ := debug.ReadBuildInfo()
+	return report.Run{
+		Tool:    report.Tool{Name: "stickykit", Version: report.BuildVersion(info)},
+		Started: c.started,
+		Args:    c.args,
+		Framing: c.framing,
+		Target:  c.target,
 	}
-	return strings.Join(parts, " ")
+}
+
+// noneSelected says why no case ran: --run and --skip left none of the
+// role's, naming the closest case when --run is a plain ID.
+func (c *checkRun) noneSelected() string {
+	var flags []string
+	if c.runRE != "" {
+		flags = append(flags, fmt.Sprintf("--run %q", c.runRE))
+	}
+	if c.skipRE != "" {
+		flags = append(flags, fmt.Sprintf("--skip %q", c.skipRE))
+	}
+	if len(flags) == 0 {
+		return fmt.Sprintf("no %s case to run", c.role)
+	}
+	msg := fmt.Sprintf("no %s case is selected by %s", c.role, strings.Join(flags, " and "))
+	if id := strings.Trim(c.runRE, "^$"); id != "" && regexp.QuoteMeta(id) == id {
+		msg += fmt.Sprintf(" (did you mean %s?)", report.ClosestCase(id))
+	}
+	return msg
+}
+
+// count returns "1 noun" or "N nouns".
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

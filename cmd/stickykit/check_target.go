@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/stickykit/stickykit/conformance"
+	"github.com/stickykit/stickykit/conformance/report"
 	"github.com/stickykit/stickykit/spec"
 )
 
@@ -58,10 +59,13 @@ func (c *checkRun) validateServer(e *env, fs *flag.FlagSet, dashdash bool) int {
 		}
 	}
 	if !dashdash {
-		if c.addr == "" || c.root == "" {
-			return e.usageErr(fs, "check server needs --addr ADDR and --root DIR (a running server), or the server's command after \"--\"")
+		if c.addr == "" {
+			return e.usageErr(fs, "check server needs --addr ADDR (and --root DIR when the kit can write the directory the server serves), or the server's command after \"--\"")
 		}
 		c.target = c.addr
+		if c.root == "" {
+			return c.validateRemote(e)
+		}
 		return exitOK
 	}
 	if len(c.command) == 0 || c.command[0] == "" {
@@ -76,7 +80,7 @@ func (c *checkRun) validateServer(e *env, fs *flag.FlagSet, dashdash bool) int {
 			return e.usageErr(fs, "--addr: %v", err)
 		}
 	}
-	c.target = commandLine(c.command)
+	c.target = report.CommandLine(c.command)
 	return exitOK
 }
 
@@ -129,7 +133,7 @@ func unescape(s string) string {
 
 // serverTarget returns the server under test.
 func (c *checkRun) serverTarget() conformance.ServerTarget {
-	return conformance.ServerTarget{Addr: c.addr, Root: c.root, Framing: c.framing, Digest: c.opts.digest, Command: c.command}
+	return conformance.ServerTarget{Addr: c.addr, Root: c.root, Framing: c.framing, Digest: c.opts.digest, Command: c.command, Files: c.files}
 }
 
 // clientTarget returns the client under test.

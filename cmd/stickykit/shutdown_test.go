@@ -313,13 +313,16 @@ func shutdownRoot(t *testing.T) (root, name string) {
 // TestShutdownGraceful: SIGTERM or SIGINT while a large download is in
 // flight through a reader that has stopped. The server stops accepting at
 // once, lets the download finish byte-exact when the reader resumes, and
-// exits 0 within its 5s grace (SPEC.md REQ-SRV-17).
+// exits 0 as soon as it has (SPEC.md REQ-SRV-17). The grace is the most
+// serve allows (maxTimeout), so that it cannot run out however long a busy
+// machine takes to move the file: the server must exit because the transfer ended, not because the
+// grace did (TestShutdownGraceExpires checks the other way).
 func TestShutdownGraceful(t *testing.T) {
 	ignore := goleak.IgnoreCurrent()
 	root, name := shutdownRoot(t)
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		t.Run(sig.String(), func(t *testing.T) {
-			const grace = 5 * time.Second
+			const grace = maxTimeout
 			p := startServeProc(t, root, "--grace", grace.String())
 			out := t.TempDir()
 			dst := filepath.Join(out, name)
@@ -336,7 +339,7 @@ func TestShutdownGraceful(t *testing.T) {
 			}
 			dials := assertRefusing(t, p.addr)
 			g.wait(t)
-			code := p.exitCode(t, grace+eventGuard)
+			code := p.exitCode(t, eventGuard) // once the transfer is over, not the grace
 			took := time.Since(signalled)
 
 			t.Logf("%v with %d of %d bytes received: refused new connections after %d dial(s); download ended %v; exit %d after %v (grace %v)",

@@ -16,15 +16,16 @@ import (
 type Baseline map[string]conformance.Verdict
 
 // ReadBaseline reads a baseline of expected verdicts, in either of two
-// forms. The line form has one "CASE-ID VERDICT" pair per line; blank lines
-// and lines beginning with # are ignored:
+// forms. The line form has one "CASE-ID VERDICT" pair per line; a # begins
+// a comment, to the end of the line, and blank lines are ignored:
 //
 //	# the naive client is known to lose the digest
-//	client/sticky   FAIL
-//	client/basic    PASS
+//	client/sticky   FAIL   # the sticky packet
+//	client/plain    PASS
 //
 // The JSON form is a report written by [WriteJSON] (or --json): the
-// verdicts it records become the baseline. A case listed twice, or an
+// verdicts it records become the baseline. A case the kit does not know
+// (the error names the closest ID it does), a case listed twice, or an
 // unknown verdict, is an error.
 func ReadBaseline(r io.Reader) (Baseline, error) {
 	data, err := io.ReadAll(io.LimitReader(r, 16<<20))
@@ -36,8 +37,9 @@ func ReadBaseline(r io.Reader) (Baseline, error) {
 	}
 	b := make(Baseline)
 	for n, line := range strings.Split(string(data), "\n") {
+		line, _, _ = strings.Cut(line, "#")
 		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "#") {
+		if line == "" {
 			continue
 		}
 		f := strings.Fields(line)
@@ -74,6 +76,9 @@ func readBaselineJSON(data []byte) (Baseline, error) {
 func (b Baseline) add(id, verdict string) error {
 	if id == "" {
 		return fmt.Errorf("empty case ID")
+	}
+	if _, ok := conformance.Lookup(id); !ok {
+		return fmt.Errorf("unknown case %q (did you mean %s?)", id, ClosestCase(id))
 	}
 	v := conformance.Verdict(strings.ToUpper(verdict))
 	known := make([]conformance.Verdict, len(verdictRules))
@@ -147,4 +152,41 @@ func because(detail string) string {
 		return ""
 	}
 	return ": " + detail
+}
+
+// ClosestCase returns the ID of the case whose ID is closest to id: the
+// fewest single-character insertions, deletions and substitutions turn one
+// into the other (Levenshtein distance); the first in catalogue order among
+// equals.
+func ClosestCase(id string) string {
+	best, bestD := "", -1
+	for _, c := range conformance.Cases("") {
+		if d := editDistance(id, c.ID); bestD < 0 || d < bestD {
+			best, bestD = c.ID, d
+		}
+	}
+	return best
+}
+
+// editDistance returns the Levenshtein distance between a and b, counted
+// in runes.
+func editDistance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			sub := prev[j-1]
+			if ra[i-1] != rb[j-1] {
+				sub++
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, sub)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(rb)]
 }

@@ -5,13 +5,15 @@ import (
 	"io"
 
 	"github.com/stickykit/stickykit/conformance"
-	"github.com/stickykit/stickykit/spec"
 )
 
 // JSONReport is the document WriteJSON writes, indented, fields in this
 // order:
 //
 //	{
+//	  "tool": {"name": "stickykit", "version": "v1.2.0"},
+//	  "started": "2025-06-11T14:03:27+02:00",
+//	  "args": ["stickykit", "check", "server", "--addr", "127.0.0.1:8888", "--root", "srv"],
 //	  "framing": "lockstep",
 //	  "target": "127.0.0.1:8888",
 //	  "cases": [
@@ -27,12 +29,17 @@ import (
 //	  "summary": {"PASS": 1, "FAIL": 0, "HAZARD": 0, "INCONCLUSIVE": 0, "SKIP": 0}
 //	}
 //
-// target is the server's address, or the client's command line. Every
-// verdict appears in summary, zero included; duration_ms is whole
-// milliseconds, 0 for a case that did not run. A detail names only
-// requirements its case lists. ReadBaseline accepts this document as a
-// baseline.
+// The fields before cases describe the run (see [Run]): the tool and its
+// version, the start time in RFC 3339 ("" when not known), the command
+// line, the framing, and the target: the server's address, or the
+// client's command line. Every verdict appears in summary, zero included;
+// duration_ms is whole milliseconds, 0 for a case that did not run. A
+// detail names only requirements its case lists. ReadBaseline accepts
+// this document as a baseline.
 type JSONReport struct {
+	Tool    Tool       `json:"tool"`
+	Started string     `json:"started"`
+	Args    []string   `json:"args"`
 	Framing string     `json:"framing"`
 	Target  string     `json:"target"`
 	Cases   []JSONCase `json:"cases"`
@@ -49,9 +56,14 @@ type JSONCase struct {
 	DurationMS   int64                `json:"duration_ms"`
 }
 
-// WriteJSON writes results as an indented [JSONReport].
-func WriteJSON(w io.Writer, target string, framing spec.Framing, results []conformance.Result) error {
-	rep := JSONReport{Framing: framing.String(), Target: target, Cases: []JSONCase{}, Summary: Count(results)}
+// WriteJSON writes the results of run as an indented [JSONReport].
+func WriteJSON(w io.Writer, run Run, results []conformance.Result) error {
+	args := run.Args
+	if args == nil {
+		args = []string{}
+	}
+	rep := JSONReport{Tool: run.Tool, Started: run.started(), Args: args, Framing: run.Framing.String(), Target: run.Target,
+		Cases: []JSONCase{}, Summary: Count(results)}
 	for _, r := range results {
 		reqs := r.Case.Requirements
 		if reqs == nil {

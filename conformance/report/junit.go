@@ -23,13 +23,34 @@ type junitSuites struct {
 }
 
 type junitSuite struct {
-	Name     string      `xml:"name,attr"`
-	Tests    int         `xml:"tests,attr"`
-	Failures int         `xml:"failures,attr"`
-	Errors   int         `xml:"errors,attr"`
-	Skipped  int         `xml:"skipped,attr"`
-	Time     string      `xml:"time,attr"`
-	Cases    []junitCase `xml:"testcase"`
+	Name       string          `xml:"name,attr"`
+	Tests      int             `xml:"tests,attr"`
+	Failures   int             `xml:"failures,attr"`
+	Errors     int             `xml:"errors,attr"`
+	Skipped    int             `xml:"skipped,attr"`
+	Time       string          `xml:"time,attr"`
+	Timestamp  string          `xml:"timestamp,attr,omitempty"`
+	Properties []junitProperty `xml:"properties>property"`
+	Cases      []junitCase     `xml:"testcase"`
+}
+
+// junitProperty is one <property name=... value=...> of a suite.
+type junitProperty struct {
+	Name  string `xml:"name,attr"`
+	Value string `xml:"value,attr"`
+}
+
+// junitProperties returns the properties that describe run, named as the
+// JSON report's fields are.
+func junitProperties(run Run) []junitProperty {
+	return []junitProperty{
+		{"tool.name", run.Tool.Name},
+		{"tool.version", run.Tool.Version},
+		{"started", run.started()},
+		{"args", xmlSafe(CommandLine(run.Args))},
+		{"framing", run.Framing.String()},
+		{"target", xmlSafe(run.Target)},
+	}
 }
 
 type junitCase struct {
@@ -54,9 +75,12 @@ type junitMessage struct {
 	Text    string `xml:",cdata"`
 }
 
-// WriteJUnit writes results as JUnit XML, the format CI systems ingest: one
-// <testsuite> named suite (e.g. "stickykit check server") with one
-// <testcase> per case, classname its role and name its ID.
+// WriteJUnit writes the results of run as JUnit XML, the format CI systems
+// ingest: one <testsuite> named suite (e.g. "stickykit check server"),
+// stamped with the run's start time, whose <properties> describe the run
+// (tool.name, tool.version, started, args, framing, target: the fields of
+// the JSON report), and one <testcase> per case, classname its role and
+// name its ID.
 //
 // The verdicts map onto JUnit so that the document's failures are exactly
 // what makes the exit status 1 (see [ExitCode] without a baseline):
@@ -72,8 +96,8 @@ type junitMessage struct {
 //     counted in the errors attribute.
 //
 // Each case's byte-level log follows in <system-out>.
-func WriteJUnit(w io.Writer, suite string, results []conformance.Result) error {
-	s := junitSuite{Name: suite, Tests: len(results)}
+func WriteJUnit(w io.Writer, suite string, run Run, results []conformance.Result) error {
+	s := junitSuite{Name: suite, Tests: len(results), Timestamp: run.started(), Properties: junitProperties(run)}
 	var total time.Duration
 	for _, r := range results {
 		total += r.Duration

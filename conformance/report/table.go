@@ -18,98 +18,171 @@ type TableOptions struct {
 	Color bool
 	// Verbose writes each case's byte-level log below its row.
 	Verbose bool
-	// Width is the line width, in columns, details are wrapped to;
-	// 0 means 100.
+	// Width is the line width, in columns, the table fits in; 0 means
+	// 100.
 	Width int
 }
 
-// WriteTable writes results as a human table, one row per case:
+// WriteTable writes results as a human table, one row per case, that fits
+// in opts.Width columns:
 //
-//	VERDICT  CASE          SEVERITY  REQUIREMENTS        TIME   DETAIL
-//	PASS     server/sizes  MUST      REQ-SRV-1 REQ-MSG-2  12ms   ...
+//	VERDICT  CASE          SEVERITY  REQUIREMENTS         TIME
+//	PASS     server/sizes  MUST      REQ-SRV-1 REQ-MSG-4  12ms
+//	    5 files of 0 to 5242880 bytes arrived byte-exact with matching digests
 //
-// followed by a summary line (see [SummaryLine]). A detail too long for the
-// line is wrapped under the DETAIL column, or, when that column would be too
-// narrow, below the row.
+// followed by a summary line (see [SummaryLine]). Each detail goes below
+// its row, indented, or, when the line is wide enough, in a DETAIL column
+// beside it; it is wrapped at spaces. A requirement ID is never split: a
+// list too long for its column shows the IDs that fit and "+N" for the
+// rest, and the whole list opens the detail.
 func WriteTable(w io.Writer, results []conformance.Result, opts TableOptions) error {
 	width := opts.Width
 	if width <= 0 {
 		width = 100
 	}
-	rows := make([][5]string, len(results))
-	cols := [5]int{len("VERDICT"), len("CASE"), len("SEVERITY"), len("REQUIREMENTS"), len("TIME")}
-	for i, r := range results {
-		rows[i] = [5]string{
-			string(r.Outcome.Verdict),
-			r.Case.ID,
-			string(r.Case.Severity),
-			strings.Join(r.Case.Requirements, " "),
-			formatDuration(r),
-		}
-		for j, s := range rows[i] {
-			cols[j] = max(cols[j], utf8.RuneCountInString(s))
-		}
-	}
-	const gap = "  "
-	detailCol := 0
-	for _, c := range cols {
-		detailCol += c + len(gap)
-	}
-	detailWidth := width - detailCol
-	below := detailWidth < 50 // too narrow: details go on their own lines
-	const indent = "    "
-	if below {
-		detailWidth = max(width-len(indent), 50)
-	}
-
+	lay := layOut(results, width)
 	bw := bufio.NewWriter(w)
-	// row writes the cells padded to their columns, then tail, with no
-	// trailing spaces.
-	row := func(cells [5]string, color, tail string) {
-		var b strings.Builder
-		for j, s := range cells {
-			pad := strings.Repeat(" ", cols[j]-utf8.RuneCountInString(s))
-			if j == 0 && color != "" {
-				s = color + s + ansiReset
-			}
-			b.WriteString(s + pad + gap)
-		}
-		b.WriteString(tail)
-		bw.WriteString(strings.TrimRight(b.String(), " ") + "\n")
-	}
 	header := "DETAIL"
-	if below {
+	if lay.below {
 		header = ""
 	}
-	row([5]string{"VERDICT", "CASE", "SEVERITY", "REQUIREMENTS", "TIME"}, "", header)
-	for i, r := range results {
+	lay.row(bw, tableHeads, "", header)
+	for _, r := range results {
 		color := ""
 		if opts.Color {
 			color = ruleOf(r.Outcome.Verdict).color
 		}
-		lines := wrap(r.Outcome.Detail, detailWidth)
+		cells, detail := lay.cells(r)
+		lines := wrap(detail, lay.detailWidth)
 		switch {
 		case len(lines) == 0:
-			row(rows[i], color, "")
-		case below:
-			row(rows[i], color, "")
+			lay.row(bw, cells, color, "")
+		case lay.below:
+			lay.row(bw, cells, color, "")
 			for _, l := range lines {
-				fmt.Fprintf(bw, "%s%s\n", indent, l)
+				fmt.Fprintf(bw, "%s%s\n", tableIndent, l)
 			}
 		default:
-			row(rows[i], color, lines[0])
+			lay.row(bw, cells, color, lines[0])
 			for _, l := range lines[1:] {
-				fmt.Fprintf(bw, "%*s%s\n", detailCol, "", l)
+				fmt.Fprintf(bw, "%*s%s\n", lay.detailCol, "", l)
 			}
 		}
 		if opts.Verbose {
 			for _, l := range r.Log {
-				fmt.Fprintf(bw, "%s| %s\n", indent, l)
+				for _, part := range cut(l, width-len(tableIndent)-2) {
+					fmt.Fprintf(bw, "%s| %s\n", tableIndent, part)
+				}
 			}
 		}
 	}
 	fmt.Fprintln(bw, SummaryLine(results))
 	return bw.Flush()
+}
+
+// The table's columns before the detail, and the spaces between them.
+var tableHeads = [5]string{"VERDICT", "CASE", "SEVERITY", "REQUIREMENTS", "TIME"}
+
+const (
+	reqColumn   = 3      // the index of REQUIREMENTS in tableHeads
+	tableGap    = "  "   // between columns
+	tableIndent = "    " // before a detail or log line below its row
+	// minDetail is the narrowest DETAIL column worth having beside the
+	// rows; below it, details go below their rows.
+	minDetail = 50
+	// minReqs is the narrowest REQUIREMENTS column beside a DETAIL
+	// column: room for two IDs and a count of the rest.
+	minReqs = 25
+)
+
+// tableLayout is where a table's columns go at a given width.
+type tableLayout struct {
+	cols        [5]int // the widths of the columns before the detail
+	below       bool   // details go below their rows
+	detailCol   int    // the column the detail begins at, beside the rows
+	detailWidth int    // the width details are wrapped to
+}
+
+// layOut fits the columns of results into width: the requirements column
+// as wide as its longest list if the line allows, else narrower, with a
+// DETAIL column beside the rows only if it can be minDetail wide.
+func layOut(results []conformance.Result, width int) tableLayout {
+	var lay tableLayout
+	for j, h := range tableHeads {
+		lay.cols[j] = len(h)
+	}
+	for _, r := range results {
+		for j, s := range [5]string{string(r.Outcome.Verdict), r.Case.ID, string(r.Case.Severity),
+			strings.Join(r.Case.Requirements, " "), formatDuration(r)} {
+			lay.cols[j] = max(lay.cols[j], utf8.RuneCountInString(s))
+		}
+	}
+	others := len(tableGap) * (len(tableHeads) - 1)
+	for j, c := range lay.cols {
+		if j != reqColumn {
+			others += c
+		}
+	}
+	reqs := lay.cols[reqColumn]
+	switch {
+	case width-others-reqs-len(tableGap) >= minDetail:
+		// Everything fits at its natural width, detail beside.
+	case width-others-minReqs-len(tableGap) >= minDetail:
+		reqs = width - others - len(tableGap) - minDetail
+	default:
+		lay.below = true
+		reqs = max(min(reqs, width-others), len(tableHeads[reqColumn]))
+	}
+	lay.cols[reqColumn] = reqs
+	if lay.below {
+		lay.detailWidth = max(width-len(tableIndent), 20)
+		return lay
+	}
+	lay.detailCol = others + reqs + len(tableGap)
+	lay.detailWidth = width - lay.detailCol
+	return lay
+}
+
+// cells returns r's cells and its detail: the requirement IDs that fit in
+// their column, and the detail, led by the whole list when some did not.
+func (lay *tableLayout) cells(r conformance.Result) ([5]string, string) {
+	reqs, all := fitIDs(r.Case.Requirements, lay.cols[reqColumn])
+	detail := r.Outcome.Detail
+	if !all {
+		detail = strings.TrimSpace("requirements: " + strings.Join(r.Case.Requirements, " ") + "\n" + detail)
+	}
+	return [5]string{string(r.Outcome.Verdict), r.Case.ID, string(r.Case.Severity), reqs, formatDuration(r)}, detail
+}
+
+// row writes cells padded to their columns, then tail, with no trailing
+// spaces; color paints the first cell.
+func (lay *tableLayout) row(w io.Writer, cells [5]string, color, tail string) {
+	var b strings.Builder
+	for j, s := range cells {
+		pad := strings.Repeat(" ", max(lay.cols[j]-utf8.RuneCountInString(s), 0))
+		if j == 0 && color != "" {
+			s = color + s + ansiReset
+		}
+		b.WriteString(s + pad + tableGap)
+	}
+	b.WriteString(tail)
+	fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
+}
+
+// fitIDs returns as many of ids as fit in width columns, separated by
+// spaces, followed by "+N" for the N that did not; all reports whether
+// every one fitted. An ID is never cut.
+func fitIDs(ids []string, width int) (cell string, all bool) {
+	if s := strings.Join(ids, " "); utf8.RuneCountInString(s) <= width {
+		return s, true
+	}
+	for n := len(ids) - 1; n >= 0; n-- {
+		s := strings.Join(append(ids[:n:n], fmt.Sprintf("+%d", len(ids)-n)), " ")
+		if utf8.RuneCountInString(s) <= width {
+			return s, false
+		}
+	}
+	return "", false
 }
 
 // formatDuration renders a case's run time for the table; "-" for a case
@@ -155,4 +228,19 @@ func wrap(s string, width int) []string {
 		}
 	}
 	return out
+}
+
+// cut splits s into pieces of at most width runes, keeping every byte:
+// a log line is shown as it is, only folded.
+func cut(s string, width int) []string {
+	r := []rune(s)
+	if width < 1 || len(r) <= width {
+		return []string{s}
+	}
+	var out []string
+	for len(r) > width {
+		out = append(out, string(r[:width]))
+		r = r[width:]
+	}
+	return append(out, string(r))
 }

@@ -19,12 +19,24 @@ const recvBufSize = 1 << 20
 // reads see, as over net.Pipe itself. Writes pass through.
 //
 // Read honours the read deadline itself (the pipe is read by the goroutine
-// without one). Close closes the pipe and waits for the goroutine to end.
+// without one). A Read with a deadline that finds nothing queued while
+// stuck reports the exchange deadlocked (the server waits for the client,
+// with everything it wrote queued here) ends at once, as its deadline
+// would have once passed: nothing can arrive before it, however busy the
+// machine. Close closes the pipe and waits for the goroutine to end.
 type recvConn struct {
 	net.Conn
 
+	// stuck, when set, reports whether the server waits for bytes the
+	// client has not sent, having written nothing that is not queued
+	// here: pumped is the bytes queued so far, sent the bytes the client
+	// wrote.
+	stuck func(pumped, sent int64) bool
+
 	mu     sync.Mutex
 	queue  [][]byte  // pieces not yet read; queue[0] may be partly read
+	pumped int64     // bytes ever queued
+	sent   int64     // bytes the client wrote
 	err    error     // what ended the goroutine's reading, once the queue is empty
 	rdl    time.Time // read deadline
 	notify chan struct{}
@@ -53,6 +65,7 @@ func (r *recvConn) pump() {
 		r.mu.Lock()
 		if n > 0 {
 			r.queue = append(r.queue, append([]byte(nil), buf[:n]...))
+			r.pumped += int64(n)
 		}
 		if err != nil {
 			r.err = err
@@ -88,7 +101,7 @@ func (r *recvConn) Read(p []byte) (int, error) {
 			r.mu.Unlock()
 			return n, nil
 		}
-		err, dl := r.err, r.rdl
+		err, dl, pumped, sent := r.err, r.rdl, r.pumped, r.sent
 		r.mu.Unlock()
 		select {
 		case <-r.closed:
@@ -102,7 +115,7 @@ func (r *recvConn) Read(p []byte) (int, error) {
 		var timeout <-chan time.Time
 		if !dl.IsZero() {
 			d := time.Until(dl)
-			if d <= 0 {
+			if d <= 0 || (r.stuck != nil && r.stuck(pumped, sent)) {
 				return 0, &net.OpError{Op: "read", Net: "pipe", Err: os.ErrDeadlineExceeded}
 			}
 			timer = time.NewTimer(d)
@@ -117,6 +130,15 @@ func (r *recvConn) Read(p []byte) (int, error) {
 			timer.Stop()
 		}
 	}
+}
+
+// Write writes to the pipe and counts what the client sent.
+func (r *recvConn) Write(p []byte) (int, error) {
+	n, err := r.Conn.Write(p)
+	r.mu.Lock()
+	r.sent += int64(n)
+	r.mu.Unlock()
+	return n, err
 }
 
 func (r *recvConn) SetReadDeadline(t time.Time) error {
@@ -154,6 +176,10 @@ func (r *recvConn) Close() error {
 type turnConn struct {
 	net.Conn
 
+	// onChange, when set, is called whenever the server's reads or
+	// writes move on.
+	onChange func()
+
 	mu      sync.Mutex
 	read    int64 // bytes the server has read
 	written int64 // bytes written to the pipe
@@ -175,6 +201,9 @@ func (t *turnConn) wake() {
 	case t.notify <- struct{}{}:
 	default:
 	}
+	if t.onChange != nil {
+		t.onChange()
+	}
 }
 
 func newTurnConn(c net.Conn) *turnConn {
@@ -191,7 +220,17 @@ func (t *turnConn) Read(p []byte) (int, error) {
 	t.read += int64(n)
 	t.waiting = -1
 	t.mu.Unlock()
+	t.wake()
 	return n, err
+}
+
+// idle reports whether the server is in a Read that began after it had
+// read all sent bytes, with wrote bytes in the pipe; it returns how many
+// bytes are in the pipe.
+func (t *turnConn) idle(sent, wrote int64) (bool, int64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.waiting >= 0 && t.waiting >= sent && t.written >= wrote, t.written
 }
 
 // waitIdle waits until the server is in a Read that began after it had read
@@ -201,11 +240,7 @@ func (t *turnConn) waitIdle(sent int64, wrote func() int64, stop <-chan struct{}
 	timer := time.NewTimer(limit)
 	defer timer.Stop()
 	for {
-		w := wrote()
-		t.mu.Lock()
-		idle := t.waiting >= 0 && t.waiting >= sent && t.written >= w
-		t.mu.Unlock()
-		if idle {
+		if idle, _ := t.idle(sent, wrote()); idle {
 			return
 		}
 		select {

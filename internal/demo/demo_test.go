@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -522,5 +523,45 @@ func TestHTMLNarrowWindow(t *testing.T) {
 				t.Errorf("the page lacks %q", want)
 			}
 		})
+	}
+}
+
+// TestStuckReadEnds checks that a client read waiting for bytes the server
+// will never send ends at once, whatever its bound: with every bound at an
+// hour, the naive client's digest read after the sticky packet (it took
+// the digest as data) returns empty, and the half delivery's digest read
+// still gets its 20 bytes. Each outcome is the same on a busy machine as
+// on an idle one.
+func TestStuckReadEnds(t *testing.T) {
+	cfg := demo.DefaultConfig()
+	cfg.DigestWait, cfg.Timeout = time.Hour, time.Hour
+	cases := []demo.Case{
+		{Client: demo.NaiveClient, Delivery: demo.Sticky, Framing: spec.Lockstep},
+		{Client: demo.ArticleClient, Delivery: demo.Half, Framing: spec.Lockstep},
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := make(chan error, 1)
+	var out []*demo.Outcome
+	go func() {
+		var err error
+		out, err = demo.Run(ctx, cfg, cases)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(time.Minute):
+		cancel()
+		<-done
+		t.Fatal("a read still waited a minute after the server had stopped sending")
+	}
+	if o := out[0]; o.Reason != demo.ReasonSticky || o.Server != "" {
+		t.Errorf("naive/sticky: reason %s, digest read %q; want sticky and an empty digest read", o.Reason, o.Server)
+	}
+	if o := out[1]; o.Reason != demo.ReasonHalf || len(o.Server) != 20 {
+		t.Errorf("article/half: reason %s, digest read %q; want half and 20 bytes", o.Reason, o.Server)
 	}
 }
