@@ -1,0 +1,304 @@
+// Command mutation measures how many wire-visible defects stickykit check
+// catches. It applies single-point mutations to the non-test Go code of
+// ref/ and spec/ (flipped comparisons, off-by-one literals, lengths and
+// indexes, removed calls, guards made always false or true, errors turned
+// into nil, && and || swapped, removed breaks...), builds stickykit with
+// each one through go build -overlay (the tree is never changed), and
+// judges every mutant with the unmutated stickykit's own checks:
+//
+//	stickykit check server --addr ADDR --root DIR --framing F
+//	    against the mutant's "stickykit serve", in both framings
+//	stickykit check client --framing F -- MUTANT get --addr {addr} --framing F -o {out} {name}
+//	    in both framings
+//
+// A mutant is caught when a case FAILs and FAILs again when run alone. The
+// score is caught / (compiled - did not start - unjudged - listed), where
+// listed are the survivors that internal/mutation/survivors.txt judges
+// equivalent or invisible on the wire, each with its reason.
+//
+// Usage:
+//
+//	go run ./internal/mutation [-n 250] [-seed 1] [-all] [-filter REGEXP] [-j N] [-json FILE]
+//
+// The run is not part of the test suite: it takes tens of minutes.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+// Exit codes.
+const (
+	exitOK          = 0   // every judged mutant was caught or is listed
+	exitSurvivors   = 1   // some mutant survived and is not listed
+	exitError       = 2   // bad usage, or the instrument itself failed
+	exitInterrupted = 130 // interrupted; the partial report was printed
+)
+
+const about = `Usage: go run ./internal/mutation [flags]
+
+Apply single-point mutations to the non-test Go code of ref/ and spec/,
+build stickykit with each (go build -overlay; the tree is never changed),
+judge each mutant with the unmutated stickykit's checks (check server
+against its serve, check client against its get, both framings), and print
+the score and the survivors.
+
+A mutant is CAUGHT when a case FAILs and FAILs again when run alone. Its
+outcome is otherwise one of: survived; not-compiled; not-started (its
+serve never listened and no client case failed: check reports a setup
+error, not a verdict, so the mutant is counted apart); unjudged (a check
+could not run). A check that does not finish within --check-timeout gives
+no verdict: its mutant survives unless another case catches it.
+
+The score is caught / (compiled - not-started - unjudged - listed), where
+listed are survivors found in the survivors list with the class
+"equivalent" or "invisible". Before the mutants, the unmutated stickykit is
+checked --baseline times: a FAIL there is an error of the instrument; a
+verdict that varies between those runs is reported as flaky.
+
+Exit status: 0 when every judged mutant was caught or is listed, 1 when a
+survivor is not listed, 2 for usage errors or a failing baseline, 130 when
+interrupted.
+
+Flags:
+`
+
+// config is the parsed command line.
+type config struct {
+	n            int
+	seed         uint64
+	all          bool
+	filter       *regexp.Regexp
+	jobs         int
+	jsonFile     string
+	survivors    string
+	list         bool
+	baseline     int
+	checkTimeout time.Duration
+	startTimeout time.Duration
+	confirm      bool
+	pkgs         []string
+}
+
+func parseFlags(args []string, stdout, stderr io.Writer, root string) (*config, int, bool) {
+	fs := flag.NewFlagSet("mutation", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	// The flag package prints the usage on any error; print it only for
+	// --help, to stdout, and a one-line hint otherwise.
+	fs.Usage = func() {}
+	c := &config{}
+	fs.IntVar(&c.n, "n", 250, "how many mutations to sample")
+	fs.Uint64Var(&c.seed, "seed", 1, "`seed` of the sample")
+	fs.BoolVar(&c.all, "all", false, "run every mutation (after --filter) instead of a sample")
+	filter := fs.String("filter", "", "run only the mutations whose identity matches this `regexp`")
+	fs.IntVar(&c.jobs, "j", defaultJobs(), "mutants judged at once")
+	fs.StringVar(&c.jsonFile, "json", "", "write the report as JSON to `FILE`")
+	fs.StringVar(&c.survivors, "survivors", filepath.Join(root, "internal", "mutation", "survivors.txt"), "the survivors list (`FILE`)")
+	fs.BoolVar(&c.list, "list", false, "print the selected mutations and exit")
+	fs.IntVar(&c.baseline, "baseline", 3, "times the unmutated stickykit is checked first")
+	fs.DurationVar(&c.checkTimeout, "check-timeout", 3*time.Minute, "bound on one run of stickykit check")
+	fs.DurationVar(&c.startTimeout, "start-timeout", 15*time.Second, "bound on a mutant server's start")
+	fs.BoolVar(&c.confirm, "confirm", true, "run a failed case again alone before counting the catch")
+	pkgs := fs.String("pkgs", "ref,spec", "comma-separated package `directories` to mutate")
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			fs.SetOutput(stdout)
+			fmt.Fprint(stdout, about)
+			fs.PrintDefaults()
+			fmt.Fprintf(stdout, "\nOperators: %s\n", strings.Join(Operators, ", "))
+			return nil, exitOK, false
+		}
+		fmt.Fprintln(stderr, "Run \"go run ./internal/mutation --help\" for usage.")
+		return nil, exitError, false
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "mutation: unexpected argument %q\n", fs.Arg(0))
+		return nil, exitError, false
+	}
+	if *filter != "" {
+		re, err := regexp.Compile(*filter)
+		if err != nil {
+			fmt.Fprintf(stderr, "mutation: bad --filter: %v\n", err)
+			return nil, exitError, false
+		}
+		c.filter = re
+	}
+	if c.n < 1 || c.jobs < 1 || c.baseline < 1 || c.checkTimeout <= 0 || c.startTimeout <= 0 {
+		fmt.Fprintln(stderr, "mutation: -n, -j and --baseline must be at least 1, the timeouts positive")
+		return nil, exitError, false
+	}
+	c.pkgs = strings.Split(*pkgs, ",")
+	return c, 0, true
+}
+
+// defaultJobs is one mutant at a time: the checks' timing-sensitive cases
+// gave the same verdicts with -j 2 as with -j 1 on a two-core machine (see
+// README.md), but on one core two mutants would starve each other.
+func defaultJobs() int {
+	if runtime.NumCPU() >= 2 {
+		return 2
+	}
+	return 1
+}
+
+// moduleRoot returns the directory of the main module's go.mod.
+func moduleRoot() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %v", err)
+	}
+	mod := strings.TrimSpace(string(out))
+	if mod == "" || mod == os.DevNull {
+		return "", fmt.Errorf("not inside a Go module: run it from the stickykit tree")
+	}
+	return filepath.Dir(mod), nil
+}
+
+// selectMutations applies the filter, then samples c.n of what is left
+// (all of it with --all), in source order.
+func selectMutations(all []*Mutation, c *config) []*Mutation {
+	var pool []*Mutation
+	for _, m := range all {
+		if c.filter == nil || c.filter.MatchString(m.ID.String()) {
+			pool = append(pool, m)
+		}
+	}
+	if c.all || len(pool) <= c.n {
+		return pool
+	}
+	rng := rand.New(rand.NewPCG(c.seed, c.seed))
+	idx := rng.Perm(len(pool))[:c.n]
+	slices.Sort(idx)
+	out := make([]*Mutation, len(idx))
+	for i, j := range idx {
+		out[i] = pool[j]
+	}
+	return out
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	root, err := moduleRoot()
+	if err != nil {
+		fmt.Fprintf(stderr, "mutation: %v\n", err)
+		return exitError
+	}
+	c, code, ok := parseFlags(args, stdout, stderr, root)
+	if !ok {
+		return code
+	}
+	all, sources, err := Enumerate(root, c.pkgs)
+	if err != nil {
+		fmt.Fprintf(stderr, "mutation: %v\n", err)
+		return exitError
+	}
+	listed, err := readSurvivorsFile(c.survivors)
+	if err != nil {
+		fmt.Fprintf(stderr, "mutation: survivors list: %v\n", err)
+		return exitError
+	}
+	sel := selectMutations(all, c)
+	if c.list {
+		for _, m := range sel {
+			fmt.Fprintf(stdout, "%s\n    %s:%d\n", m.ID, m.ID.File, m.Line)
+		}
+		fmt.Fprintf(stdout, "%d of %d mutations\n", len(sel), len(all))
+		return exitOK
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	tmp, err := os.MkdirTemp("", "stickykit-mutation-*")
+	if err != nil {
+		fmt.Fprintf(stderr, "mutation: %v\n", err)
+		return exitError
+	}
+	defer os.RemoveAll(tmp)
+	r := &runner{root: root, tmp: tmp, sources: sources, checkTimeout: c.checkTimeout,
+		startTimeout: c.startTimeout, confirm: c.confirm}
+	rep := &Report{Seed: c.seed, Requested: c.n, All: c.all, Mutations: len(all), Selected: len(sel),
+		Packages: c.pkgs, Jobs: c.jobs, Baseline: BaselineReport{Runs: c.baseline}}
+	if c.filter != nil {
+		rep.Filter = c.filter.String()
+	}
+	return execute(ctx, r, c, rep, sel, all, listed, stdout, stderr)
+}
+
+// execute runs the baseline and the mutants and reports.
+func execute(ctx context.Context, r *runner, c *config, rep *Report, sel, all []*Mutation, listed []Listed, stdout, stderr io.Writer) int {
+	start := time.Now()
+	fmt.Fprintf(stdout, "mutation: %d mutations in %s; %s; -j %d\n", len(all), strings.Join(c.pkgs, ", "), rep.selection(), c.jobs)
+	if err := r.buildChecker(ctx); err != nil {
+		fmt.Fprintf(stderr, "mutation: %v\n", err)
+		return exitError
+	}
+	fmt.Fprintf(stdout, "mutation: baseline: checking the unmutated stickykit %d times (4 checks each)\n", c.baseline)
+	bstart := time.Now()
+	if err := r.runBaseline(ctx, c.baseline, c.jobs); err != nil {
+		if ctx.Err() != nil {
+			fmt.Fprintln(stderr, "mutation: interrupted")
+			return exitInterrupted
+		}
+		fmt.Fprintf(stderr, "mutation: the baseline fails, so nothing can be measured:\n%v\n", err)
+		return exitError
+	}
+	rep.Baseline.Flaky = r.base.flaky()
+	rep.Baseline.Seconds = time.Since(bstart).Seconds()
+	fmt.Fprintf(stdout, "mutation: baseline: no case fails (%.0fs); verdicts that varied: %s\n",
+		rep.Baseline.Seconds, orNone(rep.Baseline.Flaky))
+
+	results := make([]*Result, len(sel))
+	done := 0
+	var mu = make(chan struct{}, 1)
+	parallel(ctx, len(sel), c.jobs, func(i int) {
+		res := r.judge(ctx, sel[i])
+		mu <- struct{}{}
+		results[i] = res
+		done++
+		fmt.Fprintf(stdout, "[%*d/%d] %s\n", len(fmt.Sprint(len(sel))), done, len(sel), res.line())
+		<-mu
+	})
+	var judged []*Result
+	for _, res := range results {
+		if res != nil {
+			judged = append(judged, res)
+		}
+	}
+	rep.finish(judged, listed, stale(listed, all), time.Since(start))
+	rep.print(stdout)
+	if c.jsonFile != "" {
+		if err := rep.writeJSON(c.jsonFile); err != nil {
+			fmt.Fprintf(stderr, "mutation: --json: %v\n", err)
+			return exitError
+		}
+	}
+	switch {
+	case ctx.Err() != nil:
+		fmt.Fprintln(stderr, "mutation: interrupted; the report covers the mutants judged so far")
+		return exitInterrupted
+	case rep.Counts.Survived > 0 || rep.Counts.Unjudged > 0:
+		return exitSurvivors
+	}
+	return exitOK
+}
+
+func orNone(s []string) string {
+	if len(s) == 0 {
+		return "none"
+	}
+	return strings.Join(s, "; ")
+}
