@@ -147,15 +147,10 @@ func parseFlags(args []string, stdout, stderr io.Writer, root string) (*config, 
 	return c, 0, true
 }
 
-// defaultJobs is one mutant at a time: the checks' timing-sensitive cases
-// gave the same verdicts with -j 2 as with -j 1 on a two-core machine (see
-// README.md), but on one core two mutants would starve each other.
-func defaultJobs() int {
-	if runtime.NumCPU() >= 2 {
-		return 2
-	}
-	return 1
-}
+// defaultJobs is one mutant per core. On a busy two-core machine, -j 2
+// gave exactly the verdicts of -j 1 on a sample of 40 mutants (the
+// timing-sensitive cases included) in 0.56 of the time (README.md).
+func defaultJobs() int { return runtime.NumCPU() }
 
 // moduleRoot returns the directory of the main module's go.mod.
 func moduleRoot() (string, error) {

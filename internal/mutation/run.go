@@ -221,14 +221,15 @@ func (b *baseline) add(p probe, cases []caseVerdict) {
 	}
 }
 
-// changes lists the verdicts of cases that the baseline never gave, as
-// "client/plain (line): PASS -> INCONCLUSIVE".
+// changes lists the verdicts other than FAIL (which a Result lists apart)
+// of cases that the baseline never gave, as "client/plain (line): PASS ->
+// INCONCLUSIVE".
 func (b *baseline) changes(p probe, cases []caseVerdict) []string {
 	var out []string
 	for _, c := range cases {
 		k := caseKey(p, c.ID)
 		seen := b.seen[k]
-		if seen[c.Verdict] > 0 {
+		if seen[c.Verdict] > 0 || c.Verdict == "FAIL" {
 			continue
 		}
 		out = append(out, fmt.Sprintf("%s: %s -> %s", k, verdictList(seen), c.Verdict))
