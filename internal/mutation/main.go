@@ -24,11 +24,13 @@
 package main
 
 import (
+	"cmp"
 	"context"
+	"encoding/binary"
 	"flag"
 	"fmt"
+	"hash/fnv"
 	"io"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -89,6 +91,7 @@ type config struct {
 	jsonFile     string
 	survivors    string
 	list         bool
+	buildOnly    string
 	baseline     int
 	checkTimeout time.Duration
 	startTimeout time.Duration
@@ -111,6 +114,7 @@ func parseFlags(args []string, stdout, stderr io.Writer, root string) (*config, 
 	fs.StringVar(&c.jsonFile, "json", "", "write the report as JSON to `FILE`")
 	fs.StringVar(&c.survivors, "survivors", filepath.Join(root, "internal", "mutation", "survivors.txt"), "the survivors list (`FILE`)")
 	fs.BoolVar(&c.list, "list", false, "print the selected mutations and exit")
+	fs.StringVar(&c.buildOnly, "build-only", "", "build the selected mutants into `DIR` (N.stickykit, N.diff) for study, and judge none")
 	fs.IntVar(&c.baseline, "baseline", 3, "times the unmutated stickykit is checked first")
 	fs.DurationVar(&c.checkTimeout, "check-timeout", 3*time.Minute, "bound on one run of stickykit check")
 	fs.DurationVar(&c.startTimeout, "start-timeout", 15*time.Second, "bound on a mutant server's start")
@@ -167,6 +171,11 @@ func moduleRoot() (string, error) {
 
 // selectMutations applies the filter, then samples c.n of what is left
 // (all of it with --all), in source order.
+//
+// The sample is the c.n mutations with the smallest hash of the seed and
+// their identity, so it does not depend on the order or the number of the
+// other mutations: after an edit that adds or removes mutations elsewhere,
+// a mutation stays in the sample unless it is pushed past the margin.
 func selectMutations(all []*Mutation, c *config) []*Mutation {
 	var pool []*Mutation
 	for _, m := range all {
@@ -177,14 +186,33 @@ func selectMutations(all []*Mutation, c *config) []*Mutation {
 	if c.all || len(pool) <= c.n {
 		return pool
 	}
-	rng := rand.New(rand.NewPCG(c.seed, c.seed))
-	idx := rng.Perm(len(pool))[:c.n]
-	slices.Sort(idx)
-	out := make([]*Mutation, len(idx))
-	for i, j := range idx {
-		out[i] = pool[j]
+	keys := make(map[*Mutation]uint64, len(pool))
+	for _, m := range pool {
+		keys[m] = sampleKey(c.seed, m.ID)
+	}
+	ranked := slices.Clone(pool)
+	slices.SortFunc(ranked, func(a, b *Mutation) int { return cmp.Compare(keys[a], keys[b]) })
+	in := make(map[*Mutation]bool, c.n)
+	for _, m := range ranked[:c.n] {
+		in[m] = true
+	}
+	out := make([]*Mutation, 0, c.n)
+	for _, m := range pool {
+		if in[m] {
+			out = append(out, m)
+		}
 	}
 	return out
+}
+
+// sampleKey is the FNV-1a hash of the seed and the identity's text.
+func sampleKey(seed uint64, id Identity) uint64 {
+	h := fnv.New64a()
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], seed)
+	h.Write(b[:])
+	h.Write([]byte(id.String()))
+	return h.Sum64()
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -217,6 +245,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if c.buildOnly != "" {
+		return buildOnly(ctx, &runner{root: root, sources: sources}, sel, c.buildOnly, stdout, stderr)
+	}
 	tmp, err := os.MkdirTemp("", "stickykit-mutation-*")
 	if err != nil {
 		fmt.Fprintf(stderr, "mutation: %v\n", err)
@@ -296,4 +327,43 @@ func orNone(s []string) string {
 		return "none"
 	}
 	return strings.Join(s, "; ")
+}
+
+// buildOnly builds each mutant of sel into dir, as N.stickykit with its
+// change in N.diff, so that a person can run a survivor by hand.
+func buildOnly(ctx context.Context, r *runner, sel []*Mutation, dir string, stdout, stderr io.Writer) int {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		fmt.Fprintf(stderr, "mutation: %v\n", err)
+		return exitError
+	}
+	for i, m := range sel {
+		work, err := os.MkdirTemp(dir, "build-*")
+		if err != nil {
+			fmt.Fprintf(stderr, "mutation: %v\n", err)
+			return exitError
+		}
+		bin, complaint, err := r.build(ctx, work, m)
+		name := filepath.Join(dir, fmt.Sprint(i))
+		switch {
+		case err != nil:
+			fmt.Fprintf(stderr, "mutation: %s: %v\n", m.ID, err)
+		case complaint != "":
+			fmt.Fprintf(stdout, "%d: did not compile: %s\n", i, m.ID)
+		default:
+			err = os.Rename(bin, name+".stickykit")
+			if err == nil {
+				err = os.WriteFile(name+".diff", []byte(m.ID.String()+"\n"+m.Diff()+"\n"), 0o644)
+			}
+			if err != nil {
+				fmt.Fprintf(stderr, "mutation: %v\n", err)
+			} else {
+				fmt.Fprintf(stdout, "%s.stickykit: %s\n", name, m.ID)
+			}
+		}
+		os.RemoveAll(work)
+		if ctx.Err() != nil {
+			return exitInterrupted
+		}
+	}
+	return exitOK
 }

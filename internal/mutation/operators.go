@@ -385,6 +385,9 @@ func (v *visitor) errNil(r *ast.ReturnStmt, stack []ast.Node) {
 	if id, ok := ft.Results.List[len(ft.Results.List)-1].Type.(*ast.Ident); !ok || id.Name != "error" {
 		return
 	}
+	if len(r.Results) != ft.Results.NumFields() {
+		return // "return f()" with f's results: there is no error operand to change
+	}
 	// The identity shows the whole return statement, so that "return
 	// nil, err" in two places of a function tell apart by ordinal only.
 	v.emit(opErrNil, r, v.off(last.Pos()), v.off(last.End()), "nil")

@@ -51,6 +51,9 @@ func fail(n int) (int, error) {
 	if n == 2 {
 		return 0, E{}
 	}
+	if n == 3 {
+		return fail(2)
+	}
 	return n, nil
 }
 
