@@ -27,6 +27,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"hash/fnv"
@@ -92,6 +93,7 @@ type config struct {
 	survivors    string
 	list         bool
 	buildOnly    string
+	rescore      string
 	baseline     int
 	checkTimeout time.Duration
 	startTimeout time.Duration
@@ -114,6 +116,7 @@ func parseFlags(args []string, stdout, stderr io.Writer, root string) (*config, 
 	fs.StringVar(&c.jsonFile, "json", "", "write the report as JSON to `FILE`")
 	fs.StringVar(&c.survivors, "survivors", filepath.Join(root, "internal", "mutation", "survivors.txt"), "the survivors list (`FILE`)")
 	fs.BoolVar(&c.list, "list", false, "print the selected mutations and exit")
+	fs.StringVar(&c.rescore, "rescore", "", "score the JSON report `FILE` of an earlier run against the current survivors list, running nothing")
 	fs.StringVar(&c.buildOnly, "build-only", "", "build the selected mutants into `DIR` (N.stickykit, N.diff) for study, and judge none")
 	fs.IntVar(&c.baseline, "baseline", 3, "times the unmutated stickykit is checked first")
 	fs.DurationVar(&c.checkTimeout, "check-timeout", 3*time.Minute, "bound on one run of stickykit check")
@@ -234,6 +237,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "mutation: survivors list: %v\n", err)
 		return exitError
+	}
+	if c.rescore != "" {
+		return rescore(c.rescore, all, listed, stdout, stderr)
 	}
 	sel := selectMutations(all, c)
 	if c.list {
@@ -364,6 +370,47 @@ func buildOnly(ctx context.Context, r *runner, sel []*Mutation, dir string, stdo
 		if ctx.Err() != nil {
 			return exitInterrupted
 		}
+	}
+	return exitOK
+}
+
+// rescore reads the report of an earlier run from name, classifies its
+// results again with the survivors list and prints it: the verdicts stay
+// those of that run, the list is today's.
+func rescore(name string, all []*Mutation, listed []Listed, stdout, stderr io.Writer) int {
+	b, err := os.ReadFile(name)
+	if err != nil {
+		fmt.Fprintf(stderr, "mutation: --rescore: %v\n", err)
+		return exitError
+	}
+	var old Report
+	if err := json.Unmarshal(b, &old); err != nil {
+		fmt.Fprintf(stderr, "mutation: --rescore %s: %v\n", name, err)
+		return exitError
+	}
+	byID := make(map[string]*Mutation, len(all))
+	for _, m := range all {
+		byID[m.ID.String()] = m
+	}
+	for _, res := range old.Results {
+		res.Class, res.Reason = "", ""
+		if res.m = byID[res.ID]; res.m == nil {
+			// The code changed since that run: show the identity alone.
+			id, _, err := ParseIdentity(res.ID)
+			if err != nil {
+				fmt.Fprintf(stderr, "mutation: --rescore %s: %s: %v\n", name, res.ID, err)
+				return exitError
+			}
+			res.m = &Mutation{ID: id, Line: res.Line}
+		}
+	}
+	rep := &Report{Seed: old.Seed, Requested: old.Requested, All: old.All, Filter: old.Filter,
+		Packages: old.Packages, Mutations: old.Mutations, Selected: old.Selected, Jobs: old.Jobs,
+		Baseline: old.Baseline}
+	rep.finish(old.Results, listed, stale(listed, all), time.Duration(old.Seconds*float64(time.Second)))
+	rep.print(stdout)
+	if rep.Counts.Survived > 0 || rep.Counts.Unjudged > 0 {
+		return exitSurvivors
 	}
 	return exitOK
 }
