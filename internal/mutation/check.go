@@ -184,9 +184,9 @@ func (r *runner) startServer(ctx context.Context, dir, impl, root, framing strin
 		sc.Buffer(make([]byte, 0, 4096), 1<<20)
 		signalled := false
 		for sc.Scan() {
-			line := sc.Bytes()
-			s.log.Write(append(line, '\n'))
-			if !signalled && strings.Contains(string(line), "msg=serving") {
+			line := sc.Text()
+			s.log.Write([]byte(line + "\n"))
+			if !signalled && strings.Contains(line, "msg=serving") {
 				close(ready)
 				signalled = true
 			}
