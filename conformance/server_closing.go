@@ -1,0 +1,242 @@
+package conformance
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/stickykit/stickykit/spec"
+)
+
+// How a server closes after a refusal that ends the connection (ERR
+// too-long, ERR bad-request, ERR busy). A program that closes a socket
+// whose input it has not read makes its kernel send a reset instead of an
+// end of stream; a reset can destroy the reply before the client has read
+// it (REQ-ERR-5). So the kit refuses to be read: it sends far more than a
+// server reads before it answers, and watches how the connection ends.
+// The kit sees a reset that no end of stream came before: the server
+// closed with the kit's input unread. An end of stream first is a clean
+// close, whatever comes after it.
+
+// refusalInput is how much the kit sends with a request the server must
+// refuse: far more than a server reads before it answers (the reference
+// server reads 4 KiB, the tutorial's recv 1024), and less than the 1 MiB
+// the reference server discards before it closes.
+const refusalInput = 100_000
+
+// busyProbes is how many connections over the limit server/refusal-close
+// makes at once, each sending its request at once: the server may answer
+// one and close it before its request arrives, and then sees nothing
+// unread; it cannot do that to all of them.
+const busyProbes = 8
+
+// closing is how one refused connection of server/refusal-close ended.
+type closing struct {
+	what  string // what the kit sent
+	reply string // the error reply, as the kit read it; "" when none arrived
+	how   string // how the connection ended after it
+	reset bool   // a reset with no end of stream before it
+	judge string // why the close could not be judged; "" when it was
+}
+
+func runServerRefusalClose(ctx context.Context, x *serverCheck) Outcome {
+	var seen []closing
+	for _, p := range x.closeProbes() {
+		x.logf("-- %s", p.what)
+		c, o := x.refusedClose(ctx, p)
+		if o.Verdict != "" {
+			return o
+		}
+		if c.reset {
+			return x.resetFinding(c)
+		}
+		seen = append(seen, c)
+	}
+	busy, o := x.busyCloses(ctx)
+	if o.Verdict != "" {
+		return o
+	}
+	for _, c := range busy {
+		if c.reset {
+			return x.resetFinding(c)
+		}
+	}
+	return closesVerdict(x.framing, seen, busy)
+}
+
+// closeProbes are the requests of server/refusal-close that the server
+// must refuse and then close, each followed by refusalInput more octets
+// in the same write.
+func (x *serverCheck) closeProbes() []refusalProbe {
+	name := spec.RequestVerb + x.fx.name("refusal-close-")
+	probes := []refusalProbe{{
+		what: fmt.Sprintf("a request of %d octets (far over the limit) in one write", refusalInput),
+		raw:  append([]byte(name), bytes.Repeat([]byte("a"), refusalInput-len(name))...),
+	}}
+	if x.framing == spec.Line {
+		// In lockstep a malformed request followed by more input is one
+		// over-long message.
+		probes = append(probes, refusalProbe{
+			what: fmt.Sprintf("a request line that does not begin with \"get \", and %d more octets in the same write", refusalInput),
+			raw:  append([]byte("put x\n"), bytes.Repeat([]byte("x"), refusalInput)...),
+		})
+	}
+	return probes
+}
+
+// refusedClose sends p on a fresh connection, reads the reply and then
+// how the connection ends.
+func (x *serverCheck) refusedClose(ctx context.Context, p refusalProbe) (closing, Outcome) {
+	k, err := x.dial(ctx)
+	if err != nil {
+		return closing{}, cannotConnect(err)
+	}
+	defer k.close()
+	werr := k.write(p.raw)
+	c := k.readClose(p.what)
+	if werr != nil && !c.reset {
+		k.logf("(the kit's write ended: %s)", netWords(werr))
+	}
+	return c, Outcome{}
+}
+
+// readClose reads the reply to what the kit sent (what) and then how the
+// server ends the connection.
+func (k *kitConn) readClose(what string) closing {
+	c := closing{what: what}
+	_, er, err := k.reply("")
+	switch {
+	case errors.Is(err, syscall.ECONNRESET):
+		c.how, c.reset = "a reset, before any reply", true
+		return c
+	case err != nil:
+		c.judge = fmt.Sprintf("no error reply came: %s", netWords(err))
+		return c
+	case er == nil:
+		c.judge = "the server announced a size"
+		return c
+	}
+	c.reply = "ERR " + er.Code
+	extra, how, closed := k.closeWait()
+	switch {
+	case !closed:
+		c.judge = fmt.Sprintf("after %s the connection stayed open for %v", c.reply, k.timeout)
+	case len(extra) > 0:
+		c.judge = fmt.Sprintf("after %s the server sent %s more", c.reply, quote(extra))
+	case how == "connection reset":
+		c.how, c.reset = "a reset, with no end of stream before it", true
+	default:
+		c.how = how
+	}
+	return c
+}
+
+// resetFinding is the FAIL of a connection the server reset after a
+// refusal.
+func (x *serverCheck) resetFinding(c closing) Outcome {
+	if c.reply == "" {
+		return fail("after %s the server reset the connection before any reply reached the kit: it closed with the kit's input unread, and the reset destroyed its reply (%s: half-close, then discard what arrives for about a second, then close)",
+			c.what, cite("REQ-ERR-5"))
+	}
+	return fail("after %s the server answered %s, then reset the connection instead of closing it: it closed with the kit's input unread, so its kernel sent a reset, which can destroy the reply before a client reads it (here the reply came first) (%s: half-close, then discard what arrives for about a second, then close)",
+		c.what, c.reply, cite("REQ-ERR-5"))
+}
+
+// busyCloses fills the server with connections until it refuses one, then
+// makes busyProbes more at once, each sending its request at once, and
+// reads how each ends. It returns nothing when the server refused none.
+func (x *serverCheck) busyCloses(ctx context.Context) ([]closing, Outcome) {
+	h := x.newHolding(ctx)
+	defer h.close()
+	if p := h.fill(connLimitCap); p != nil || h.busy == nil {
+		why := fmt.Sprintf("the server refused none of the %d connections the kit held", len(h.conns))
+		switch {
+		case p != nil && p.kind == holdKitSide:
+			return nil, errored("%s", p.words)
+		case p != nil:
+			why = p.words
+		}
+		x.logf("kit: no ERR busy to close after: %s", why)
+		return []closing{{what: "a connection over the limit", judge: why}}, Outcome{}
+	}
+	from := h.busy.from
+	if h.lastBusy != nil {
+		from = h.lastBusy.from
+	}
+	x.logf("-- %d connections over the limit at once, from %s, each sending its request at once", busyProbes, fromWords(from))
+	out := make([]closing, busyProbes)
+	logs := make([][]string, busyProbes)
+	var wg sync.WaitGroup
+	for i := range out {
+		wg.Go(func() {
+			logf := func(format string, a ...any) { logs[i] = append(logs[i], fmt.Sprintf(format, a...)) }
+			out[i] = x.busyClose(ctx, from, logf)
+		})
+	}
+	wg.Wait()
+	for i, l := range logs {
+		for _, line := range l {
+			x.logf("over the limit %d: %s", i+1, line)
+		}
+	}
+	return out, Outcome{}
+}
+
+// busyClose makes one connection from from, sends a request at once and
+// reads how it ends, logging to logf.
+func (x *serverCheck) busyClose(ctx context.Context, from *net.TCPAddr, logf func(string, ...any)) closing {
+	what := "a connection over the limit, with its request sent at once"
+	k, err := x.dialFrom(ctx, from, logf)
+	if err != nil {
+		return closing{what: what, judge: fmt.Sprintf("it could not connect: %v", err)}
+	}
+	defer k.close()
+	name := x.fx.name("over-the-limit")
+	k.request(name)
+	c := k.readClose(what)
+	if c.reply != "" && c.reply != "ERR "+spec.CodeBusy {
+		c.judge = fmt.Sprintf("it got %s, not ERR busy", c.reply)
+	}
+	return c
+}
+
+// closesVerdict is the verdict of server/refusal-close when no close was a
+// reset: a PASS when at least one was seen clean.
+func closesVerdict(f spec.Framing, seen, busy []closing) Outcome {
+	var clean, unjudged []string
+	for _, c := range seen {
+		if c.judge != "" {
+			unjudged = append(unjudged, fmt.Sprintf("after %s, %s", c.what, c.judge))
+			continue
+		}
+		clean = append(clean, fmt.Sprintf("after %s the server answered %s and closed (%s)", c.what, c.reply, c.how))
+	}
+	busyClean := 0
+	for _, c := range busy {
+		if c.judge == "" {
+			busyClean++
+		}
+	}
+	switch {
+	case busyClean > 0:
+		clean = append(clean, fmt.Sprintf("%d of %d connections over the limit, each with its request sent at once, got ERR busy and an end of stream", busyClean, len(busy)))
+	case len(busy) > 0:
+		unjudged = append(unjudged, fmt.Sprintf("over the limit, %s", busy[0].judge))
+	}
+	if len(clean) == 0 {
+		return inconclusive("no refusal could be followed to its close: %s", strings.Join(unjudged, "; "))
+	}
+	words := strings.Join(clean, "; ")
+	if len(unjudged) > 0 {
+		words += "; not judged: " + strings.Join(unjudged, "; ")
+	}
+	if f == spec.Lockstep {
+		words += " (in lockstep a malformed request followed by more input would be one over-long message: ERR too-long covers both)"
+	}
+	return pass("%s", words)
+}
