@@ -389,6 +389,16 @@ var (
 		c.write(spec.EncodeError(c.f, code, text))
 		return false
 	}}
+	// It half-closes after a refusal, then closes at once, with the
+	// client's input unread.
+	halfClosesUnread = &serverDefect{name: "half-closes-unread", refuse: func(c *mconn, code, text, msg string) bool {
+		if c.write(spec.EncodeError(c.f, code, text)) == nil {
+			if tc, ok := c.c.(*net.TCPConn); ok {
+				tc.CloseWrite()
+			}
+		}
+		return false
+	}}
 	// It closes at once after ERR busy, with the client's request unread.
 	busyClosesUnread = &serverDefect{name: "busy-closes-unread", busy: func(c *mconn) {
 		c.write(spec.EncodeError(c.f, spec.CodeBusy, "too many connections"))
@@ -957,6 +967,7 @@ var serverMutantRows = []serverMutantTest{
 	{checksFromSecondByte, "server/bad-request", nil, "a name that begins with a NUL byte"},
 	{closesUnread, "server/refusal-close", nil, "reset the connection"},
 	{busyClosesUnread, "server/refusal-close", nil, "over the limit"},
+	{halfClosesUnread, "server/refusal-close", nil, "ended its stream, then reset the connection"},
 }
 
 // remoteMutantTests are the mutants the cases that need no root catch

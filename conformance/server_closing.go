@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/stickykit/stickykit/spec"
 )
@@ -25,9 +26,10 @@ import (
 
 // refusalInput is how much the kit sends with a request the server must
 // refuse: far more than a server reads before it answers (the reference
-// server reads 4 KiB, the tutorial's recv 1024), and less than the 1 MiB
-// the reference server discards before it closes.
-const refusalInput = 100_000
+// server reads 4 KiB, the tutorial's recv 1024), and little enough to
+// reach the server's kernel whole at once (a receive window holds 64 KiB
+// at first).
+const refusalInput = 60_000
 
 // busyProbes is how many connections over the limit server/refusal-close
 // makes at once, each sending its request at once: the server may answer
@@ -40,7 +42,8 @@ type closing struct {
 	what  string // what the kit sent
 	reply string // the error reply, as the kit read it; "" when none arrived
 	how   string // how the connection ended after it
-	reset bool   // a reset with no end of stream before it
+	reset bool   // a reset: with no end of stream before it, or (late) after one
+	late  bool   // the reset came after an end of stream
 	judge string // why the close could not be judged; "" when it was
 }
 
@@ -131,9 +134,59 @@ func (k *kitConn) readClose(what string) closing {
 	case how == "connection reset":
 		c.how, c.reset = "a reset, with no end of stream before it", true
 	default:
-		c.how = how
+		switch reset, taken := k.resetAfterEnd(); {
+		case !reset:
+			c.how = how
+		case taken:
+			c.how, c.reset, c.late = "an end of stream, then a reset", true, true
+		default:
+			c.how = "an end of stream, then a reset (not judged: part of the kit's input reached the server only after it had closed)"
+		}
 	}
 	return c
+}
+
+// resetAfterEnd reports whether, after the server's end of stream, a
+// reset came too, and whether the server's kernel had taken (acknowledged)
+// every byte the kit sent: then the server half-closed and closed without
+// reading them. (A byte that reaches a socket its program has closed is
+// answered with a reset, not taken: that reset says nothing of how the
+// server closed.) The kit waits, at most the timeout, until every byte
+// it sent is acknowledged or the connection is reset; then it ends its
+// own stream (a server that discards what arrives, as REQ-ERR-5 asks,
+// reads the end of it and closes without a reset), waits until its socket
+// is closed, and asks the kernel whether a reset came. It reports false
+// where it cannot tell (a system whose kernel does not tell the kit the
+// socket's state).
+func (k *kitConn) resetAfterEnd() (reset, taken bool) {
+	tc, ok := k.nc.(*net.TCPConn)
+	if !ok {
+		return false, false
+	}
+	var n int
+	var st uint8
+	var err error
+	deadline := time.Now().Add(k.timeout)
+	pollUntil(k.ctx, deadline, func() bool {
+		if n, err = sendQueue(tc); err != nil || n == 0 {
+			return true
+		}
+		st, err = tcpState(tc)
+		return err != nil || st == tcpClose
+	})
+	taken = err == nil && n == 0
+	tc.CloseWrite()
+	if !pollUntil(k.ctx, deadline, func() bool {
+		st, err = tcpState(tc)
+		return err != nil || st == tcpClose
+	}) || err != nil {
+		return false, false
+	}
+	if rerr := resetError(tc); rerr != nil {
+		k.logf("<- then a reset (%v), once the kit had ended its own stream too; %d bytes of the kit's were never acknowledged", rerr, n)
+		return true, taken
+	}
+	return false, false
 }
 
 // resetFinding is the FAIL of a connection the server reset after a
@@ -142,6 +195,10 @@ func (x *serverCheck) resetFinding(c closing) Outcome {
 	if c.reply == "" {
 		return fail("after %s the server reset the connection before any reply reached the kit: it closed with the kit's input unread, and the reset destroyed its reply (%s: half-close, then discard what arrives for about a second, then close)",
 			c.what, cite("REQ-ERR-5"))
+	}
+	if c.late {
+		return fail("after %s the server answered %s and ended its stream, then reset the connection: it closed without reading what the kit had sent, so its kernel sent a reset, which can destroy the reply before a client reads it (here the reply came first) (%s: half-close, then discard what arrives for about a second, then close)",
+			c.what, c.reply, cite("REQ-ERR-5"))
 	}
 	return fail("after %s the server answered %s, then reset the connection instead of closing it: it closed with the kit's input unread, so its kernel sent a reset, which can destroy the reply before a client reads it (here the reply came first) (%s: half-close, then discard what arrives for about a second, then close)",
 		c.what, c.reply, cite("REQ-ERR-5"))
