@@ -17,12 +17,21 @@ import (
 // How a server closes after a refusal that ends the connection (ERR
 // too-long, ERR bad-request, ERR busy). A program that closes a socket
 // whose input it has not read makes its kernel send a reset instead of an
-// end of stream; a reset can destroy the reply before the client has read
-// it (REQ-ERR-5). So the kit refuses to be read: it sends far more than a
-// server reads before it answers, and watches how the connection ends.
-// The kit sees a reset that no end of stream came before: the server
-// closed with the kit's input unread. An end of stream first is a clean
-// close, whatever comes after it.
+// end of stream, and a reset can destroy the reply before the client has
+// read it (REQ-ERR-5). So the kit sends more than a server reads before
+// it answers, and watches how the connection ends:
+//
+//   - a reset with no end of stream before it: the server closed with the
+//     kit's input unread;
+//   - an end of stream, then a reset, although the server's kernel had
+//     taken (acknowledged) every byte the kit sent: the server
+//     half-closed, then closed without reading them;
+//   - an end of stream and no reset, the kit's bytes all taken: a clean
+//     close.
+//
+// A byte that reaches a socket whose program has closed it is answered
+// with a reset instead of being taken: such a reset says nothing of how
+// the server closed, and the close is not judged.
 
 // refusalInput is how much the kit sends with a request the server must
 // refuse: far more than a server reads before it answers (the reference
@@ -32,10 +41,14 @@ import (
 const refusalInput = 60_000
 
 // busyProbes is how many connections over the limit server/refusal-close
-// makes at once, each sending its request at once: the server may answer
-// one and close it before its request arrives, and then sees nothing
-// unread; it cannot do that to all of them.
-const busyProbes = 8
+// makes at once, each sending its request as soon as it is connected; it
+// makes up to busyRounds such sets, until the close of one can be judged.
+// A server may answer a connection and close it before its request
+// arrives: then it has nothing unread, and the close says nothing.
+const (
+	busyProbes = 8
+	busyRounds = 8
+)
 
 // closing is how one refused connection of server/refusal-close ended.
 type closing struct {
@@ -61,15 +74,13 @@ func runServerRefusalClose(ctx context.Context, x *serverCheck) Outcome {
 		seen = append(seen, c)
 	}
 	busy, o := x.busyCloses(ctx)
-	if o.Verdict != "" {
+	switch {
+	case o.Verdict != "":
 		return o
+	case busy.reset:
+		return x.resetFinding(busy)
 	}
-	for _, c := range busy {
-		if c.reset {
-			return x.resetFinding(c)
-		}
-	}
-	return closesVerdict(x.framing, seen, busy)
+	return closesVerdict(x.framing, append(seen, busy))
 }
 
 // closeProbes are the requests of server/refusal-close that the server
@@ -100,12 +111,10 @@ func (x *serverCheck) refusedClose(ctx context.Context, p refusalProbe) (closing
 		return closing{}, cannotConnect(err)
 	}
 	defer k.close()
-	werr := k.write(p.raw)
-	c := k.readClose(p.what)
-	if werr != nil && !c.reset {
-		k.logf("(the kit's write ended: %s)", netWords(werr))
+	if err := k.write(p.raw); err != nil {
+		k.logf("(the kit's write ended: %s)", netWords(err))
 	}
-	return c, Outcome{}
+	return k.readClose(p.what), Outcome{}
 }
 
 // readClose reads the reply to what the kit sent (what) and then how the
@@ -129,39 +138,37 @@ func (k *kitConn) readClose(what string) closing {
 	switch {
 	case !closed:
 		c.judge = fmt.Sprintf("after %s the connection stayed open for %v", c.reply, k.timeout)
+		return c
 	case len(extra) > 0:
 		c.judge = fmt.Sprintf("after %s the server sent %s more", c.reply, quote(extra))
+		return c
 	case how == "connection reset":
 		c.how, c.reset = "a reset, with no end of stream before it", true
-	default:
-		switch reset, taken := k.resetAfterEnd(); {
-		case !reset:
-			c.how = how
-		case taken:
-			c.how, c.reset, c.late = "an end of stream, then a reset", true, true
-		default:
-			c.how = "an end of stream, then a reset (not judged: part of the kit's input reached the server only after it had closed)"
-		}
+		return c
+	}
+	c.how = how
+	switch reset, taken, known := k.afterEnd(); {
+	case !known:
+		// The end of stream is all the kit can see here.
+	case reset && taken:
+		c.how, c.reset, c.late = "an end of stream, then a reset", true, true
+	case !taken:
+		c.judge = "the server closed before the kit's input reached it: nothing was left unread"
 	}
 	return c
 }
 
-// resetAfterEnd reports whether, after the server's end of stream, a
-// reset came too, and whether the server's kernel had taken (acknowledged)
-// every byte the kit sent: then the server half-closed and closed without
-// reading them. (A byte that reaches a socket its program has closed is
-// answered with a reset, not taken: that reset says nothing of how the
-// server closed.) The kit waits, at most the timeout, until every byte
-// it sent is acknowledged or the connection is reset; then it ends its
+// afterEnd waits, after the server's end of stream, to see how the
+// connection ends: at most the timeout until every byte the kit sent is
+// acknowledged (taken) or the connection is reset; then the kit ends its
 // own stream (a server that discards what arrives, as REQ-ERR-5 asks,
-// reads the end of it and closes without a reset), waits until its socket
-// is closed, and asks the kernel whether a reset came. It reports false
-// where it cannot tell (a system whose kernel does not tell the kit the
-// socket's state).
-func (k *kitConn) resetAfterEnd() (reset, taken bool) {
+// reads the end of it and closes without a reset), waits until its
+// socket is closed, and asks the kernel whether a reset came. known is
+// false where the kit cannot see the socket's state (off Linux).
+func (k *kitConn) afterEnd() (reset, taken, known bool) {
 	tc, ok := k.nc.(*net.TCPConn)
 	if !ok {
-		return false, false
+		return false, false, false
 	}
 	var n int
 	var st uint8
@@ -174,19 +181,25 @@ func (k *kitConn) resetAfterEnd() (reset, taken bool) {
 		st, err = tcpState(tc)
 		return err != nil || st == tcpClose
 	})
-	taken = err == nil && n == 0
+	if err != nil {
+		return false, false, false
+	}
+	taken = n == 0
 	tc.CloseWrite()
 	if !pollUntil(k.ctx, deadline, func() bool {
 		st, err = tcpState(tc)
 		return err != nil || st == tcpClose
 	}) || err != nil {
-		return false, false
+		return false, false, false
 	}
 	if rerr := resetError(tc); rerr != nil {
 		k.logf("<- then a reset (%v), once the kit had ended its own stream too; %d bytes of the kit's were never acknowledged", rerr, n)
-		return true, taken
+		return true, taken, true
 	}
-	return false, false
+	if !taken {
+		k.logf("(%d bytes of the kit's were never acknowledged: they reached the server only once it had closed)", n)
+	}
+	return false, taken, true
 }
 
 // resetFinding is the FAIL of a connection the server reset after a
@@ -204,28 +217,55 @@ func (x *serverCheck) resetFinding(c closing) Outcome {
 		c.what, c.reply, cite("REQ-ERR-5"))
 }
 
+// busyWhat is what the kit sends over the limit, for a detail.
+const busyWhat = "a connection over the limit, with its request sent as soon as it was connected"
+
 // busyCloses fills the server with connections until it refuses one, then
-// makes busyProbes more at once, each sending its request at once, and
-// reads how each ends. It returns nothing when the server refused none.
-func (x *serverCheck) busyCloses(ctx context.Context) ([]closing, Outcome) {
+// makes rounds of busyProbes more at once and reads how each ends, until
+// one can be judged: it returns a reset, or else the first close it could
+// judge, or else one that says why none could be.
+func (x *serverCheck) busyCloses(ctx context.Context) (closing, Outcome) {
 	h := x.newHolding(ctx)
 	defer h.close()
 	if p := h.fill(connLimitCap); p != nil || h.busy == nil {
 		why := fmt.Sprintf("the server refused none of the %d connections the kit held", len(h.conns))
 		switch {
 		case p != nil && p.kind == holdKitSide:
-			return nil, errored("%s", p.words)
+			return closing{}, errored("%s", p.words)
 		case p != nil:
 			why = p.words
 		}
 		x.logf("kit: no ERR busy to close after: %s", why)
-		return []closing{{what: "a connection over the limit", judge: why}}, Outcome{}
+		return closing{what: "a connection over the limit", judge: why}, Outcome{}
 	}
 	from := h.busy.from
 	if h.lastBusy != nil {
 		from = h.lastBusy.from
 	}
-	x.logf("-- %d connections over the limit at once, from %s, each sending its request at once", busyProbes, fromWords(from))
+	var last closing
+	for round := 1; round <= busyRounds && ctx.Err() == nil; round++ {
+		x.logf("-- %d connections over the limit at once, from %s, each sending its request as soon as it is connected (round %d)", busyProbes, fromWords(from), round)
+		var judged *closing
+		for _, c := range x.busyRound(ctx, from) {
+			switch {
+			case c.reset:
+				return c, Outcome{}
+			case c.judge == "" && judged == nil:
+				judged = &c
+			}
+			last = c
+		}
+		if judged != nil {
+			judged.how = fmt.Sprintf("%s; in round %d of up to %d rounds of %d connections at once", judged.how, round, busyRounds, busyProbes)
+			return *judged, Outcome{}
+		}
+	}
+	return last, Outcome{}
+}
+
+// busyRound makes busyProbes connections from from at once, each sending
+// its request as soon as it is connected, and returns how each ended.
+func (x *serverCheck) busyRound(ctx context.Context, from *net.TCPAddr) []closing {
 	out := make([]closing, busyProbes)
 	logs := make([][]string, busyProbes)
 	var wg sync.WaitGroup
@@ -241,49 +281,35 @@ func (x *serverCheck) busyCloses(ctx context.Context) ([]closing, Outcome) {
 			x.logf("over the limit %d: %s", i+1, line)
 		}
 	}
-	return out, Outcome{}
+	return out
 }
 
-// busyClose makes one connection from from, sends a request at once and
-// reads how it ends, logging to logf.
+// busyClose makes one connection from from, sends a request as soon as it
+// is connected and reads how it ends, logging to logf.
 func (x *serverCheck) busyClose(ctx context.Context, from *net.TCPAddr, logf func(string, ...any)) closing {
-	what := "a connection over the limit, with its request sent at once"
 	k, err := x.dialFrom(ctx, from, logf)
 	if err != nil {
-		return closing{what: what, judge: fmt.Sprintf("it could not connect: %v", err)}
+		return closing{what: busyWhat, judge: fmt.Sprintf("it could not connect: %v", err)}
 	}
 	defer k.close()
-	name := x.fx.name("over-the-limit")
-	k.request(name)
-	c := k.readClose(what)
+	k.request(x.fx.name("over-the-limit"))
+	c := k.readClose(busyWhat)
 	if c.reply != "" && c.reply != "ERR "+spec.CodeBusy {
-		c.judge = fmt.Sprintf("it got %s, not ERR busy", c.reply)
+		c.reset, c.judge = false, fmt.Sprintf("it got %s, not ERR busy", c.reply)
 	}
 	return c
 }
 
 // closesVerdict is the verdict of server/refusal-close when no close was a
-// reset: a PASS when at least one was seen clean.
-func closesVerdict(f spec.Framing, seen, busy []closing) Outcome {
+// reset: a PASS when at least one was judged clean.
+func closesVerdict(f spec.Framing, cs []closing) Outcome {
 	var clean, unjudged []string
-	for _, c := range seen {
+	for _, c := range cs {
 		if c.judge != "" {
 			unjudged = append(unjudged, fmt.Sprintf("after %s, %s", c.what, c.judge))
 			continue
 		}
 		clean = append(clean, fmt.Sprintf("after %s the server answered %s and closed (%s)", c.what, c.reply, c.how))
-	}
-	busyClean := 0
-	for _, c := range busy {
-		if c.judge == "" {
-			busyClean++
-		}
-	}
-	switch {
-	case busyClean > 0:
-		clean = append(clean, fmt.Sprintf("%d of %d connections over the limit, each with its request sent at once, got ERR busy and an end of stream", busyClean, len(busy)))
-	case len(busy) > 0:
-		unjudged = append(unjudged, fmt.Sprintf("over the limit, %s", busy[0].judge))
 	}
 	if len(clean) == 0 {
 		return inconclusive("no refusal could be followed to its close: %s", strings.Join(unjudged, "; "))

@@ -355,7 +355,7 @@ func runServerConnLimit(ctx context.Context, x *serverCheck) Outcome {
 	if p := h.fill(connLimitCap); p != nil {
 		return connLimitProblem(p)
 	}
-	if h.busy == nil {
+	if !h.limited() {
 		return x.noBusy(h)
 	}
 	busy := h.busy
@@ -396,15 +396,24 @@ func connLimitProblem(p *holdProblem) Outcome {
 	return inconclusive("%s: the kit holds connections with such requests, which must get ERR not-found and stay open (server/missing-file checks that), so it could not fill the server", p.words)
 }
 
-// noBusy judges a server that answered every connection the kit made
-// without refusing one.
+// limited reports whether the filling ended at a limit: the server
+// refused a connection from an address the kit held none from, or, from
+// the one address the kit could use, any connection.
+func (h *holding) limited() bool { return h.atLimit || h.busy != nil && !h.src.spread }
+
+// noBusy judges a server that answered every connection the kit held
+// without refusing one at its limit.
 func (x *serverCheck) noBusy(h *holding) Outcome {
 	if gone := h.ended(); gone > 0 {
 		return inconclusive("%s, but the server had closed %d of them: it never held that many at once, and refused none; the kit could not find its limit (%s)",
 			h.heldWords(), gone, cite("REQ-LIM-10"))
 	}
-	return inconclusive("%s, and the server refused none: its limit is above %d, or it has none, and no client can tell which (%s; SPEC.md, Limits); server/default-limit says whether it keeps to the default of %d",
-		h.heldWords(), len(h.conns), cite("REQ-LIM-10"), defaultConnLimit)
+	refused := "the server refused none"
+	if h.perAddr > 0 {
+		refused = fmt.Sprintf("the server refused none but to keep a limit of %d per address", h.perAddr)
+	}
+	return inconclusive("%s, and %s: its limit is above %d, or it has none, and no client can tell which (%s; SPEC.md, Limits); server/default-limit says whether it keeps to the default of %d",
+		h.heldWords(), refused, len(h.conns), cite("REQ-LIM-10"), defaultConnLimit)
 }
 
 // judgeBusy judges the refusal r: ERR busy with a text, well formed, then
@@ -442,14 +451,14 @@ func runServerDefaultLimit(ctx context.Context, x *serverCheck) Outcome {
 		return inconclusive("the kit could not hold %d connections: %s (server/conn-limit judges this)", defaultConnLimit+1, p.words)
 	}
 	switch {
-	case h.busy != nil && h.atLimit:
+	case h.atLimit:
 		last := h.busy
 		if h.lastBusy != nil {
 			last = h.lastBusy
 		}
 		return pass("%s; connection %d (from %s) got ERR busy: the server serves no more connections at once than the default limit of %d%s",
 			h.heldWords(), last.n, fromWords(last.from), defaultConnLimit, h.perAddrWords())
-	case h.busy != nil:
+	case h.limited():
 		return inconclusive("%s; connection %d got ERR busy, but the kit could connect from one address only: a limit per address may hide the server's connection limit",
 			h.heldWords(), h.busy.n)
 	}
