@@ -40,6 +40,8 @@ type serverDefect struct {
 	serial   bool           // serves one connection at a time (the tutorial)
 	queues   bool           // stops accepting at its limit: the rest wait unanswered
 	noLimit  bool           // serves every connection: no limit at all
+	limit    int            // its connection limit; 0: mutantMaxConns
+	perAddr  int            // its limit per client address; 0: none
 	busy     func(c *mconn) // answers a connection over the limit
 	keepsAck bool           // line framing: does not skip an ack line after a refusal
 	read     func(c *mconn) (string, error)
@@ -524,7 +526,26 @@ func (m *mutant) track(c net.Conn) (ok, over bool) {
 		return false, false
 	}
 	m.conns[c] = struct{}{}
-	return true, !m.d.noLimit && len(m.conns) > mutantMaxConns
+	limit := mutantMaxConns
+	if m.d.limit > 0 {
+		limit = m.d.limit
+	}
+	return true, !m.d.noLimit && (len(m.conns) > limit || m.overPerAddr(c))
+}
+
+// overPerAddr reports whether c is over the mutant's limit per address.
+func (m *mutant) overPerAddr(c net.Conn) bool {
+	if m.d.perAddr <= 0 {
+		return false
+	}
+	ip := func(c net.Conn) string { h, _, _ := net.SplitHostPort(c.RemoteAddr().String()); return h }
+	n := 0
+	for o := range m.conns {
+		if ip(o) == ip(c) {
+			n++
+		}
+	}
+	return n > m.d.perAddr
 }
 
 // untrack closes c and forgets it.
@@ -1083,6 +1104,39 @@ func TestServerMutantHealthy(t *testing.T) {
 	})
 }
 
+// TestServerLimits checks what the cases about the connection limit say
+// of servers that keep limits other than the default: one per address
+// below the kit's share of each address, which the kit tells from the
+// connection limit; and a connection limit above the default, which
+// server/conn-limit finds and server/default-limit fails by design (the
+// kit cannot see that it was configured).
+func TestServerLimits(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	for _, tt := range []struct {
+		d      *serverDefect
+		id     string
+		want   conformance.Verdict
+		detail string
+	}{
+		{&serverDefect{name: "ten-per-address", perAddr: 10}, "server/conn-limit", conformance.Pass, "a limit of 10 per address"},
+		{&serverDefect{name: "ten-per-address", perAddr: 10}, "server/default-limit", conformance.Pass, "no more connections at once than the default limit of 256"},
+		{&serverDefect{name: "ten-per-address", perAddr: 10}, "server/refusal-close", conformance.Pass, "answered ERR busy and closed"},
+		{&serverDefect{name: "limit-300", limit: 300}, "server/conn-limit", conformance.Pass, "the kit held 300 connections"},
+		{&serverDefect{name: "limit-300", limit: 300}, "server/default-limit", conformance.Fail, "more connections at once than the default limit of 256"},
+		{noConnLimit, "server/conn-limit", conformance.Inconclusive, "its limit is above 1100, or it has none, and no client can tell which"},
+	} {
+		t.Run(tt.d.name+"/"+tt.id, func(t *testing.T) {
+			target := startMutant(t, spec.Lockstep, tt.d)
+			r := runServerCase(t, target, tt.id)
+			t.Logf("%s: %s: %s", tt.id, r.Outcome.Verdict, r.Outcome.Detail)
+			if r.Outcome.Verdict != tt.want || !strings.Contains(r.Outcome.Detail, tt.detail) {
+				t.Errorf("%s against the %s mutant: %s: %s; want %s saying %q\n%s",
+					tt.id, tt.d.name, r.Outcome.Verdict, r.Outcome.Detail, tt.want, tt.detail, strings.Join(r.Log, "\n"))
+			}
+		})
+	}
+}
+
 // TestRemoteNoFiles checks the cases that run without a root when the
 // user names no file either: server/named-files is a SKIP that says how to
 // name one; server/end-of-stream checks what it can, says what it could
@@ -1104,6 +1158,7 @@ func TestRemoteNoFiles(t *testing.T) {
 			target := startMutant(t, spec.Line, tt.d)
 			target.Root, target.Files = "", nil
 			r := runServerCase(t, target, tt.id)
+			t.Logf("%s: %s: %s", tt.id, r.Outcome.Verdict, r.Outcome.Detail)
 			if r.Outcome.Verdict != tt.want || !strings.Contains(r.Outcome.Detail, tt.detail) {
 				t.Errorf("%s against the %s mutant, no root and no file: %s: %s; want %s saying %q",
 					tt.id, tt.d.name, r.Outcome.Verdict, r.Outcome.Detail, tt.want, tt.detail)

@@ -203,6 +203,9 @@ func (h *holding) fill(max int) *holdProblem {
 			h.atLimit = true
 			return nil
 		}
+		// A limit per address: the refused connection is done with, and
+		// the kit makes no more than the limit from each address.
+		r.k.close()
 		h.conns = append(h.conns, k)
 		h.perAddr, h.most = h.onCur, h.onCur
 		h.cur, h.onCur = fresh, 1
@@ -232,7 +235,7 @@ func (h *holding) addrWords() string {
 	if h.lastBusy != nil && h.lastBusy.from != nil {
 		last = h.lastBusy.from
 	}
-	return fmt.Sprintf("%d loopback addresses (%s to %s, at most %d from each)", h.addrs, fromWords(h.first), fromWords(last), perSource)
+	return fmt.Sprintf("%d loopback addresses (%s to %s, at most %d from each)", h.addrs, fromWords(h.first), fromWords(last), h.most)
 }
 
 // newcomer makes a connection from from, asks for a name that cannot
