@@ -13,10 +13,12 @@ import (
 //
 //	server_transfer.go   transfers that should simply work
 //	server_refusals.go   names the server must refuse, and files it cannot serve
-//	server_malformed.go  malformed and over-long requests
+//	server_malformed.go  malformed requests, and requests at and past the length limit
 //	server_framing.go    turn-taking, terminators, fragments and ends of stream
 //	server_changes.go    files that change while they are sent
-//	server_load.go       vanishing clients, many clients, the connection limit
+//	server_load.go       vanishing clients, many clients at once
+//	server_limit.go      the connection limit
+//	server_closing.go    how the server closes after a refusal
 //	server_remote.go     a server whose root the kit cannot write; named files
 //	client_delivery.go   deliveries a client must survive
 //	client_messages.go   what a client sends, judged apart from its transfer
@@ -48,18 +50,18 @@ var lineOnly = []spec.Framing{spec.Line}
 // serverCatalogue is every server case, sorted by ID. Every MUST case
 // lists REQ-SRV-16: a server that stops accepting connections during a
 // case (it crashed on what the case sent, or on a client that left) fails
-// it, whatever the case was about (run.go, afterCase). (The one SHOULD
-// case, server/slow-reader, fails such a server without naming it, so as
-// to stay a SHOULD case.) A case that needs the server's root is a SKIP
-// without one (see needsRoot).
+// it, whatever the case was about (run.go, afterCase). (The SHOULD cases
+// fail such a server without naming it, so as to stay SHOULD cases.) A
+// case that needs the server's root is a SKIP without one (see
+// needsRoot).
 var serverCatalogue = needsRoot([]serverCase{
 	{Case{ID: "server/abandoned-transfer", NeedsRoot: true, Severity: Must,
 		Title:        "clients vanish before the ack, mid-transfer and by stalling; other clients are still served byte-exact",
 		Requirements: []string{"REQ-SRV-13", "REQ-SRV-14", "REQ-SRV-15", "REQ-SRV-16"}},
 		runServerAbandoned},
 	{Case{ID: "server/bad-request", Severity: Must,
-		Title: "malformed requests (no \"get \", an empty name, a NUL, invalid UTF-8, a bare CR) each get " +
-			"ERR bad-request and a closed connection; the server then still serves",
+		Title: "malformed requests (no \"get \", an empty name, a NUL, invalid UTF-8, a bare CR, and a NUL, CR or LF " +
+			"as a name's first byte) each get ERR bad-request and a closed connection; the server then still serves",
 		Requirements: []string{"REQ-ERR-1", "REQ-ERR-2", "REQ-ERR-4", "REQ-MSG-2", "REQ-MSG-5", "REQ-MSG-6",
 			"REQ-LIM-4", "REQ-SRV-4", "REQ-SRV-16"}},
 		runServerBadRequest},
@@ -68,10 +70,15 @@ var serverCatalogue = needsRoot([]serverCase{
 		Requirements: []string{"REQ-SRV-14", "REQ-SRV-16"}},
 		runServerConcurrent},
 	{Case{ID: "server/conn-limit", Severity: Must,
-		Title: "272 idle connections at once: past its limit (default 256) the server answers ERR busy at once " +
-			"and closes; within it, it serves",
+		Title: "the kit holds connections, each after a request, from many loopback addresses (up to 1100): " +
+			"past its limit the server answers a newcomer ERR busy and closes it, never leaves it waiting; then serves again",
 		Requirements: []string{"REQ-LIM-10", "REQ-ERR-4", "REQ-SRV-16"}},
 		runServerConnLimit},
+	{Case{ID: "server/default-limit", Severity: Should,
+		Title: "the kit holds 257 connections, each after a request, from many loopback addresses: the server " +
+			"refuses one by then (default limit 256; one configured higher fails this SHOULD case)",
+		Requirements: []string{"REQ-LIM-18"}},
+		runServerDefaultLimit},
 	{Case{ID: "server/end-of-stream", Severity: Must,
 		Title: "the kit ends its stream before a request, where the ack is due, and (line) inside a request line: " +
 			"the server closes without a reply and sends no data",
@@ -86,6 +93,11 @@ var serverCatalogue = needsRoot([]serverCase{
 		Title:        "requests ending with CRLF are served; every reply ends with LF; no terminator follows a digest",
 		Requirements: []string{"REQ-LINE-1", "REQ-LINE-3", "REQ-LINE-5", "REQ-SRV-16"}},
 		runServerLineEndings},
+	{Case{ID: "server/longest-name", NeedsRoot: true, Severity: Must,
+		Title: "a file whose name is 1020 bytes (nested directories) is served for the longest valid request, " +
+			"1024 octets: in one write; in the line framing ending with LF, CRLF, and CR then LF in a later segment",
+		Requirements: []string{"REQ-MSG-2", "REQ-LIM-1", "REQ-LINE-3", "REQ-LINE-6", "REQ-SRV-1", "REQ-SRV-16"}},
+		runServerLongestName},
 	{Case{ID: "server/missing-file", Severity: Must,
 		Title:        "a request for a missing file gets a prompt ERR not-found and the connection stays usable",
 		Requirements: []string{"REQ-SRV-5", "REQ-SRV-4", "REQ-ERR-2", "REQ-ERR-3", "REQ-SRV-16"}},
@@ -116,6 +128,11 @@ var serverCatalogue = needsRoot([]serverCase{
 		Title:        "the ack sent in the same write as the request, behind a served and behind a refused request",
 		Requirements: []string{"REQ-SRV-12", "REQ-LINE-4", "REQ-LINE-7", "REQ-SRV-16"}},
 		runServerPipelinedAck},
+	{Case{ID: "server/refusal-close", Severity: Should,
+		Title: "after ERR too-long, ERR bad-request (line) and ERR busy, with more of the kit's input unread, " +
+			"the server closes cleanly: an end of stream, not a reset that can destroy its reply",
+		Requirements: []string{"REQ-ERR-5"}},
+		runServerRefusalClose},
 	{Case{ID: "server/sizes", NeedsRoot: true, Severity: Must,
 		Title:        "files of 0, 1, 1023, 1024, 1025, 65537 bytes and 5 MiB arrive byte-exact with their digest",
 		Requirements: []string{"REQ-SRV-1", "REQ-MSG-4", "REQ-MSG-9", "REQ-MSG-10", "REQ-SRV-9", "REQ-LOCK-1", "REQ-SRV-16"}},
@@ -140,8 +157,8 @@ var serverCatalogue = needsRoot([]serverCase{
 		Requirements: []string{"REQ-SRV-11", "REQ-LINE-6", "REQ-GEN-1", "REQ-SRV-16"}},
 		runServerSplitRequest},
 	{Case{ID: "server/too-long", Severity: Must,
-		Title: "a 1025-octet request, and in the line framing a 2000-octet line with no LF, " +
-			"get a prompt ERR too-long and a closed connection",
+		Title: "a 1025-octet request, and in the line framing lines of 1025 and 2000 octets with no LF and nothing after, " +
+			"get ERR too-long and a closed connection",
 		Requirements: []string{"REQ-LIM-1", "REQ-LIM-2", "REQ-ERR-1", "REQ-ERR-4", "REQ-SEC-9",
 			"REQ-SRV-4", "REQ-ERR-2", "REQ-MSG-5", "REQ-MSG-6", "REQ-LIM-4", "REQ-SRV-16"}},
 		runServerTooLong},

@@ -66,7 +66,16 @@ func (x *serverCheck) dial(ctx context.Context) (*kitConn, error) {
 // concurrent clients keep separate logs. The connection is closed when ctx
 // is done, so a case returns promptly once its run is cancelled.
 func (x *serverCheck) dialLog(ctx context.Context, logf func(string, ...any)) (*kitConn, error) {
+	return x.dialFrom(ctx, nil, logf)
+}
+
+// dialFrom is dialLog from the local address from (nil: the system's
+// choice).
+func (x *serverCheck) dialFrom(ctx context.Context, from *net.TCPAddr, logf func(string, ...any)) (*kitConn, error) {
 	d := net.Dialer{Timeout: x.timeout}
+	if from != nil {
+		d.LocalAddr = from
+	}
 	nc, err := d.DialContext(ctx, "tcp", x.addr)
 	if err != nil {
 		if errors.Is(err, syscall.ECONNREFUSED) {
@@ -165,6 +174,50 @@ func (k *kitConn) writeBytewise(b []byte) (int, error) {
 	k.nc.SetWriteDeadline(time.Time{})
 	k.logf("-> %s (%d bytes) as %d one-byte writes, %v apart", quote(b), len(b), len(b), splitPause)
 	return len(b), nil
+}
+
+// taken waits, at most the timeout, until the server has taken every byte
+// the kit wrote: its kernel holds them all (the kit's send queue is
+// empty), and, where the kit can see the server's socket (a server on
+// this host), its program has read them all (that socket's receive queue
+// is empty). It returns what it saw, for the log; read says whether the
+// server was seen to read them.
+func (k *kitConn) taken() (what string, read bool) {
+	tc, ok := k.nc.(*net.TCPConn)
+	if !ok {
+		return "the kit cannot observe this connection's queues", false
+	}
+	start := time.Now()
+	var n int
+	var err error
+	if !pollUntil(k.ctx, start.Add(k.timeout), func() bool { n, err = sendQueue(tc); return err != nil || n == 0 }) || err != nil {
+		if err != nil {
+			return fmt.Sprintf("the kit cannot observe its send queue here (%v)", err), false
+		}
+		return fmt.Sprintf("%d bytes were still unacknowledged after %v", n, k.timeout), false
+	}
+	found := true
+	if !pollUntil(k.ctx, start.Add(k.timeout), func() bool {
+		n, found, err = peerUnread(tc)
+		return err != nil || !found || n == 0
+	}) || err != nil || !found {
+		return "the server's kernel holds every byte (the kit cannot see whether the server read them)", false
+	}
+	return fmt.Sprintf("the server had read every byte (its receive queue was empty after %v)", time.Since(start).Round(time.Microsecond)), true
+}
+
+// pollUntil calls done until it reports true, waiting a little longer
+// each time (up to 5 ms), until deadline. It reports whether done did,
+// and false at once when ctx ends.
+func pollUntil(ctx context.Context, deadline time.Time, done func() bool) bool {
+	wait := 50 * time.Microsecond
+	for !done() {
+		if time.Now().After(deadline) || !pause(ctx, wait) {
+			return false
+		}
+		wait = min(2*wait, 5*time.Millisecond)
+	}
+	return true
 }
 
 // request sends "get NAME" in one write.

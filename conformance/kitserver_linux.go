@@ -154,19 +154,8 @@ func awaitPeerClose(ctx context.Context, c *net.TCPConn, wait time.Duration) {
 // kernel has moved the socket to CLOSE, which, before the kit closes it,
 // only a reset does (TCP_INFO).
 func wasReset(c *net.TCPConn) (bool, error) {
-	rc, err := c.SyscallConn()
-	if err != nil {
-		return false, fmt.Errorf("TCP_INFO: %w", err)
-	}
-	var info *unix.TCPInfo
-	var ierr error
-	if err := rc.Control(func(fd uintptr) { info, ierr = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO) }); err != nil {
-		return false, fmt.Errorf("TCP_INFO: %w", err)
-	}
-	if ierr != nil {
-		return false, fmt.Errorf("TCP_INFO: %w", ierr)
-	}
-	return info.State == tcpClose, nil
+	st, err := tcpState(c)
+	return st == tcpClose, err
 }
 
 // tcpClose is TCP_CLOSE of linux/tcp_states.h, the state TCP_INFO reports.

@@ -39,6 +39,9 @@ type serverDefect struct {
 
 	serial   bool           // serves one connection at a time (the tutorial)
 	queues   bool           // stops accepting at its limit: the rest wait unanswered
+	noLimit  bool           // serves every connection: no limit at all
+	limit    int            // its connection limit; 0: mutantMaxConns
+	perAddr  int            // its limit per client address; 0: none
 	busy     func(c *mconn) // answers a connection over the limit
 	keepsAck bool           // line framing: does not skip an ack line after a refusal
 	read     func(c *mconn) (string, error)
@@ -347,6 +350,61 @@ var (
 		c.c.SetReadDeadline(time.Now().Add(mutantTimeout))
 		io.Copy(io.Discard, io.LimitReader(c.c, 1<<20)) // and keeps the connection
 	}}
+	// It counts connections, and refuses none.
+	noConnLimit = &serverDefect{name: "no-conn-limit", noLimit: true}
+	// Its limits are one byte short: a 1024-octet request is refused.
+	refusesLongestName = &serverDefect{name: "refuses-longest-name", read: func(c *mconn) (string, error) {
+		msg, err := c.readMessage()
+		if err == nil && len(msg) >= spec.MaxControlLen {
+			return msg, errLineTooLong
+		}
+		return msg, err
+	}}
+	// A line of 1024 octets whose CR has come and whose LF has not yet
+	// is refused as too long.
+	refusesSplitCRLF = &serverDefect{name: "refuses-split-crlf", read: func(c *mconn) (string, error) {
+		if c.f == spec.Lockstep {
+			return c.readMessage()
+		}
+		c.c.SetReadDeadline(time.Now().Add(mutantTimeout))
+		return c.readLine(func(partial []byte) bool { return len(partial) > spec.MaxControlLen })
+	}}
+	// A line of 1025 octets with no LF yet waits for one more octet.
+	waitsAt1025 = &serverDefect{name: "waits-at-1025", read: func(c *mconn) (string, error) {
+		if c.f == spec.Lockstep {
+			return c.readMessage()
+		}
+		c.c.SetReadDeadline(time.Now().Add(mutantTimeout))
+		return c.readLine(func(partial []byte) bool { return len(partial) > spec.MaxControlLen+1 })
+	}}
+	// Its check of the name's bytes starts at the second: a name that
+	// begins with a NUL, CR or LF is looked up.
+	checksFromSecondByte = &serverDefect{name: "checks-from-second-byte", refuse: func(c *mconn, code, text, msg string) bool {
+		if name, ok := strings.CutPrefix(msg, spec.RequestVerb); ok && code == spec.CodeBadRequest &&
+			len(name) > 1 && strings.ContainsRune("\x00\r\n", rune(name[0])) && spec.ValidateName(name[1:]) == nil {
+			return c.openErrDefault(spec.CodeNotFound, name)
+		}
+		return c.refuseDefault(string(spec.EncodeError(c.f, code, text)))
+	}}
+	// It closes at once after a refusal, with the client's input unread.
+	closesUnread = &serverDefect{name: "closes-unread", refuse: func(c *mconn, code, text, msg string) bool {
+		c.write(spec.EncodeError(c.f, code, text))
+		return false
+	}}
+	// It half-closes after a refusal, then closes at once, with the
+	// client's input unread.
+	halfClosesUnread = &serverDefect{name: "half-closes-unread", refuse: func(c *mconn, code, text, msg string) bool {
+		if c.write(spec.EncodeError(c.f, code, text)) == nil {
+			if tc, ok := c.c.(*net.TCPConn); ok {
+				tc.CloseWrite()
+			}
+		}
+		return false
+	}}
+	// It closes at once after ERR busy, with the client's request unread.
+	busyClosesUnread = &serverDefect{name: "busy-closes-unread", busy: func(c *mconn) {
+		c.write(spec.EncodeError(c.f, spec.CodeBusy, "too many connections"))
+	}}
 )
 
 func boolInt(b bool) int {
@@ -468,7 +526,26 @@ func (m *mutant) track(c net.Conn) (ok, over bool) {
 		return false, false
 	}
 	m.conns[c] = struct{}{}
-	return true, len(m.conns) > mutantMaxConns
+	limit := mutantMaxConns
+	if m.d.limit > 0 {
+		limit = m.d.limit
+	}
+	return true, !m.d.noLimit && (len(m.conns) > limit || m.overPerAddr(c))
+}
+
+// overPerAddr reports whether c is over the mutant's limit per address.
+func (m *mutant) overPerAddr(c net.Conn) bool {
+	if m.d.perAddr <= 0 {
+		return false
+	}
+	ip := func(c net.Conn) string { h, _, _ := net.SplitHostPort(c.RemoteAddr().String()); return h }
+	n := 0
+	for o := range m.conns {
+		if ip(o) == ip(c) {
+			n++
+		}
+	}
+	return n > m.d.perAddr
 }
 
 // untrack closes c and forgets it.
@@ -676,14 +753,44 @@ func (c *mconn) readMessage() (string, error) {
 		n, err := c.br.Read(b)
 		return string(spec.TrimLine(b[:n])), err
 	}
-	line, err := c.br.ReadSlice('\n')
-	switch {
-	case err == bufio.ErrBufferFull:
-		return "", errLineTooLong
-	case err == io.EOF && len(line) > 0:
-		return string(line), io.ErrUnexpectedEOF
+	return c.readLine(overLimit)
+}
+
+// overLimit reports whether a line of which partial (no LF yet) has
+// arrived is already too long: past MaxControlLen octets only a CR, then
+// the LF, may still come.
+func overLimit(partial []byte) bool {
+	n := len(partial)
+	return n > spec.MaxControlLen+1 || n == spec.MaxControlLen+1 && partial[spec.MaxControlLen] != '\r'
+}
+
+// readLine reads one line and returns its content, refusing it as too
+// long (errLineTooLong) as soon as tooLong says so of what has arrived
+// without an LF, and when its content is over MaxControlLen octets. A
+// line cut short by the end of stream is io.ErrUnexpectedEOF, with what
+// came of it.
+func (c *mconn) readLine(tooLong func(partial []byte) bool) (string, error) {
+	for {
+		buf, _ := c.br.Peek(c.br.Buffered())
+		if i := bytes.IndexByte(buf, '\n'); i >= 0 {
+			line := string(spec.TrimLine(buf[:i+1]))
+			c.br.Discard(i + 1)
+			if len(line) > spec.MaxControlLen {
+				return "", errLineTooLong
+			}
+			return line, nil
+		}
+		if tooLong(buf) || len(buf) == c.br.Size() {
+			return "", errLineTooLong
+		}
+		if _, err := c.br.Peek(len(buf) + 1); err != nil {
+			rest, _ := c.br.Peek(c.br.Buffered())
+			if err == io.EOF && len(rest) > 0 {
+				return string(rest), io.ErrUnexpectedEOF
+			}
+			return "", err
+		}
 	}
-	return string(spec.TrimLine(line)), err
 }
 
 // refuseDefault answers a request that leaves the stream out of step,
@@ -872,6 +979,16 @@ var serverMutantRows = []serverMutantTest{
 	{servesPartialLine, "server/end-of-stream", lineOnly, "partial line"},
 	{queuesOverLimit, "server/conn-limit", nil, "listen queue"},
 	{busyStaysOpen, "server/conn-limit", nil, "stayed open"},
+	{noConnLimit, "server/default-limit", nil, "more connections at once than the default limit of 256"},
+	{refusesLongestName, "server/longest-name", nil, "got ERR too-long"},
+	{refusesSplitCRLF, "server/longest-name", lineOnly, "its LF in a later segment"},
+	{rejectsCRLF, "server/longest-name", lineOnly, "REQ-LINE-3"},
+	{corruptsData, "server/longest-name", nil, "from the file from byte 0 on"},
+	{waitsAt1025, "server/too-long", lineOnly, "a 1025-octet line without its LF"},
+	{checksFromSecondByte, "server/bad-request", nil, "a name that begins with a NUL byte"},
+	{closesUnread, "server/refusal-close", nil, "reset the connection"},
+	{busyClosesUnread, "server/refusal-close", nil, "over the limit"},
+	{halfClosesUnread, "server/refusal-close", nil, "ended its stream, then reset the connection"},
 }
 
 // remoteMutantTests are the mutants the cases that need no root catch
@@ -893,6 +1010,11 @@ var remoteMutantTests = []serverMutantTest{
 	{readsLineOnce, "server/split-request", lineOnly, "one byte per segment"},
 	{queuesOverLimit, "server/conn-limit", nil, "listen queue"},
 	{busyStaysOpen, "server/conn-limit", nil, "stayed open"},
+	{noConnLimit, "server/default-limit", nil, "more connections at once than the default limit of 256"},
+	{closesUnread, "server/refusal-close", nil, "reset the connection"},
+	{busyClosesUnread, "server/refusal-close", nil, "over the limit"},
+	{checksFromSecondByte, "server/bad-request", nil, "a name that begins with a NUL byte"},
+	{waitsAt1025, "server/too-long", lineOnly, "a 1025-octet line without its LF"},
 	{wrongDigest, "server/named-files", nil, "is not the MD5"},
 	{truncatedBody, "server/named-files", nil, "the server closed the connection"},
 }
@@ -982,6 +1104,39 @@ func TestServerMutantHealthy(t *testing.T) {
 	})
 }
 
+// TestServerLimits checks what the cases about the connection limit say
+// of servers that keep limits other than the default: one per address
+// below the kit's share of each address, which the kit tells from the
+// connection limit; and a connection limit above the default, which
+// server/conn-limit finds and server/default-limit fails by design (the
+// kit cannot see that it was configured).
+func TestServerLimits(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	for _, tt := range []struct {
+		d      *serverDefect
+		id     string
+		want   conformance.Verdict
+		detail string
+	}{
+		{&serverDefect{name: "ten-per-address", perAddr: 10}, "server/conn-limit", conformance.Pass, "a limit of 10 per address"},
+		{&serverDefect{name: "ten-per-address", perAddr: 10}, "server/default-limit", conformance.Pass, "no more connections at once than the default limit of 256"},
+		{&serverDefect{name: "ten-per-address", perAddr: 10}, "server/refusal-close", conformance.Pass, "answered ERR busy and closed"},
+		{&serverDefect{name: "limit-300", limit: 300}, "server/conn-limit", conformance.Pass, "the kit held 300 connections"},
+		{&serverDefect{name: "limit-300", limit: 300}, "server/default-limit", conformance.Fail, "more connections at once than the default limit of 256"},
+		{noConnLimit, "server/conn-limit", conformance.Inconclusive, "its limit is above 1100, or it has none, and no client can tell which"},
+	} {
+		t.Run(tt.d.name+"/"+tt.id, func(t *testing.T) {
+			target := startMutant(t, spec.Lockstep, tt.d)
+			r := runServerCase(t, target, tt.id)
+			t.Logf("%s: %s: %s", tt.id, r.Outcome.Verdict, r.Outcome.Detail)
+			if r.Outcome.Verdict != tt.want || !strings.Contains(r.Outcome.Detail, tt.detail) {
+				t.Errorf("%s against the %s mutant: %s: %s; want %s saying %q\n%s",
+					tt.id, tt.d.name, r.Outcome.Verdict, r.Outcome.Detail, tt.want, tt.detail, strings.Join(r.Log, "\n"))
+			}
+		})
+	}
+}
+
 // TestRemoteNoFiles checks the cases that run without a root when the
 // user names no file either: server/named-files is a SKIP that says how to
 // name one; server/end-of-stream checks what it can, says what it could
@@ -1003,6 +1158,7 @@ func TestRemoteNoFiles(t *testing.T) {
 			target := startMutant(t, spec.Line, tt.d)
 			target.Root, target.Files = "", nil
 			r := runServerCase(t, target, tt.id)
+			t.Logf("%s: %s: %s", tt.id, r.Outcome.Verdict, r.Outcome.Detail)
 			if r.Outcome.Verdict != tt.want || !strings.Contains(r.Outcome.Detail, tt.detail) {
 				t.Errorf("%s against the %s mutant, no root and no file: %s: %s; want %s saying %q",
 					tt.id, tt.d.name, r.Outcome.Verdict, r.Outcome.Detail, tt.want, tt.detail)

@@ -73,7 +73,7 @@ func TestDigestNone(t *testing.T) {
 	none := func(s *ref.Server) { s.Digest = spec.DigestNone }
 	srv := reftest.NewServer(t, "", reftest.Options{Framing: spec.Line, Configure: none})
 	target := conformance.ServerTarget{Addr: srv.Addr, Root: srv.Root, Framing: spec.Line, Digest: spec.DigestNone}
-	o := conformance.Options{Skip: regexp.MustCompile(`^server/(conn-limit|slow-reader|abandoned-transfer|concurrent)$`)}
+	o := conformance.Options{Skip: regexp.MustCompile(`^server/(conn-limit|default-limit|refusal-close|slow-reader|abandoned-transfer|concurrent)$`)}
 	for _, r := range conformance.RunServer(t.Context(), target, o) {
 		checkCitations(t, r)
 		want := wantRefVerdict(r.Case.ID, spec.Line)

@@ -92,6 +92,9 @@ var serverCaseIDs = []string{
 	"server/end-of-stream",
 	"server/conn-limit",
 	"server/named-files",
+	"server/longest-name",
+	"server/default-limit",
+	"server/refusal-close",
 }
 
 func TestServerCasesRegistered(t *testing.T) {
