@@ -151,7 +151,8 @@ type checkRun struct {
 	expect            report.Baseline
 	jsonOut, junitOut *os.File
 
-	opts targetOptions // the flags of check_target.go
+	opts  targetOptions // the flags of check_target.go
+	reads readsOptions  // the flags of check_reads.go
 }
 
 // parseCheck parses the command line of "stickykit check". It returns the
@@ -181,6 +182,7 @@ func parseCheck(e *env, args []string) (*checkRun, int, bool) {
 	fs.BoolVar(&c.verbose, "v", false, "show each case's byte-level log below its row")
 	fs.DurationVar(&c.timeout, "timeout", conformance.DefaultTimeout, "bound for each single wait on the implementation (a reply, a read, an exit)")
 	c.targetFlags(fs)
+	c.readsFlags(fs)
 	pos, code, ok := e.parse(fs, args)
 	if !ok {
 		return nil, code, false
@@ -224,7 +226,11 @@ func (c *checkRun) validate(e *env, fs *flag.FlagSet, pos []string, dashdash boo
 		return e.usageErr(fs, "say what to check: \"check server ...\" or \"check client ... -- CMD ARG...\"")
 	case c.timeout <= 0:
 		return e.usageErr(fs, "--timeout must be positive")
-	case c.role == conformance.RoleServer:
+	}
+	if code := c.validateReads(e, fs); code != exitOK {
+		return code
+	}
+	if c.role == conformance.RoleServer {
 		return c.validateServer(e, fs, dashdash)
 	}
 	set := setFlags(fs)
@@ -256,6 +262,9 @@ func (c *checkRun) prepare(ctx context.Context, e *env) (int, bool) {
 	}
 	if code, ok := c.preflight(ctx, e); !ok {
 		return code, false
+	}
+	if !c.prepareReads(ctx, e) {
+		return exitUsage, false
 	}
 	for _, r := range []struct {
 		name string
@@ -318,7 +327,7 @@ func (c *checkRun) report(ctx context.Context, e *env, results []conformance.Res
 		e.errorf("check: %v", err)
 		return exitUsage
 	}
-	if !c.writeFiles(e, results) {
+	if !c.writeFiles(e, results) || !c.writePictures(e, results) {
 		status = exitUsage
 	}
 	if status != exitOK {
@@ -441,6 +450,7 @@ func (c *checkRun) reportRun() report.Run {
 		Args:    c.args,
 		Framing: c.framing,
 		Target:  c.target,
+		Reads:   c.readsStatus(),
 	}
 }
 

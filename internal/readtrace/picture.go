@@ -100,9 +100,7 @@ func (p *Picture) marked(m *timeline.Mark) Finding {
 		}
 	}
 	i := slices.IndexFunc(p.Reads, func(r Read) bool { return r.consumed() && r.Offset == m.Off && r.End() == m.End })
-	f := Finding{Index: i, Read: p.Reads[i], Layout: p.Layout}
-	f.N, f.AfterSize = readNumber(p.Reads, i, p.Layout.Data)
-	return f
+	return ReadAt(s, i, p.Layout)
 }
 
 // caption is the few words under the marked read: "read 98 after the
