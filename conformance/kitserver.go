@@ -69,6 +69,9 @@ type clientSession struct {
 	closed  bool // the client closed the connection cleanly (EOF)
 	reset   bool // the connection was reset: the client closed with bytes unread
 	stillOn bool // the connection was still open when the kit gave up
+	// finished is set once finish has asked the kernel, after the client
+	// ended, whether it left bytes unread (unread).
+	finished bool
 	// unread is the kernel's word, once the client has ended, that it
 	// left bytes the kit sent unread: the client's end reset the
 	// connection (it closed with bytes unread, or bytes arrived after it
@@ -573,6 +576,7 @@ func (s *clientSession) finish() {
 			s.reset = true
 		}
 		s.unread = s.reset
+		s.finished = true
 		s.conn.Close()
 	}
 }
