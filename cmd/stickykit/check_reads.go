@@ -60,7 +60,7 @@ func (c *checkRun) prepareReads(ctx context.Context, e *env) bool {
 	}
 	if err := conformance.ProbeReads(ctx); err != nil && ctx.Err() == nil {
 		c.reads.off = err.Error()
-		e.errorf("check %s: --reads: %s; the cases run without it", c.role, c.reads.off)
+		e.errorf("check %s --reads: %s; the cases run without it", c.role, c.reads.off)
 	}
 	return true
 }
