@@ -224,6 +224,7 @@ func (s *clientSession) judgeReceived(data []byte, cond string) Outcome {
 	}
 	e, r := &s.exit, s.rules
 	out := s.readOutput(int64(len(data)) + 64<<10)
+	s.exactOut = out.is(data)
 	if len(s.violations) > 0 {
 		return s.failOnWire(out, data, finding("on a transfer the kit served correctly (%s)", cond))
 	}

@@ -82,6 +82,9 @@ type clientSession struct {
 	// boundary asks for the read that ended where the data ends to be
 	// named (client/sticky: the article's fix stops there).
 	boundary bool
+	// exactOut is set when the case judged the client's output and found
+	// exactly the file.
+	exactOut bool
 
 	cancel context.CancelFunc
 	exited chan struct{}

@@ -233,7 +233,8 @@ func (s *clientSession) keepReads() {
 }
 
 // withReads adds to o what the client's recorded reads show and o does
-// not say yet: the read that took data and digest together, a short read
+// not say yet: the read that took data and digest together (in a PASS
+// that found the exact file, one the client split itself), a short read
 // of the size or of the digest, the size read with data, a digest read in
 // part or not at all. In client/sticky, a client whose reads stopped at
 // the boundary gets that read named too.
@@ -247,7 +248,7 @@ func (s *clientSession) withReads(o Outcome) Outcome {
 		if strings.Contains(o.Detail, w) {
 			continue
 		}
-		if f.Kind == readtrace.Sticky && o.Verdict == Pass {
+		if f.Kind == readtrace.Sticky && o.Verdict == Pass && s.exactOut {
 			w += ": the client split them itself"
 		}
 		words = append(words, w)

@@ -156,6 +156,7 @@ func TestWithReads(t *testing.T) {
 	data := caseContent("client/sticky", "file", stickySize)
 	buffered := readsOf([2]int64{65536, 6}, [2]int64{65536, 65536}, [2]int64{65536, 33792}, [2]int64{65536, 704})
 	s := endedSession(t, "client/sticky", data, buffered)
+	s.exactOut = true
 	o := s.withReads(pass("the condition"))
 	want := "the condition; the client's recorded reads: read 3 after the size asked for 65536 bytes and got 704: the last 672 bytes of the file and 32 bytes of the digest: the client split them itself"
 	if o.Detail != want {
