@@ -55,7 +55,7 @@ check server [--addr ADDR] [--root DIR] -- CMD ARG...
     it), and the kit waits until it listens. A server that ends during a
     case is named, with its exit status and the last lines of its stderr.
 
-check client [--listen ADDR] [--stdin TEXT] [--collect PATTERN] [--ignore-status] -- CMD ARG...
+check client [--listen ADDR] [--stdin TEXT] [--collect PATTERN] [--ignore-status] [--reads] [--svg DIR] -- CMD ARG...
     The kit runs its own servers on loopback and runs CMD once per case, in
     a fresh temporary directory, with empty stdin (or --stdin TEXT, then
     closed). In ARGs these placeholders are replaced: {host} {port} {addr}
@@ -69,6 +69,22 @@ check client [--listen ADDR] [--stdin TEXT] [--collect PATTERN] [--ignore-status
     unsupported: SKIP. One killed by a signal, or whose stderr ends in an
     uncaught exception (a Python traceback, a Go panic, a Java exception),
     is reported as crashed.
+
+--reads runs the program the kit starts (a client; a server given as a
+command) under strace and records its own read calls on the kit's
+connection: what each asked for, what it got, and where in the stream that
+was. The verdicts then name the read that went wrong ("read 98 after the
+size asked for 1024 bytes and got 704: the last 672 bytes of the file and
+32 bytes of the digest; they went into the file"), the short read of half
+a digest, a size read together with data, a digest never read, a server
+that acted on a fragment of a request; a verdict that rests on the reads
+says so. They never make a verdict worse: where the file a client left is
+right, a read that took data and digest together is one it split itself.
+The JSON report holds every read (--json). --svg DIR draws each client
+case's reads as a byte timeline, DIR/client-sticky.svg and so on (it
+implies --reads). Without strace, or where tracing is forbidden, the kit
+says so once and runs the cases as without --reads. Tracing slows the
+program (about twice the CPU), never the verdict.
 
 Before any case the kit checks that it was pointed right (exit status 2,
 one line, nothing run): a --root the server does not serve, a server that
