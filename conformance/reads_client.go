@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/stickykit/stickykit/internal/readtrace"
@@ -153,26 +152,13 @@ func (s *clientSession) parseReads() *readtrace.Stream {
 	return st
 }
 
-// failedWords says which calls took nothing: "; calls that failed: 3
-// EAGAIN; 1 still waiting".
+// failedWords says which calls took nothing, after a semicolon: "; calls
+// that failed and took nothing: 3 EAGAIN", or "".
 func failedWords(st *readtrace.Stream) string {
-	var s string
-	if len(st.Failed) > 0 {
-		names := make([]string, 0, len(st.Failed))
-		for n := range st.Failed {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		var parts []string
-		for _, n := range names {
-			parts = append(parts, fmt.Sprintf("%d %s", st.Failed[n], n))
-		}
-		s += "; calls that failed and took nothing: " + strings.Join(parts, ", ")
+	if w := st.TookNothing(); w != "" {
+		return "; " + w
 	}
-	if st.Pending > 0 {
-		s += fmt.Sprintf("; %d still waiting when it ended", st.Pending)
-	}
-	return s
+	return ""
 }
 
 // readFindings returns what the recorded reads show about the exchange,
