@@ -83,8 +83,8 @@ right, a read that took data and digest together is one it split itself.
 The JSON report holds every read (--json). --svg DIR draws each client
 case's reads as a byte timeline, DIR/client-sticky.svg and so on (it
 implies --reads). Without strace, or where tracing is forbidden, the kit
-says so once and runs the cases as without --reads. Tracing slows the
-program (about twice the CPU), never the verdict.
+says so once and runs the cases as without --reads. Tracing costs CPU
+(up to about twice as much), never a verdict.
 
 Before any case the kit checks that it was pointed right (exit status 2,
 one line, nothing run): a --root the server does not serve, a server that
