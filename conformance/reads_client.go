@@ -229,14 +229,21 @@ func (s *clientSession) withReads(o Outcome) Outcome {
 		return o
 	}
 	var words []string
+	named := map[int]bool{} // the reads named so far
 	for _, f := range s.readFindings() {
 		w := f.Words()
 		if strings.Contains(o.Detail, w) {
+			named[f.Index] = true
 			continue
 		}
-		if f.Kind == readtrace.Sticky && o.Verdict == Pass && s.exactOut {
+		switch {
+		case f.Kind == readtrace.Sticky && o.Verdict == Pass && s.exactOut:
 			w += ": the client split them itself"
+		case f.Kind == readtrace.PartDigest && named[f.Index]:
+			// The read is named already: not again in parentheses.
+			w, _, _ = strings.Cut(w, " (")
 		}
+		named[f.Index] = true
 		words = append(words, w)
 	}
 	if len(words) == 0 && s.boundary {
