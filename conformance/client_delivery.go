@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stickykit/stickykit/internal/readtrace"
 	"github.com/stickykit/stickykit/spec"
 )
 
@@ -81,7 +82,10 @@ func runClientSticky(ctx context.Context, x *clientCheck) Outcome {
 		} else if s.werr == nil {
 			s.unconfirm("the tail and the digest could not be confirmed to have left in one segment")
 		}
-		return s.received(data, fmt.Sprintf("the last %d bytes of data and the digest reached the client in one segment, after it had read the rest (the sticky packet)", stickyTail))
+		s.boundary = true
+		s.finish()
+		s.confirmByReads("that the tail and the digest reached the client together", false, readtrace.Sticky)
+		return s.judgeReceived(data, fmt.Sprintf("the last %d bytes of data and the digest reached the client in one segment, after it had read the rest (the sticky packet)", stickyTail))
 	})
 }
 
@@ -130,6 +134,7 @@ func runClientSplitDigest(ctx context.Context, x *clientCheck) Outcome {
 			half = true
 		}
 		s.finish()
+		s.confirmByReads("that the digest reached the client in two pieces", true, readtrace.ShortDigest)
 		if s.unread && len(s.violations) == 0 && !s.exit.killed {
 			s.violate(finding("the client closed with up to 16 bytes of the digest unread: it read only part of the digest (half packet, %s), whatever it reported", reads))
 		}
@@ -167,6 +172,7 @@ func runClientSplitSize(ctx context.Context, x *clientCheck) Outcome {
 	}
 	return x.session(ctx, "split-size.bin", received(reads, true), func(s *clientSession) Outcome {
 		size, _ := spec.EncodeSize(x.framing, int64(len(data)))
+		s.announce(len(size), len(data))
 		first, rest := size[:3], size[3:]
 		s.write("size, first piece", first)
 		s.drainPause(fmt.Sprintf("the size piece %s reached the client before the rest was sent", quote(first)), 0)
@@ -235,6 +241,7 @@ func runClientCRLF(ctx context.Context, x *clientCheck) Outcome {
 	data := x.content("file", 3000)
 	return x.session(ctx, "crlf.bin", received(cite("REQ-LINE-3"), false), func(s *clientSession) Outcome {
 		size := []byte(fmt.Sprintf("%d\r\n", len(data)))
+		s.announce(len(size), len(data))
 		s.write("size line ending in CRLF", size)
 		if o, ok := s.readAck(ackAny); !ok {
 			if o.Verdict == Fail {

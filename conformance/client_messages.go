@@ -17,6 +17,7 @@ func runClientAck(ctx context.Context, x *clientCheck) Outcome {
 		if err != nil {
 			return errored("setting up: %v", err)
 		}
+		s.announce(len(b), len(data))
 		s.write("size", b)
 		if s.werr != nil {
 			return s.endedEarly(finding("the kit could not send the size: %v", s.werr))

@@ -33,6 +33,7 @@ type clientExit struct {
 	killed      bool   // the kit stopped it at the timeout
 	ignored     bool   // its exit status carries no verdict (ClientTarget.IgnoreStatus)
 	leftovers   int    // descendants still running when it ended, which the kit ended
+	straceSaid  string // under strace: the first line strace itself wrote to stderr, or ""
 }
 
 // String describes the exit in a few words, for a detail line. With the
@@ -92,6 +93,9 @@ func (s *clientSession) launch() (Outcome, bool) {
 			return errored("setting up: the output to collect, %q, is not a name inside the client's directory", name), false
 		}
 		s.out = filepath.Join(dir, name)
+	}
+	if err := s.startTrace(); err != nil {
+		return errored("setting up: %v", err), false
 	}
 	ln, err := listenFor(x.target.Listen)
 	if err != nil {
@@ -163,7 +167,7 @@ func (s *clientSession) start(addr string) {
 			e = runClientFunc(cctx, t.Func, addr, s.name, s.out)
 			e.ignored = t.IgnoreStatus
 		} else {
-			e = runClientCommand(cctx, t, s.dir, addr, s.name, s.out)
+			e = runClientCommand(cctx, t, s.dir, addr, s.name, s.out, s.rd.trace)
 		}
 		s.killMu.Lock()
 		e.killed = s.killed
@@ -268,20 +272,22 @@ func (s *clientSession) close() {
 	if s.dir != "" {
 		os.RemoveAll(s.dir)
 	}
+	s.keepReads()
+	s.rd.trace.remove()
 }
 
 // runClientCommand runs a client command once, as ClientTarget.Command
 // documents: placeholders replaced, in dir, with t.Stdin or empty stdin,
-// killed (its whole process group) when ctx is done. Its descendants are
-// ended once it has ended (see proc.go); the verdict is the client's own
-// exit, at once.
-func runClientCommand(ctx context.Context, t *ClientTarget, dir, addr, name, out string) clientExit {
+// under strace when trace is not nil, killed (its whole process group)
+// when ctx is done. Its descendants are ended once it has ended (see
+// proc.go); the verdict is the client's own exit, at once.
+func runClientCommand(ctx context.Context, t *ClientTarget, dir, addr, name, out string, trace *programTrace) clientExit {
 	r := clientPlaceholders(addr, name, out)
 	args := make([]string, len(t.Command))
 	for i, a := range t.Command {
 		args[i] = r.Replace(a)
 	}
-	ps := procSpec{argv: args, dir: dir}
+	ps := procSpec{argv: trace.wrap(args), dir: dir}
 	if t.Stdin != "" {
 		in := r.Replace(t.Stdin)
 		ps.stdin = &in
@@ -300,6 +306,9 @@ func runClientCommand(ctx context.Context, t *ClientTarget, dir, addr, name, out
 	}
 	p.finish()
 	stdout, stderr := p.outputs()
+	if trace != nil {
+		e.straceSaid, stderr = straceSays(stderr)
+	}
 	e.output = stdout
 	if strings.TrimSpace(stdout) == "" {
 		e.output = stderr

@@ -49,6 +49,18 @@
 // mistakes (a root the server does not serve, the wrong framing, a client
 // that never connects) before any case runs, as [SetupError]s.
 //
+// With ClientTarget.Reads (or ServerTarget.Reads, for a server the kit
+// starts) the kit also sees inside the program: it runs it under strace
+// and records its own read calls on the kit's connection
+// ([Result].Reads: what each asked for, what it got, where in the stream).
+// The verdicts then name the read that took the digest as file data, the
+// short read of half a digest, a size read with data, a digest never read,
+// a server's fragment of a request; a condition the kit could not confirm
+// from its side may be confirmed by them, and the detail says so. The
+// reads never make a verdict worse: what the client left and what the
+// kernel saw still decide. Where tracing cannot work ([ProbeReads]) the
+// cases run as without it.
+//
 // Whether a server is still there is asked of the kernel, never by
 // connecting (a client that connects and leaves can kill a fragile
 // server): a server that stops accepting connections during a case fails
@@ -79,7 +91,8 @@
 // the runner (run.go), the kit as a client of a server under test
 // (kitclient.go) and as the server of a client under test (kitserver.go),
 // the client process (clientproc.go) and the server process (serverproc.go),
-// both started in one place (proc.go), whether a server listens
+// both started in one place (proc.go), their recorded reads (reads.go,
+// reads_client.go, reads_server.go), whether a server listens
 // (listening*.go), the preflight (preflight.go), judging a client
 // (judge.go), the files in a server's root (fixtures.go, stale.go), the
 // words for learners (words.go), and the cases by topic (server_*.go,

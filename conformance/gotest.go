@@ -23,7 +23,11 @@ func TestServer(t *testing.T, target ServerTarget, opts Options) {
 	if err := PreflightServer(t.Context(), target, opts); err != nil {
 		t.Fatalf("stickykit check server: %v", err)
 	}
-	testEntries(t, serverEntries(target, opts))
+	run := &serverRun{reads: newReadsRun(target.Reads && target.Start == nil && len(target.Command) > 0)}
+	testEntries(t, serverEntries(target, opts, run))
+	if note := run.reads.unsaid(); note != "" {
+		t.Log(note)
+	}
 }
 
 // TestClient runs the client cases that opts selects against target as
@@ -35,7 +39,11 @@ func TestClient(t *testing.T, target ClientTarget, opts Options) {
 	if err := PreflightClient(t.Context(), target, opts); err != nil {
 		t.Fatalf("stickykit check client: %v", err)
 	}
-	testEntries(t, clientEntries(target, opts))
+	reads := newReadsRun(target.Reads && target.Func == nil && len(target.Command) > 0)
+	testEntries(t, clientEntries(target, opts, reads))
+	if note := reads.unsaid(); note != "" {
+		t.Log(note)
+	}
 }
 
 // testEntries runs es as subtests of t, named by case ID. Every function

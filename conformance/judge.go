@@ -224,6 +224,7 @@ func (s *clientSession) judgeReceived(data []byte, cond string) Outcome {
 	}
 	e, r := &s.exit, s.rules
 	out := s.readOutput(int64(len(data)) + 64<<10)
+	s.exactOut = out.is(data)
 	if len(s.violations) > 0 {
 		return s.failOnWire(out, data, finding("on a transfer the kit served correctly (%s)", cond))
 	}
@@ -240,13 +241,13 @@ func (s *clientSession) judgeReceived(data []byte, cond string) Outcome {
 	case e.err == nil && !out.exists:
 		fs = append(fs, cited(r.success, "the client reported success but left no file at %s", out.at))
 	case e.err == nil:
-		fs = append(fs, finding("the client reported success but %s", describeOutput(out, data, append(slices.Clone(r.reads), r.success...))))
+		fs = append(fs, finding("the client reported success but %s", s.describeOutput(out, data, append(slices.Clone(r.reads), r.success...))))
 	default:
 		// Lead with what went wrong in the client's reading, then its exit.
 		fs = append(fs, s.notes...)
 		s.notes = nil
 		if out.exists && !out.is(data) {
-			fs = append(fs, describeOutput(out, data, r.reads))
+			fs = append(fs, s.describeOutput(out, data, r.reads))
 		}
 		fs = append(fs, finding("the client %s, on a transfer the kit served correctly (%s)", e, cond))
 		if s.stillOn {
@@ -273,7 +274,7 @@ func (s *clientSession) judgeReceived(data []byte, cond string) Outcome {
 func (s *clientSession) failOnWire(out output, data []byte, served Finding) Outcome {
 	fs := append([]Finding(nil), s.violations...)
 	if out.exists && !out.is(data) {
-		fs = append(fs, describeOutput(out, data, s.rules.reads))
+		fs = append(fs, s.describeOutput(out, data, s.rules.reads))
 	}
 	fs = append(fs, finding("the client %s %s", &s.exit, served))
 	e := &s.exit
@@ -303,7 +304,7 @@ func (s *clientSession) judgeOutput(out output, data []byte, cond string) Outcom
 			"the client left no file at %s on a transfer the kit served correctly (%s): it did not complete it", out.at, cond), finding("it %s", &s.exit)}, s.notes...)...)
 	}
 	return outcome(Fail, append([]Finding{finding("%s, on a transfer the kit served correctly (%s)",
-		describeOutput(out, data, orCite(r.reads, r.kept)), cond), finding("the client %s", &s.exit)}, s.notes...)...)
+		s.describeOutput(out, data, orCite(r.reads, r.kept)), cond), finding("the client %s", &s.exit)}, s.notes...)...)
 }
 
 // orCite returns a, or b when a is empty.
@@ -393,7 +394,7 @@ func describeOutput(out output, data []byte, ids citation) Finding {
 	case size > want && bytes.HasPrefix(got, data):
 		k := size - want
 		extra := got[len(data):]
-		if k <= spec.DigestLen && strings.HasPrefix(digestOf(data), string(extra)) {
+		if _, ok := digestTail(out, data); ok {
 			sticky := finding("the output is %s longer than the file and ends with the digest: the last read took the digest as file data (sticky packet", count(k, "byte"))
 			if len(ids) > 0 {
 				return finding("%s, %s)", sticky, ids)
@@ -411,6 +412,28 @@ func describeOutput(out output, data []byte, ids citation) Finding {
 		return cited(ids, "the output has the right length (%s) but differs from the file from byte %d on", count(size, "byte"), i)
 	}
 	return cited(ids, "the output is %s, the file %d; they differ from byte %d on", count(size, "byte"), want, i)
+}
+
+// digestTail reports whether the output is the file followed by the
+// first bytes of its digest (the sticky packet's signature), and how many.
+func digestTail(out output, data []byte) (int64, bool) {
+	k := out.size - int64(len(data))
+	if out.kind != "file" || out.err != nil || k <= 0 || k > spec.DigestLen || !bytes.HasPrefix(out.data, data) {
+		return 0, false
+	}
+	return k, strings.HasPrefix(digestOf(data), string(out.data[len(data):]))
+}
+
+// describeOutput is describeOutput, naming also, when the output ends
+// with digest bytes, the client's recorded read that took them.
+func (s *clientSession) describeOutput(out output, data []byte, ids citation) Finding {
+	f := describeOutput(out, data, ids)
+	if k, ok := digestTail(out, data); ok {
+		if w := s.stickyInto(k); w != "" {
+			f.Words += ": " + w
+		}
+	}
+	return f
 }
 
 // noAckAfterRefusal judges what a client sent after an error reply: nothing,

@@ -69,11 +69,22 @@ type clientSession struct {
 	closed  bool // the client closed the connection cleanly (EOF)
 	reset   bool // the connection was reset: the client closed with bytes unread
 	stillOn bool // the connection was still open when the kit gave up
+	// finished is set once finish has asked the kernel, after the client
+	// ended, whether it left bytes unread (unread).
+	finished bool
 	// unread is the kernel's word, once the client has ended, that it
 	// left bytes the kit sent unread: the client's end reset the
 	// connection (it closed with bytes unread, or bytes arrived after it
 	// had closed).
 	unread bool
+
+	rd clientReads // the client's recorded reads (ClientTarget.Reads)
+	// boundary asks for the read that ended where the data ends to be
+	// named (client/sticky: the article's fix stops there).
+	boundary bool
+	// exactOut is set when the case judged the client's output and found
+	// exactly the file.
+	exactOut bool
 
 	cancel context.CancelFunc
 	exited chan struct{}
@@ -97,7 +108,7 @@ func (x *clientCheck) session(ctx context.Context, name string, rules clientRule
 	if o, ok := s.open(); !ok {
 		return o
 	}
-	return script(s)
+	return s.withReads(script(s))
 }
 
 // open makes the temporary directory and the listener, starts the client,
@@ -172,6 +183,7 @@ func (s *clientSession) acceptConn() (connected bool, o Outcome, ok bool) {
 		return false, errored("the client had not connected to the kit after %v: the case could not run (a client that starts slowly on a busy machine looks the same as one stuck before it connects)", connectWait), false
 	}
 	s.conn = a.c
+	s.traceConn(a.c)
 	s.unwatch = context.AfterFunc(s.ctx, func() { a.c.Close() }) // the run's end ends every wait on the client
 	x.logf("kit: accepted a connection from %s", a.c.RemoteAddr())
 	if err := s.conn.SetNoDelay(true); err != nil {
@@ -304,6 +316,7 @@ func (s *clientSession) sendSize(size int, check ackCheck) (Outcome, bool) {
 	if err != nil {
 		return errored("setting up: %v", err), false
 	}
+	s.announce(len(b), size)
 	s.write("size", b)
 	if s.werr != nil {
 		return s.endedEarly(finding("the kit could not send the size: %v", s.werr)), false
@@ -338,6 +351,7 @@ func (s *clientSession) write(what string, b []byte) {
 	}
 	s.conn.SetWriteDeadline(time.Now().Add(s.x.timeout))
 	n, err := s.conn.Write(b)
+	s.wrote(n)
 	switch {
 	case err != nil:
 		s.werr = err
@@ -357,6 +371,7 @@ func (s *clientSession) writeData(data []byte, chunk int) {
 		end := min(off+chunk, len(data))
 		s.conn.SetWriteDeadline(time.Now().Add(s.x.timeout))
 		n, err := s.conn.Write(data[off:end])
+		s.wrote(n)
 		writes++
 		if err != nil {
 			s.werr = err
@@ -377,7 +392,9 @@ func (s *clientSession) writeBytewise(data []byte) (confirmed int) {
 			break
 		}
 		s.conn.SetWriteDeadline(time.Now().Add(s.x.timeout))
-		if _, err := s.conn.Write(data[i : i+1]); err != nil {
+		n, err := s.conn.Write(data[i : i+1])
+		s.wrote(n)
+		if err != nil {
 			s.werr = err
 			s.x.logf("kit → client: data byte %d: %v", i, err)
 			break
@@ -562,6 +579,7 @@ func (s *clientSession) finish() {
 			s.reset = true
 		}
 		s.unread = s.reset
+		s.finished = true
 		s.conn.Close()
 	}
 }

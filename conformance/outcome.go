@@ -161,4 +161,7 @@ type Result struct {
 	Outcome  Outcome
 	Duration time.Duration
 	Log      []string // byte-level log of the case (shown with -v)
+	// Reads are the client's read calls in the case, when they were
+	// recorded (ClientTarget.Reads); nil otherwise.
+	Reads *Reads
 }

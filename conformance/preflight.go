@@ -107,7 +107,7 @@ func preflightCommand(ctx context.Context, c *check, t *ServerTarget) error {
 		x.root, remove = root, rm
 	}
 	defer remove()
-	sp, err := startServerProc(ctx, t, x.root, addr, c.timeout)
+	sp, err := startServerProc(ctx, t, x.root, addr, c.timeout, nil)
 	if err != nil {
 		return setupError("%v", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -61,6 +62,13 @@ type ServerTarget struct {
 	// named, with its exit status and the end of its stderr: a crash
 	// fails the case (REQ-SRV-16); a kill from outside makes it ERROR.
 	Command []string
+	// Reads, with Command, runs the server under strace and records its
+	// read calls: a case whose request arrives in pieces
+	// (server/split-request) names how the server read it ("the server
+	// read 1 byte, `g`, and no more of the 47-byte request ..."). As for
+	// ClientTarget.Reads, where strace cannot trace, the cases run
+	// without it.
+	Reads bool
 }
 
 // ServerFactory starts a server under test that serves root and returns
@@ -107,6 +115,16 @@ type ClientTarget struct {
 	// verdict: the output and the wire alone decide, for a client that
 	// ends the same way every time (an end-of-input error at its prompt).
 	IgnoreStatus bool
+	// Reads, with a Command, runs the client under strace and records,
+	// per case, each of its read calls on the kit's connection: what it
+	// asked for, what it got, and where in the server-to-client stream
+	// (Result.Reads). The verdicts then name the read that took the
+	// digest as file data, the short read of half a digest, a size read
+	// together with data, a digest read in part or not at all; a verdict
+	// that rests on the reads says so. Where strace is missing or may not
+	// trace (see ProbeReads), the cases run as without Reads, and the
+	// first result's log says so; a tracing failure is never a verdict.
+	Reads bool
 }
 
 // Options tune a run. The zero value runs every case with DefaultTimeout.
@@ -176,12 +194,20 @@ type serverCheck struct {
 	prev string
 	// canaryConn is the connection of the preflight's request.
 	canaryConn *net.TCPConn
+
+	trace     *programTrace    // the server's recorded reads, when recorded
+	watched   []watchedRequest // requests whose reading the verdict names
+	traceNote string           // why the server's reads were not recorded, when tracing failed here
 }
 
 // clientCheck is the run of one client case: the client under test.
 type clientCheck struct {
 	check
 	target *ClientTarget
+
+	reads       *readsRun // the run's recording of reads; nil when not asked for
+	recorded    *Reads    // the client's reads in this case, when recorded
+	traceFailed string    // what strace said when it could not run the client
 }
 
 // content returns n bytes of the case's seeded content for label.
@@ -199,7 +225,11 @@ func RunServer(ctx context.Context, t ServerTarget, o Options) []Result {
 	if t.Root != "" {
 		sweepStale(t.Root, func(format string, a ...any) { swept = append(swept, fmt.Sprintf(format, a...)) })
 	}
-	results := runEntries(ctx, serverEntries(t, o))
+	run := &serverRun{reads: newReadsRun(t.Reads && t.Start == nil && len(t.Command) > 0)}
+	results := runEntries(ctx, serverEntries(t, o, run))
+	if note := run.reads.unsaid(); note != "" {
+		swept = append(swept, note)
+	}
 	if len(results) > 0 {
 		results[0].Log = append(swept, results[0].Log...)
 	}
@@ -207,8 +237,17 @@ func RunServer(ctx context.Context, t ServerTarget, o Options) []Result {
 }
 
 // RunClient runs the selected client cases against t, one after another.
+//
+// With t.Reads, each case records the client's read calls
+// (Result.Reads); where strace is missing or may not trace, the cases run
+// without them, and the first result's log says so.
 func RunClient(ctx context.Context, t ClientTarget, o Options) []Result {
-	return runEntries(ctx, clientEntries(t, o))
+	reads := newReadsRun(t.Reads && t.Func == nil && len(t.Command) > 0)
+	results := runEntries(ctx, clientEntries(t, o, reads))
+	if note := reads.unsaid(); note != "" && len(results) > 0 {
+		results[0].Log = append([]string{note}, results[0].Log...)
+	}
+	return results
 }
 
 // entry is a case of the catalogue that o selects, ready to run against a
@@ -225,17 +264,17 @@ func (e entry) notRun(o Outcome) Result {
 	return Result{Case: e.c.clone(), Framing: e.f, Outcome: o}
 }
 
-// serverEntries returns the server cases o selects, to run against t.
-func serverEntries(t ServerTarget, o Options) []entry {
-	run := &serverRun{}
+// serverEntries returns the server cases o selects, to run against t as
+// parts of run.
+func serverEntries(t ServerTarget, o Options, run *serverRun) []entry {
 	return entriesOf(serverCatalogue, t.Framing, o, func(sc *serverCase) *Case { return &sc.Case },
 		func(ctx context.Context, sc *serverCase) Result { return runServerCase(ctx, sc, t, o, run) })
 }
 
 // clientEntries returns the client cases o selects, to run against t.
-func clientEntries(t ClientTarget, o Options) []entry {
+func clientEntries(t ClientTarget, o Options, reads *readsRun) []entry {
 	return entriesOf(clientCatalogue, t.Framing, o, func(cc *clientCase) *Case { return &cc.Case },
-		func(ctx context.Context, cc *clientCase) Result { return runClientCase(ctx, cc, t, o) })
+		func(ctx context.Context, cc *clientCase) Result { return runClientCase(ctx, cc, t, o, reads) })
 }
 
 // entriesOf returns an entry for each row of a catalogue that o selects:
@@ -275,8 +314,9 @@ func interrupted(ctx context.Context, what string) Outcome {
 // share: whether the server is gone (a running server that stopped
 // listening), and the last case it was seen in.
 type serverRun struct {
-	gone string // why the server is gone, or ""
-	last string // the last case that found it listening
+	gone  string    // why the server is gone, or ""
+	last  string    // the last case that found it listening
+	reads *readsRun // the recording of the server's reads; nil when not asked for
 }
 
 // runServerCase runs one server case against t: it starts a fresh server
@@ -291,6 +331,7 @@ func runServerCase(ctx context.Context, sc *serverCase, t ServerTarget, o Option
 			return out, x.log
 		}
 		defer srv.stop()
+		defer func() { x.trace.remove() }()
 		fx, err := newFixtures(&x.check, x.root)
 		if err != nil {
 			return setupFailed(err), x.log
@@ -300,6 +341,10 @@ func runServerCase(ctx context.Context, sc *serverCase, t ServerTarget, o Option
 		x.fx.remove()
 		if ctx.Err() == nil {
 			out = x.afterCase(out, srv, run)
+		}
+		if x.trace != nil || x.traceNote != "" {
+			srv.stop() // its trace is whole once it has ended
+			out = x.withRequestReads(out)
 		}
 		return out, x.log
 	})
@@ -341,14 +386,15 @@ func (x *serverCheck) startServer(ctx context.Context, t *ServerTarget, run *ser
 			remove()
 			return nil, errored("setting up: %v", err), false
 		}
-		sp, err := startServerProc(ctx, t, x.root, addr, x.timeout)
+		sp, err := x.startTracedServer(ctx, t, run, addr)
 		if err != nil {
+			x.trace.remove()
 			remove()
 			return nil, errored("the server under test could not be started: %v", err), false
 		}
 		x.addr = addr
 		x.logf("kit: started %s, listening on %s, serving %s", quote([]byte(strings.Join(t.Command, " "))), addr, x.root)
-		return &startedServer{proc: sp, stop: func() { sp.stop(); remove() }}, Outcome{}, true
+		return &startedServer{proc: sp, stop: sync.OnceFunc(func() { sp.stop(); remove() })}, Outcome{}, true
 	}
 	addr, stopServer, err := t.Start(ctx, x.root)
 	if err != nil {
@@ -455,16 +501,20 @@ func crashed(c *Case, o Outcome, how string) Outcome {
 	return outcome(Fail, f, finding("before that the kit saw: %s", o))
 }
 
-// runClientCase runs one client case against t.
-func runClientCase(ctx context.Context, cc *clientCase, t ClientTarget, o Options) Result {
-	return runCase(ctx, &cc.Case, caseEnv{t.Framing, t.Digest}, o, func(ctx context.Context, base check) (Outcome, []string) {
-		x := &clientCheck{check: base, target: &t}
-		o := cc.run(ctx, x)
+// runClientCase runs one client case against t, recording the client's
+// reads when reads is not nil.
+func runClientCase(ctx context.Context, cc *clientCase, t ClientTarget, o Options, reads *readsRun) Result {
+	var rec *Reads
+	res := runCase(ctx, &cc.Case, caseEnv{t.Framing, t.Digest}, o, func(ctx context.Context, base check) (Outcome, []string) {
+		o, log, r := runTracedClientCase(ctx, cc, &t, reads, base)
 		if t.Collect != "" {
 			o = o.renameOut(t.Collect)
 		}
-		return o, x.log
+		rec = r
+		return o, log
 	})
+	res.Reads = rec
+	return res
 }
 
 // runCase runs one case in framing f under the case's deadline, timing it.

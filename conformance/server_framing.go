@@ -76,6 +76,7 @@ func runServerSplitRequest(ctx context.Context, x *serverCheck) Outcome {
 	if err != nil {
 		return setupFailed(err)
 	}
+	x.watchRequest(k, req)
 	sent, werr := k.writeBytewise(req)
 	if x.framing == spec.Lockstep {
 		return splitRequestHazard(k, p, req, sent, werr)

@@ -70,22 +70,25 @@ type serverProc struct {
 	addr string
 }
 
-// startServerProc starts the server of t serving root, listening on addr,
-// and waits until it listens. On failure it says why, in a learner's
+// startServerProc starts the server of t serving root, listening on addr
+// (under strace when trace is not nil), and waits until it listens. On failure it says why, in a learner's
 // words, with what the program printed.
-func startServerProc(ctx context.Context, t *ServerTarget, root, addr string, timeout time.Duration) (*serverProc, error) {
+func startServerProc(ctx context.Context, t *ServerTarget, root, addr string, timeout time.Duration, trace *programTrace) (*serverProc, error) {
 	host, port, _ := net.SplitHostPort(addr)
 	r := strings.NewReplacer("{host}", host, "{port}", port, "{addr}", addr, "{root}", root)
 	argv := make([]string, len(t.Command))
 	for i, a := range t.Command {
 		argv[i] = r.Replace(a)
 	}
-	p, err := startProc(procSpec{argv: argv, dir: root})
+	p, err := startProc(procSpec{argv: trace.wrap(argv), dir: root})
 	if err != nil {
 		return nil, fmt.Errorf("cannot start the server: %w", err)
 	}
 	sp := &serverProc{p: p, addr: addr}
 	if err := sp.waitListening(ctx, startWait(timeout)); err != nil {
+		if said, _ := straceSays(tail(p.stderr)); trace != nil && said != "" {
+			err = &tracingError{said: said, err: err}
+		}
 		sp.stop()
 		return nil, err
 	}

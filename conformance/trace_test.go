@@ -30,7 +30,7 @@ var untestable = map[string]string{
 	"REQ-LIM-6":  "the ack timeout is the server's configuration (default 30 s), too long to wait for in a check and unknown to the kit; the reference server's is tested in ref (fault tests)",
 	"REQ-CLI-11": "a client's timeouts are its own configuration (default 30 s), too long to wait for in a check and unknown to the kit; the reference client's are tested in ref (silent-server and fault tests)",
 	"REQ-LIM-8":  "the same rule as REQ-CLI-11, stated as a limit: the reference client's timeouts are tested in ref",
-	"REQ-LOCK-3": "a lockstep receiver takes one read as one control message: the kit sees only what a peer sends back, not its reads, and in lockstep a control message that arrives in pieces is a hazard no peer survives, so no answer proves the rule broken (client/split-size and server/split-request report the hazard)",
+	"REQ-LOCK-3": "a lockstep receiver takes one read as one control message: in lockstep a control message that arrives in pieces is a hazard no peer survives, so neither what a peer sends back nor its own reads (--reads) prove the rule broken (client/split-size and server/split-request report the hazard, and with --reads name the reads)",
 	"REQ-LIM-7":  "the write timeout is the server's configuration (default 30 s), too long to wait for in a check; server/slow-reader checks its 1 s floor (REQ-LIM-9), server/abandoned-transfer that a stalled reader holds nothing up (REQ-SRV-15), ref's fault tests the expiry",
 }
 

@@ -55,7 +55,7 @@ check server [--addr ADDR] [--root DIR] -- CMD ARG...
     it), and the kit waits until it listens. A server that ends during a
     case is named, with its exit status and the last lines of its stderr.
 
-check client [--listen ADDR] [--stdin TEXT] [--collect PATTERN] [--ignore-status] -- CMD ARG...
+check client [--listen ADDR] [--stdin TEXT] [--collect PATTERN] [--ignore-status] [--reads] [--svg DIR] -- CMD ARG...
     The kit runs its own servers on loopback and runs CMD once per case, in
     a fresh temporary directory, with empty stdin (or --stdin TEXT, then
     closed). In ARGs these placeholders are replaced: {host} {port} {addr}
@@ -69,6 +69,22 @@ check client [--listen ADDR] [--stdin TEXT] [--collect PATTERN] [--ignore-status
     unsupported: SKIP. One killed by a signal, or whose stderr ends in an
     uncaught exception (a Python traceback, a Go panic, a Java exception),
     is reported as crashed.
+
+--reads runs the program the kit starts (a client; a server given as a
+command) under strace and records its own read calls on the kit's
+connection: what each asked for, what it got, and where in the stream that
+was. The verdicts then name the read that went wrong ("read 98 after the
+size asked for 1024 bytes and got 704: the last 672 bytes of the file and
+32 bytes of the digest; they went into the file"), the short read of half
+a digest, a size read together with data, a digest never read, a server
+that acted on a fragment of a request; a verdict that rests on the reads
+says so. They never make a verdict worse: where the file a client left is
+right, a read that took data and digest together is one it split itself.
+The JSON report holds every read (--json). --svg DIR draws each client
+case's reads as a byte timeline, DIR/client-sticky.svg and so on (it
+implies --reads). Without strace, or where tracing is forbidden, the kit
+says so once and runs the cases as without --reads. Tracing costs CPU
+(up to about twice as much), never a verdict.
 
 Before any case the kit checks that it was pointed right (exit status 2,
 one line, nothing run): a --root the server does not serve, a server that
@@ -151,7 +167,8 @@ type checkRun struct {
 	expect            report.Baseline
 	jsonOut, junitOut *os.File
 
-	opts targetOptions // the flags of check_target.go
+	opts  targetOptions // the flags of check_target.go
+	reads readsOptions  // the flags of check_reads.go
 }
 
 // parseCheck parses the command line of "stickykit check". It returns the
@@ -181,6 +198,7 @@ func parseCheck(e *env, args []string) (*checkRun, int, bool) {
 	fs.BoolVar(&c.verbose, "v", false, "show each case's byte-level log below its row")
 	fs.DurationVar(&c.timeout, "timeout", conformance.DefaultTimeout, "bound for each single wait on the implementation (a reply, a read, an exit)")
 	c.targetFlags(fs)
+	c.readsFlags(fs)
 	pos, code, ok := e.parse(fs, args)
 	if !ok {
 		return nil, code, false
@@ -224,7 +242,11 @@ func (c *checkRun) validate(e *env, fs *flag.FlagSet, pos []string, dashdash boo
 		return e.usageErr(fs, "say what to check: \"check server ...\" or \"check client ... -- CMD ARG...\"")
 	case c.timeout <= 0:
 		return e.usageErr(fs, "--timeout must be positive")
-	case c.role == conformance.RoleServer:
+	}
+	if code := c.validateReads(e, fs); code != exitOK {
+		return code
+	}
+	if c.role == conformance.RoleServer {
 		return c.validateServer(e, fs, dashdash)
 	}
 	set := setFlags(fs)
@@ -256,6 +278,9 @@ func (c *checkRun) prepare(ctx context.Context, e *env) (int, bool) {
 	}
 	if code, ok := c.preflight(ctx, e); !ok {
 		return code, false
+	}
+	if !c.prepareReads(ctx, e) {
+		return exitUsage, false
 	}
 	for _, r := range []struct {
 		name string
@@ -318,7 +343,7 @@ func (c *checkRun) report(ctx context.Context, e *env, results []conformance.Res
 		e.errorf("check: %v", err)
 		return exitUsage
 	}
-	if !c.writeFiles(e, results) {
+	if !c.writeFiles(e, results) || !c.writePictures(e, results) {
 		status = exitUsage
 	}
 	if status != exitOK {
@@ -441,6 +466,7 @@ func (c *checkRun) reportRun() report.Run {
 		Args:    c.args,
 		Framing: c.framing,
 		Target:  c.target,
+		Reads:   c.readsStatus(),
 	}
 }
 

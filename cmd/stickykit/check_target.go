@@ -133,13 +133,14 @@ func unescape(s string) string {
 
 // serverTarget returns the server under test.
 func (c *checkRun) serverTarget() conformance.ServerTarget {
-	return conformance.ServerTarget{Addr: c.addr, Root: c.root, Framing: c.framing, Digest: c.opts.digest, Command: c.command, Files: c.files}
+	return conformance.ServerTarget{Addr: c.addr, Root: c.root, Framing: c.framing, Digest: c.opts.digest, Command: c.command, Files: c.files,
+		Reads: c.recording()}
 }
 
 // clientTarget returns the client under test.
 func (c *checkRun) clientTarget() conformance.ClientTarget {
 	return conformance.ClientTarget{Framing: c.framing, Digest: c.opts.digest, Command: c.command,
-		Listen: c.opts.listen, Stdin: c.opts.stdin, Collect: c.opts.collect, IgnoreStatus: c.opts.ignoreStatus}
+		Listen: c.opts.listen, Stdin: c.opts.stdin, Collect: c.opts.collect, IgnoreStatus: c.opts.ignoreStatus, Reads: c.recording()}
 }
 
 // preflight checks, before any case runs, that the target is described

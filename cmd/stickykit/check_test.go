@@ -88,6 +88,8 @@ func TestCheckUsageErrors(t *testing.T) {
 		{[]string{"check", "client", "--addr", refused, "--", "true"}, "are for check server"},
 		{[]string{"check", "client", "--root", dir, "--", "true"}, "are for check server"},
 		{[]string{"check", "client", "--file", "a.bin", "--", "true"}, "are for check server"},
+		{[]string{"check", "server", "--addr", refused, "--root", dir, "--reads"}, "--reads records the reads of a server the kit starts: give the server's command after \"--\""},
+		{[]string{"check", "server", "--svg", dir, "--", "true", "{port}"}, "--svg is for check client"},
 	}
 	for _, tt := range checkUsageTests {
 		code, _, stderr := runCmd(tt.args...)

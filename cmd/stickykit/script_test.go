@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/md5"
 	"encoding/binary"
 	"encoding/hex"
@@ -20,6 +21,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 	"go.uber.org/goleak"
 
+	"github.com/stickykit/stickykit/conformance"
 	"github.com/stickykit/stickykit/internal/seeded"
 )
 
@@ -70,6 +72,8 @@ func TestScripts(t *testing.T) {
 				return os.Geteuid() == 0, nil
 			case "nobody":
 				return canRunAsNobody(), nil
+			case "strace":
+				return conformance.ProbeReads(context.Background()) == nil, nil
 			}
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},

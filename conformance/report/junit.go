@@ -43,7 +43,7 @@ type junitProperty struct {
 // junitProperties returns the properties that describe run, named as the
 // JSON report's fields are.
 func junitProperties(run Run) []junitProperty {
-	return []junitProperty{
+	props := []junitProperty{
 		{"tool.name", run.Tool.Name},
 		{"tool.version", run.Tool.Version},
 		{"started", run.started()},
@@ -51,6 +51,10 @@ func junitProperties(run Run) []junitProperty {
 		{"framing", run.Framing.String()},
 		{"target", xmlSafe(run.Target)},
 	}
+	if r := run.Reads.String(); r != "" {
+		props = append(props, junitProperty{"reads", xmlSafe(r)})
+	}
+	return props
 }
 
 type junitCase struct {

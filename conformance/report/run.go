@@ -18,6 +18,35 @@ type Run struct {
 	Args    []string     // the command line, the program's name first
 	Framing spec.Framing // the framing the implementation speaks
 	Target  string       // the server's address, or the client's command line
+	Reads   Reads        // whether the programs' reads were recorded
+}
+
+// Reads says whether a run recorded the read calls of the programs it
+// started ("stickykit check --reads").
+type Reads struct {
+	Asked       bool   // the run was asked to record them
+	Unavailable string // why they could not be recorded here; "" when they were
+}
+
+// json returns the JSON report's "reads" field: nil when the reads
+// were not asked for.
+func (r Reads) json() *JSONReads {
+	if !r.Asked {
+		return nil
+	}
+	return &JSONReads{Recorded: r.Unavailable == "", Why: r.Unavailable}
+}
+
+// String says it for the JUnit report: "recorded", or "not recorded: WHY";
+// "" when the reads were not asked for.
+func (r Reads) String() string {
+	switch {
+	case !r.Asked:
+		return ""
+	case r.Unavailable != "":
+		return "not recorded: " + r.Unavailable
+	}
+	return "recorded"
 }
 
 // Tool names the program that ran the cases and its version.

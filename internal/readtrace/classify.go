@@ -143,6 +143,16 @@ func readKind(r Read, l Layout) Kind {
 	return ""
 }
 
+// ReadAt returns a Finding about the read at index i of s's reads laid
+// over l, with no Kind: its Words name the read, say what it asked for
+// and got, and what it took of each message, whether or not Classify
+// finds anything in it (a read that ended where the data ends, say).
+func ReadAt(s *Stream, i int, l Layout) Finding {
+	f := Finding{Index: i, Read: s.Reads[i], Layout: l}
+	f.N, f.AfterSize = readNumber(s.Reads, i, l.Data)
+	return f
+}
+
 // readNumber returns the number of reads[i] as Finding.N gives it.
 func readNumber(reads []Read, i int, data int64) (n int, afterSize bool) {
 	all, after := 0, 0

@@ -126,6 +126,12 @@ var classifyTests = []struct {
 		},
 	},
 	{
+		name:   "an empty file whose digest was never read",
+		layout: readtrace.ExchangeLayout(spec.Lockstep, 0),
+		reads:  [][2]int64{{1024, 1}},
+		want:   []string{"no-digest: the client read none of the digest of the empty file"},
+	},
+	{
 		name:   "the middle of the digest",
 		layout: readtrace.ExchangeLayout(spec.Lockstep, 10),
 		reads:  [][2]int64{{1024, 2}, {10, 10}, {10, 10}, {20, 10}},
@@ -144,6 +150,27 @@ func TestClassify(t *testing.T) {
 				t.Errorf("Classify:\ngot  %q\nwant %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// ReadAt names any read, one that Classify finds nothing in too: the
+// article's fix stops its last data read where the data ends.
+func TestReadAt(t *testing.T) {
+	s := stream(append(append([][2]int64{{1024, 6}}, repeat(97, 1024, 1024)...), [2]int64{672, 672}, [2]int64{1024, 32})...)
+	if fs := readtrace.Classify(s, appendixA); len(fs) != 0 {
+		t.Fatalf("Classify: %q, want nothing", words(fs))
+	}
+	for _, tt := range []struct {
+		i    int
+		want string
+	}{
+		{98, "read 98 after the size asked for 672 bytes and got 672: the last 672 bytes of the file"},
+		{0, "read 1 asked for 1024 bytes and got 6: the 6 bytes of the size"},
+		{99, "read 99 after the size asked for 1024 bytes and got 32: 32 bytes of the digest"},
+	} {
+		if got := readtrace.ReadAt(s, tt.i, appendixA).Words(); got != tt.want {
+			t.Errorf("ReadAt(%d).Words() = %q, want %q", tt.i, got, tt.want)
+		}
 	}
 }
 

@@ -100,9 +100,7 @@ func (p *Picture) marked(m *timeline.Mark) Finding {
 		}
 	}
 	i := slices.IndexFunc(p.Reads, func(r Read) bool { return r.consumed() && r.Offset == m.Off && r.End() == m.End })
-	f := Finding{Index: i, Read: p.Reads[i], Layout: p.Layout}
-	f.N, f.AfterSize = readNumber(p.Reads, i, p.Layout.Data)
-	return f
+	return ReadAt(s, i, p.Layout)
 }
 
 // caption is the few words under the marked read: "read 98 after the
@@ -130,20 +128,8 @@ func (p *Picture) footnote() string {
 		}
 	}
 	s := fmt.Sprintf("%d reads took bytes of the stream", n)
-	if len(p.Failed) > 0 {
-		var names []string
-		for name := range p.Failed {
-			names = append(names, name)
-		}
-		slices.Sort(names)
-		var parts []string
-		for _, name := range names {
-			parts = append(parts, fmt.Sprintf("%d %s", p.Failed[name], name))
-		}
-		s += "; calls that failed and took nothing: " + strings.Join(parts, ", ")
-	}
-	if p.Pending > 0 {
-		s += fmt.Sprintf("; %d still waiting when the program ended", p.Pending)
+	if w := (&Stream{Failed: p.Failed, Pending: p.Pending}).TookNothing(); w != "" {
+		s += "; " + w
 	}
 	return s + "."
 }

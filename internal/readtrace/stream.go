@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"strings"
 )
 
 // Conn names one TCP connection as the traced program sees it: the
@@ -164,4 +165,28 @@ func (s *Stream) Consumed() int64 {
 		}
 	}
 	return n
+}
+
+// TookNothing says which of the stream's calls took nothing, for a
+// sentence, or returns "" when none did:
+//
+//	calls that failed and took nothing: 3 EAGAIN, 1 EINTR; 1 still waiting when the program ended
+func (s *Stream) TookNothing() string {
+	var parts []string
+	if len(s.Failed) > 0 {
+		names := make([]string, 0, len(s.Failed))
+		for name := range s.Failed {
+			names = append(names, name)
+		}
+		slices.Sort(names)
+		var counts []string
+		for _, name := range names {
+			counts = append(counts, fmt.Sprintf("%d %s", s.Failed[name], name))
+		}
+		parts = append(parts, "calls that failed and took nothing: "+strings.Join(counts, ", "))
+	}
+	if s.Pending > 0 {
+		parts = append(parts, fmt.Sprintf("%d still waiting when the program ended", s.Pending))
+	}
+	return strings.Join(parts, "; ")
 }

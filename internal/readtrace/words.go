@@ -19,6 +19,9 @@ func (f Finding) Words() string {
 	switch f.Kind {
 	case NoDigest:
 		size := l.Digest - l.Data
+		if size == 0 {
+			return "the client read none of the digest of the empty file"
+		}
 		if f.DataRead >= size {
 			return fmt.Sprintf("the client read all %d bytes of the file and none of the digest", size)
 		}
