@@ -938,7 +938,7 @@ var serverMutantRows = []serverMutantTest{
 	{closesAfterRefusal, "server/multi-request", nil, "right after a refused request"},
 	{readsLineOnce, "server/split-request", lineOnly, "one byte per segment"},
 	{keepsPipelinedAck, "server/pipelined-ack", lineOnly, "skip the ack line"},
-	{stopsOnVanish, "server/abandoned-transfer", nil, "vanished mid-transfer"},
+	{stopsOnVanish, "server/abandoned-transfer", nil, "your server stopped accepting connections during this case"},
 	{blocksOnStalledWriter, "server/abandoned-transfer", nil, "must not hold the server"},
 	{impatientWriter, "server/slow-reader", nil, "reading slowly"},
 	{silentOnRefusal, "server/bad-request", nil, "sent nothing"},
