@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -274,4 +275,34 @@ func runClientLargeFile(ctx context.Context, x *clientCheck) Outcome {
 		s.writeDigest("digest", []byte(digestOf(data)))
 		return s.received(data, "8 MiB of data in 64 KiB writes with the digest right behind")
 	})
+}
+
+// bufferSizes are the sizes of client/sizes: one byte, and a read
+// buffer's size plus one for the buffers clients use (1 KiB, the
+// tutorial's; 64, 256 and 512 KiB), so that the last read of the data
+// holds a single byte; and 1023, one short of the tutorial's buffer.
+var bufferSizes = []int{1, 1023, 1025, 65537, 262145, 524289}
+
+func runClientSizes(ctx context.Context, x *clientCheck) Outcome {
+	var runs []clientRun
+	var sizes []string
+	for _, n := range bufferSizes {
+		data := x.content(fmt.Sprintf("file %d", n), n)
+		runs = append(runs, clientRun{what: "with a file of " + count(n, "byte"), run: func(ctx context.Context) Outcome {
+			o := x.session(ctx, fmt.Sprintf("size-%d.bin", n), received(cite("REQ-MSG-9", "REQ-CLI-2"), true), func(s *clientSession) Outcome {
+				if o, ok := s.sendSize(len(data), ackAny); !ok {
+					return o
+				}
+				s.write("data", data)
+				s.writeDigest("digest", []byte(digestOf(data)))
+				return s.received(data, fmt.Sprintf("%s of data in one write, then the digest", count(n, "byte")))
+			})
+			if o.Verdict == Fail && len(o.Cites()) == 0 {
+				return fail("%s (%s: a file of any size is exactly SIZE octets to read whole)", o, cite("REQ-MSG-9", "REQ-CLI-2"))
+			}
+			return o
+		}})
+		sizes = append(sizes, strconv.Itoa(n))
+	}
+	return x.runEach(ctx, runs, "files of %s bytes each arrived byte-exact with their digest, and the client left each at %s", strings.Join(sizes, ", "), x.outWords())
 }
