@@ -191,6 +191,11 @@ var clientCatalogue = []clientCase{
 		Title:        "the server answers ERR not-found with a 150-octet text: no ack, and the code and text reported",
 		Requirements: []string{"REQ-CLI-7", "REQ-MSG-5", "REQ-CLI-5", "REQ-CLI-12", "REQ-CLI-17", "REQ-LINE-7", "REQ-CLI-18"}},
 		runClientErrorReply},
+	{Case{ID: "client/file-mode", Severity: Should,
+		Title: "the file the client saves has mode 0666 less the umask when new, and keeps the mode of a file " +
+			"it replaces (0604)",
+		Requirements: []string{"REQ-SEC-14"}},
+		runClientFileMode},
 	{Case{ID: "client/large-file", Severity: Must,
 		Title:        "fetch an 8 MiB file at full speed",
 		Requirements: []string{"REQ-MSG-9", "REQ-LIM-3", "REQ-CLI-2", "REQ-CLI-12", "REQ-CLI-3"}},

@@ -32,6 +32,7 @@ var clientCaseIDs = []string{
 	"client/empty-file",
 	"client/error-codes",
 	"client/error-reply",
+	"client/file-mode",
 	"client/large-file",
 	"client/longest-name",
 	"client/plain",
@@ -62,7 +63,7 @@ var lineOnlyCases = map[string]bool{"client/crlf": true}
 
 // shouldCases lists the client cases of severity SHOULD: those that judge
 // only what a SHOULD requirement asks.
-var shouldCases = map[string]bool{"client/truncation-report": true}
+var shouldCases = map[string]bool{"client/file-mode": true, "client/truncation-report": true}
 
 func TestClientCasesRegistered(t *testing.T) {
 	cases := conformance.Cases(conformance.RoleClient)

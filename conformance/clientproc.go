@@ -94,6 +94,11 @@ func (s *clientSession) launch() (Outcome, bool) {
 		}
 		s.out = filepath.Join(dir, name)
 	}
+	if s.prepare != nil {
+		if err := s.prepare(s.out); err != nil {
+			return errored("setting up: %v", err), false
+		}
+	}
 	ln, err := listenFor(x.target.Listen)
 	if err != nil {
 		return errored("setting up: %v", err), false

@@ -49,6 +49,9 @@ type clientSession struct {
 	dir   string      // the fresh temporary directory the client runs in
 	out   string      // where the client must leave the file
 	rules clientRules // what the case's judgement cites
+	// prepare, when set, is called with out before the client starts:
+	// to put something at its destination.
+	prepare func(out string) error
 
 	ln      *net.TCPListener
 	conn    *net.TCPConn

@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"io/fs"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -43,6 +45,7 @@ type clientDefect struct {
 	body    func(c *mclient, file io.Writer, h hash.Hash, size int64) error // reads the data into the file and the hash
 	digest  func(c *mclient) (string, error)                                // reads the digest
 	compare func(c *mclient, server, local string) error
+	temp    func(dir string) (*os.File, error) // creates the temporary file in dir
 	keep    func(c *mclient, f *os.File) error // what happens to the verified temporary file
 
 	leaveCorrupt bool // writes straight to {out}, created first, and leaves it there on failure
@@ -125,7 +128,7 @@ func (c *mclient) dial(ctx context.Context, addr string) error {
 // {out} unless f is given), compares the digests and keeps the file.
 func (c *mclient) receive(size int64, f *os.File) (err error) {
 	if f == nil {
-		if f, err = os.CreateTemp(filepath.Dir(c.out), ".part-*"); err != nil {
+		if f, err = c.createTemp(filepath.Dir(c.out)); err != nil {
 			return err
 		}
 		defer func() {
@@ -155,10 +158,30 @@ func (c *mclient) receive(size int64, f *os.File) (err error) {
 	if c.d.keep != nil {
 		return c.d.keep(c, f)
 	}
+	// A file it replaces keeps its mode.
+	if fi, err := os.Stat(c.out); err == nil && fi.Mode().IsRegular() {
+		if err := os.Chmod(f.Name(), fi.Mode().Perm()); err != nil {
+			return err
+		}
+	}
 	return os.Rename(f.Name(), c.out)
 }
 
 // The steps: each is the defect's, or the healthy default.
+
+// createTemp creates the temporary file in dir, exclusively, with mode
+// 0666 less the umask, as a new file should get.
+func (c *mclient) createTemp(dir string) (*os.File, error) {
+	if c.d.temp != nil {
+		return c.d.temp(dir)
+	}
+	for {
+		f, err := os.OpenFile(filepath.Join(dir, fmt.Sprintf(".part-%d", rand.Uint64())), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o666)
+		if !errors.Is(err, fs.ErrExist) {
+			return f, err
+		}
+	}
+}
 
 func (c *mclient) request(name string) []byte {
 	if c.d.request != nil {
@@ -505,6 +528,19 @@ func halfDigestSlow(f spec.Framing) clientDefect {
 
 func noCompare(f spec.Framing) clientDefect {
 	return clientDefect{framing: f, compare: func(c *mclient, server, local string) error { return nil }}
+}
+
+// privateFile saves the file with the mode of a temporary file made by
+// os.CreateTemp, 0600, whatever the umask and whatever file it replaces.
+func privateFile(f spec.Framing) clientDefect {
+	return clientDefect{framing: f,
+		temp: func(dir string) (*os.File, error) { return os.CreateTemp(dir, ".part-*") },
+		keep: func(c *mclient, file *os.File) error { return os.Rename(file.Name(), c.out) }}
+}
+
+// modeNotKept gives a file it replaces the mode of a new file.
+func modeNotKept(f spec.Framing) clientDefect {
+	return clientDefect{framing: f, keep: func(c *mclient, file *os.File) error { return os.Rename(file.Name(), c.out) }}
 }
 
 // forgetsRename reports success but removes the verified file instead of
@@ -947,6 +983,8 @@ var clientMutantRows = []clientMutantTest{
 		`its report does not say how much arrived of how much (the counts of the truncation): "0" and "32" are not in`),
 	row("a truncation reported without its counts", truncationWithoutCounts(ln), "client/truncation-report", []string{"client/plain", "client/truncated"},
 		`"50000" and "100000" are not in`),
+	row("saves a private file", privateFile(lk), "client/file-mode", plain, "with mode 0600"),
+	row("replaces a file without its mode", modeNotKept(ln), "client/file-mode", plain, "a replaced file keeps its mode"),
 	row("leaves a corrupt file, sizes", leaveCorrupt(dropsOneByteReads(lk)), "client/sizes", plain, "left that corrupt file at the output file"),
 	row("success on a truncated transfer", okOnEOF(lk), "client/truncated", plain, "reported success (exit status 0) although the kit closed"),
 	row("reads on at the end of the stream", spinsOnEOF(ln), "client/truncated", plain, "a read that returns 0 bytes is the end of the stream"),
