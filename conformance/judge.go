@@ -578,20 +578,14 @@ func (x *clientCheck) runEach(ctx context.Context, runs []clientRun, passed stri
 // judge (the case that judges the failure itself says so): the case is
 // then INCONCLUSIVE.
 func (s *clientSession) judgeReport(what Finding, say *mustSay) Outcome {
-	select {
-	case <-s.exited:
-	default:
-		return inconclusive("%s; the client had not ended %v later: there is no report to judge", what, s.x.timeout)
+	if o, ok := s.exitVerdict(fmt.Sprintf("after %s", what)); !ok {
+		if o.Verdict == Fail {
+			return inconclusive("%s: there is no report to judge", o)
+		}
+		return o
 	}
 	e := &s.exit
-	switch {
-	case e.setup != nil:
-		return errored("the client could not be started: %v", e.setup)
-	case e.unsupported && !e.killed:
-		return skip("the client does not support this case (%s)", e)
-	case s.ctx.Err() != nil:
-		return interrupted(s.ctx, "the client was stopped")
-	case e.killed || e.err == nil || e.crash != "":
+	if e.err == nil || e.crash != "" {
 		return inconclusive("%s; the client %s: there is no report of the failure to judge", what, e)
 	}
 	s.rules.says = say
