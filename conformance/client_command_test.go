@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -39,6 +40,7 @@ func clientHelperCommand(mode string) []string {
 //
 //	ref    fetch the file with the reference client (lockstep)
 //	wrong  fetch it, then write a fixed wrong file at {out} and exit 0
+//	panic  fetch it, and panic when that fails
 //	hang   send the request and wait forever
 func TestClientHelperProcess(t *testing.T) {
 	args, ok := helperArgs(clientHelperMark)
@@ -80,9 +82,12 @@ func clientHelperMain(mode string, args []string) int {
 		return 3
 	}
 	switch mode {
-	case "ref", "wrong":
+	case "ref", "wrong", "panic":
 		c := &ref.Client{Framing: spec.Lockstep, Timeout: 5 * time.Second}
 		if _, err := c.Get(context.Background(), addr, name, out); err != nil {
+			if mode == "panic" {
+				panic(err)
+			}
 			fmt.Fprintf(os.Stderr, "helper: %v\n", err)
 			return 1
 		}
@@ -180,6 +185,50 @@ func TestClientCommand(t *testing.T) {
 				if !strings.Contains(r.Outcome.Detail, tt.also) {
 					t.Errorf("%s detail = %q, want it to say %q", r.Case.ID, r.Outcome.Detail, tt.also)
 				}
+			}
+		})
+	}
+}
+
+// TestClientCrashes checks that a client command that crashes where it
+// must report failure fails the case (REQ-CLI-18), whatever its exit
+// status: a Go panic (exit status 2), and a Python traceback (exit status
+// 1). The same clients pass a transfer that succeeds.
+func TestClientCrashes(t *testing.T) {
+	ignore := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
+	// A client of our own in the tutorial's style that raises on any
+	// reply but a size.
+	const pyClient = `import socket, sys
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])))
+s.send(b"get " + sys.argv[3].encode())
+reply = s.recv(1024)
+if not reply.isdigit():
+    raise RuntimeError("the server refused: %r" % reply)
+`
+	tests := []struct {
+		name   string
+		argv   []string
+		python bool
+		words  string
+	}{
+		{"go panic", clientHelperCommand("panic"), false, `crashed (a Go panic: "panic: `},
+		{"python traceback", []string{"python3", "-c", pyClient, "{host}", "{port}", "{name}"}, true, "crashed (an uncaught Python exception; its stderr ends"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.ReplaceAll(tt.name, " ", "_"), func(t *testing.T) {
+			t.Parallel()
+			if _, err := exec.LookPath("python3"); tt.python && err != nil {
+				t.Skip("python3 is not installed")
+			}
+			for _, r := range runClientCommand(t, tt.argv, "^client/(error-reply|bad-size)$", 0) {
+				checkCitations(t, r)
+				if r.Outcome.Verdict != conformance.Fail || !strings.Contains(r.Outcome.Detail, tt.words) ||
+					!strings.Contains(r.Outcome.Detail, "instead of reporting failure") || !slices.Contains(r.Outcome.Cites(), "REQ-CLI-18") {
+					t.Errorf("%s = %s: %s; want FAIL saying %q and citing REQ-CLI-18", r.Case.ID, r.Outcome.Verdict, r.Outcome.Detail, tt.words)
+					logClientResult(t, r)
+				}
+				t.Logf("%s: %s: %s", r.Case.ID, r.Outcome.Verdict, r.Outcome.Detail)
 			}
 		})
 	}

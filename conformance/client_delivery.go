@@ -3,7 +3,11 @@ package conformance
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -13,8 +17,9 @@ import (
 
 // Client cases about deliveries a correct client survives: every message
 // on its own, the sticky packet, data and digest and size in pieces, a
-// CRLF, an empty file and a large one. In each the kit serves the file
-// correctly; the client must report success and leave exactly the file.
+// CRLF, an empty file, a large one and sizes at a buffer's edge. In each
+// the kit serves the file correctly; the client must report success and
+// leave exactly the file (with the mode it should have, client/file-mode).
 
 // stickySize is the file of client/plain and client/sticky, as in SPEC.md
 // Appendix A: 100000 is not a multiple of 1024, and its last 672 bytes
@@ -281,4 +286,129 @@ func runClientLargeFile(ctx context.Context, x *clientCheck) Outcome {
 		s.writeDigest("digest", []byte(digestOf(data)))
 		return s.received(data, "8 MiB of data in 64 KiB writes with the digest right behind")
 	})
+}
+
+// bufferSizes are the sizes of client/sizes: one byte, and a read
+// buffer's size plus one for the buffers clients use (1 KiB, the
+// tutorial's; 64, 256 and 512 KiB), so that the last read of the data
+// holds a single byte; and 1023, one short of the tutorial's buffer.
+var bufferSizes = []int{1, 1023, 1025, 65537, 262145, 524289}
+
+func runClientSizes(ctx context.Context, x *clientCheck) Outcome {
+	var runs []clientRun
+	var sizes []string
+	for _, n := range bufferSizes {
+		data := x.content(fmt.Sprintf("file %d", n), n)
+		runs = append(runs, clientRun{what: "with a file of " + count(n, "byte"), run: func(ctx context.Context) Outcome {
+			o := x.session(ctx, fmt.Sprintf("size-%d.bin", n), received(cite("REQ-MSG-9", "REQ-CLI-2"), true), func(s *clientSession) Outcome {
+				if o, ok := s.sendSize(len(data), ackAny); !ok {
+					return o
+				}
+				s.write("data", data)
+				s.writeDigest("digest", []byte(digestOf(data)))
+				return s.received(data, fmt.Sprintf("%s of data in one write, then the digest", count(n, "byte")))
+			})
+			if o.Verdict == Fail && len(o.Cites()) == 0 {
+				return fail("%s (%s: a file of any size is exactly SIZE octets to read whole)", o, cite("REQ-MSG-9", "REQ-CLI-2"))
+			}
+			return o
+		}})
+		sizes = append(sizes, strconv.Itoa(n))
+	}
+	return x.runEach(ctx, runs, "files of %s bytes each arrived byte-exact with their digest, and the client left each at %s", strings.Join(sizes, ", "), x.outWords())
+}
+
+// replacedMode is the mode of the file client/file-mode puts at the
+// destination before the client replaces it: one a new file rarely gets.
+const replacedMode fs.FileMode = 0o604
+
+func runClientFileMode(ctx context.Context, x *clientCheck) Outcome {
+	if runtime.GOOS == "windows" {
+		return skip("file modes are not Unix permissions here")
+	}
+	want, err := newFileMode()
+	if err != nil {
+		return errored("setting up: %v", err)
+	}
+	kept := replacedMode
+	if kept == want {
+		kept = 0o640
+	}
+	data := x.content("file", 3000)
+	runs := []clientRun{
+		{what: "with nothing at the destination", run: func(ctx context.Context) Outcome {
+			return x.fileModeRun(ctx, data, want, nil, fmt.Sprintf("a new file gets 0666 less the umask, here %04o", want))
+		}},
+		{what: fmt.Sprintf("with a file of mode %04o at the destination", kept), run: func(ctx context.Context) Outcome {
+			put := func(out string) error {
+				if err := os.WriteFile(out, []byte("an older version of the file\n"), 0o600); err != nil {
+					return err
+				}
+				return os.Chmod(out, kept)
+			}
+			return x.fileModeRun(ctx, data, kept, put, fmt.Sprintf("a replaced file keeps its mode, %04o", kept))
+		}},
+	}
+	return x.runEach(ctx, runs, "the client gave a new file mode %04o (0666 less the umask) and kept the mode %04o of the file it replaced", want, kept)
+}
+
+// fileModeRun runs the client once with put (when not nil) making what is
+// at the destination first, and judges the mode of the file it leaves:
+// it must be want, which rule explains.
+func (x *clientCheck) fileModeRun(ctx context.Context, data []byte, want fs.FileMode, put func(out string) error, rule string) Outcome {
+	s := newClientSession(ctx, x, "mode.bin", clientRules{})
+	s.prepare = put
+	defer s.close()
+	if o, ok := s.open(); !ok {
+		return notJudged(o, "the client did not fetch the file")
+	}
+	if o, ok := s.sendSize(len(data), ackAny); !ok {
+		return notJudged(o, "the client did not fetch the file")
+	}
+	s.write("data", data)
+	s.writeDigest("digest", []byte(digestOf(data)))
+	if o := s.received(data, "a plain transfer"); o.Verdict != Pass {
+		return notJudged(o, "the transfer did not succeed")
+	}
+	fi, err := os.Lstat(s.out)
+	if err != nil {
+		return errored("reading the mode of %s: %v", s.outWords(), err)
+	}
+	if got := fi.Mode().Perm(); got != want {
+		return fail("the client left the file at %s with mode %04o: %s (%s)", s.outWords(), got, rule, cite("REQ-SEC-14"))
+	}
+	return pass("the client left the file at %s with mode %04o: %s", s.outWords(), want, rule)
+}
+
+// notJudged turns the outcome of a run whose transfer did not succeed
+// into an INCONCLUSIVE one, in a case that judges only the file the
+// transfer leaves (the cases about the transfer judge the rest); an
+// outcome that is no verdict on the client (ERROR, SKIP) stays as it is.
+func notJudged(o Outcome, why string) Outcome {
+	if o.Verdict == Error || o.Verdict == Skip {
+		return o
+	}
+	return inconclusive("%s, so there is no file whose mode to judge: %s", why, o.Detail)
+}
+
+// newFileMode returns the permission bits of a file created with mode
+// 0666 in a fresh directory beside the clients' own: 0666 less the umask
+// the client inherits (and less what a default ACL of the temporary
+// directory takes away), the mode a client should give a new file.
+func newFileMode() (fs.FileMode, error) {
+	dir, err := os.MkdirTemp("", "stickykit-mode-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(dir)
+	f, err := os.OpenFile(filepath.Join(dir, "probe"), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o666)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	return fi.Mode().Perm(), nil
 }

@@ -2,22 +2,24 @@ package conformance
 
 import (
 	"context"
+	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/stickykit/stickykit/spec"
 )
 
 // Client cases about server faults a client must report: a wrong or
-// malformed digest, a truncated transfer, error replies, a malformed size,
-// and a name it must refuse to send. In each the transfer cannot succeed;
-// the client must report failure, close the connection and leave nothing
-// at {out}.
+// malformed digest, a truncated transfer, and a name it must refuse to
+// send (the replies it must refuse or report are client_replies.go's).
+// In each the transfer cannot succeed; the client must report failure,
+// close the connection and leave nothing at {out}.
 
 // refused is the judgement of a client that must report failure: success
-// breaks success, and a file left breaks REQ-CLI-5; closes is what a
-// connection left open breaks.
+// breaks success, a file left breaks REQ-CLI-5, and a crash REQ-CLI-18;
+// closes is what a connection left open breaks.
 func refused(success, closes citation) clientRules {
-	return clientRules{success: success, kept: cite("REQ-CLI-5"), closes: closes}
+	return clientRules{success: success, kept: cite("REQ-CLI-5"), closes: closes, crash: cite("REQ-CLI-18")}
 }
 
 // refusedDigest is refused, for a case whose digest the client must read
@@ -47,70 +49,85 @@ func runClientWrongDigest(ctx context.Context, x *clientCheck) Outcome {
 
 func runClientTruncated(ctx context.Context, x *clientCheck) Outcome {
 	data := x.content("file", stickySize)
-	half := len(data) / 2
 	rules := refused(cite("REQ-CLI-9", "REQ-GEN-5", "REQ-CLI-12"), cite("REQ-CLI-13"))
 	rules.hangs = cite("REQ-CLI-9", "REQ-GEN-5")
 	rules.hangWhy = "a read that returns 0 bytes is the end of the stream, and must end the transfer as a failure, but it went on reading"
+	var runs []clientRun
+	for _, t := range truncations(x, len(data)) {
+		runs = append(runs, clientRun{what: t.what, run: func(ctx context.Context) Outcome { return x.truncatedRun(ctx, data, t.cut, rules, nil) }})
+	}
+	return x.runEach(ctx, runs, "the client reported failure and left nothing at %s each time the kit ended its stream early (%s)", x.outWords(), truncationWords(x, len(data)))
+}
+
+// truncation is where the kit ends its stream in a case about
+// truncations: after cut bytes of data (all of them: right before the
+// digest), and what the client's report of it must count.
+type truncation struct {
+	what   string
+	cut    int
+	counts []string // the numbers a report of it gives (REQ-ERR-8)
+}
+
+// truncations are the ends of stream of the truncation cases for a file
+// of size bytes: inside the data, and (with a digest) right before it.
+func truncations(x *clientCheck, size int) []truncation {
+	half := size / 2
+	ts := []truncation{{what: fmt.Sprintf("when the stream ends after %d of the %d bytes of data", half, size), cut: half,
+		counts: []string{strconv.Itoa(half), strconv.Itoa(size)}}}
+	if x.digest != spec.DigestNone {
+		ts = append(ts, truncation{what: "when the stream ends right before the digest", cut: size,
+			counts: []string{"0", strconv.Itoa(spec.DigestLen)}})
+	}
+	return ts
+}
+
+// truncationWords lists where the truncation cases end the stream.
+func truncationWords(x *clientCheck, size int) string {
+	ts := truncations(x, size)
+	w := make([]string, len(ts))
+	for i, t := range ts {
+		w[i] = strings.TrimPrefix(t.what, "when the stream ends ")
+	}
+	return strings.Join(w, "; ")
+}
+
+// truncatedRun runs the client once: the kit sends the size, the first
+// cut bytes of data and no more, and ends its stream. With say it judges
+// only the client's report of the failure (judgeReport).
+func (x *clientCheck) truncatedRun(ctx context.Context, data []byte, cut int, rules clientRules, say *mustSay) Outcome {
 	return x.session(ctx, "truncated.bin", rules, func(s *clientSession) Outcome {
 		if o, ok := s.sendSize(len(data), ackAny); !ok {
 			return o
 		}
-		s.write("data, first half", data[:half])
-		if s.werr == nil {
-			if err := s.conn.CloseWrite(); err != nil {
-				x.logf("kit: closing its side: %v", err)
-			} else {
-				x.logf("kit: closed its side of the connection (FIN) after %d of %d bytes of data", half, len(data))
-			}
+		if cut > 0 {
+			s.write("data, first part", data[:cut])
 		}
+		s.endStream()
 		s.finish()
-		return s.judgeRefused(finding("the kit closed its side of the connection after %d of the %d bytes", half, len(data)), data)
+		what := finding("the kit closed its side of the connection after %d of the %d bytes", cut, len(data))
+		if cut == len(data) {
+			what = finding("the kit closed its side of the connection after all %d bytes of data, before the digest", len(data))
+		}
+		if say != nil {
+			return s.judgeReport(what, say)
+		}
+		return s.judgeRefused(what, data)
 	})
 }
 
-func runClientErrorReply(ctx context.Context, x *clientCheck) Outcome {
-	rules := refused(cite("REQ-CLI-7", "REQ-MSG-5", "REQ-CLI-12"), cite("REQ-CLI-17"))
-	rules.hangs = cite("REQ-CLI-7")
-	return x.session(ctx, "missing.bin", rules, func(s *clientSession) Outcome {
-		s.write("error reply", spec.EncodeError(x.framing, spec.CodeNotFound, "no such file"))
-		extra := s.watch()
-		s.finish()
-		o := s.judgeRefused(finding("the server refused the request with ERR not-found"), nil)
-		return noAckAfterRefusal(x.framing, o, extra, cite("REQ-CLI-7"))
-	})
-}
-
-func runClientUnknownError(ctx context.Context, x *clientCheck) Outcome {
-	rules := refused(cite("REQ-MSG-7", "REQ-CLI-12"), cite("REQ-CLI-17"))
-	rules.hangs = cite("REQ-MSG-7", "REQ-CLI-7")
-	return x.session(ctx, "teapot.bin", rules, func(s *clientSession) Outcome {
-		reply := spec.EncodeError(x.framing, "teapot", "")
-		s.write("error reply with an unknown code", reply)
-		extra := s.watch()
-		s.finish()
-		o := s.judgeRefused(finding("the server refused the request with %s, a code the client cannot know", quote(spec.TrimLine(reply))), nil)
-		return noAckAfterRefusal(x.framing, o, extra, cite("REQ-CLI-7", "REQ-MSG-7"))
-	})
-}
-
-func runClientBadSize(ctx context.Context, x *clientCheck) Outcome {
-	rules := refused(cite("REQ-CLI-8", "REQ-MSG-5"), cite("REQ-CLI-8"))
-	rules.hangs = cite("REQ-CLI-8")
-	return x.session(ctx, "bad-size.bin", rules, func(s *clientSession) Outcome {
-		reply := []byte("100000 bytes")
-		if x.framing == spec.Line {
-			reply = append(reply, '\n')
-		}
-		s.write("malformed reply", reply)
-		extra := s.watch()
-		s.finish()
-		o := s.judgeRefused(finding("the reply %s is not a size (digits only, %s)", quote(spec.TrimLine(reply)), cite("REQ-MSG-4")), nil)
-		if extra == nil || o.Verdict == Skip || o.Verdict == Inconclusive {
-			return o
-		}
-		return fail("the client answered the malformed reply %s with %s: it must not send the ack, but report failure and close (%s); %s",
-			quote(spec.TrimLine(reply)), quote(extra), cite("REQ-CLI-8"), o)
-	})
+func runClientTruncationReport(ctx context.Context, x *clientCheck) Outcome {
+	if x.target.IgnoreStatus {
+		return skip("the client's report is not judged: its exit status is ignored (--ignore-status)")
+	}
+	data := x.content("file", stickySize)
+	var runs []clientRun
+	for _, t := range truncations(x, len(data)) {
+		say := &mustSay{what: "how much arrived of how much (the counts of the truncation)", words: t.counts, cites: cite("REQ-ERR-8")}
+		runs = append(runs, clientRun{what: t.what, run: func(ctx context.Context) Outcome {
+			return x.truncatedRun(ctx, data, t.cut, clientRules{}, say)
+		}})
+	}
+	return x.runEach(ctx, runs, "the client reported each truncation with its counts (%s)", truncationWords(x, len(data)))
 }
 
 func runClientBadDigest(ctx context.Context, x *clientCheck) Outcome {

@@ -3,6 +3,7 @@ package conformance_test
 import (
 	"context"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -30,14 +31,19 @@ var clientCaseIDs = []string{
 	"client/bad-size",
 	"client/crlf",
 	"client/empty-file",
+	"client/error-codes",
 	"client/error-reply",
+	"client/file-mode",
 	"client/large-file",
+	"client/longest-name",
 	"client/plain",
+	"client/sizes",
 	"client/split-body",
 	"client/split-digest",
 	"client/split-size",
 	"client/sticky",
 	"client/truncated",
+	"client/truncation-report",
 	"client/unknown-error",
 	"client/wrong-digest",
 }
@@ -56,13 +62,21 @@ func wantRefClient(id string, f spec.Framing) conformance.Verdict {
 // lineOnlyCases lists the client cases that apply to the line framing only.
 var lineOnlyCases = map[string]bool{"client/crlf": true}
 
+// shouldCases lists the client cases of severity SHOULD: those that judge
+// only what a SHOULD requirement asks.
+var shouldCases = map[string]bool{"client/file-mode": true, "client/truncation-report": true}
+
 func TestClientCasesRegistered(t *testing.T) {
 	cases := conformance.Cases(conformance.RoleClient)
 	var got []string
 	for _, c := range cases {
 		got = append(got, c.ID)
-		if len(c.Requirements) == 0 || c.Severity != conformance.Must || c.Title == "" {
-			t.Errorf("%s: Requirements %v, Severity %q, Title %q: want requirements, MUST and a title", c.ID, c.Requirements, c.Severity, c.Title)
+		severity := conformance.Must
+		if shouldCases[c.ID] {
+			severity = conformance.Should
+		}
+		if len(c.Requirements) == 0 || c.Severity != severity || c.Title == "" {
+			t.Errorf("%s: Requirements %v, Severity %q, Title %q: want requirements, %s and a title", c.ID, c.Requirements, c.Severity, c.Title, severity)
 		}
 		for _, f := range spec.Framings {
 			want := f == spec.Line || !lineOnlyCases[c.ID]
@@ -136,4 +150,45 @@ func runClientCase(t *testing.T, id string, f spec.Framing, fn conformance.Clien
 	}
 	checkCitations(t, results[0])
 	return results[0]
+}
+
+// TestClientNotJudged checks the cases that judge only a client's report
+// or the file it leaves when there is none to judge, and what
+// IgnoreStatus leaves unjudged: the exit status, the report and a crash.
+func TestClientNotJudged(t *testing.T) {
+	ignore := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
+	tests := []struct {
+		name    string
+		id      string
+		defect  clientDefect
+		ignored bool
+		want    conformance.Verdict
+		words   string
+	}{
+		{"success without a digest", "client/truncation-report", okWithoutDigest(lk), false, conformance.Inconclusive,
+			"reported success (exit status 0): there is no report of the failure to judge"},
+		{"a crash on a truncation", "client/truncation-report", panics(healthyClient(ln)), false, conformance.Inconclusive,
+			"crashed (a Go panic: spec: data truncated: got 50000 of 100000 bytes): there is no report"},
+		{"the status ignored", "client/truncation-report", healthyClient(lk), true, conformance.Skip, "--ignore-status"},
+		{"no file left", "client/file-mode", forgetsRename(ln), false, conformance.Inconclusive, "there is no file whose mode to judge"},
+		{"a crash with the status ignored", "client/error-reply", panics(healthyClient(lk)), true, conformance.Pass,
+			"ended: it crashed (a Go panic: server says not-found"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.ReplaceAll(tt.name, " ", "_"), func(t *testing.T) {
+			t.Parallel()
+			target := conformance.ClientTarget{Framing: tt.defect.framing, Func: tt.defect.get, IgnoreStatus: tt.ignored}
+			results := conformance.RunClient(t.Context(), target, conformance.Options{Run: regexp.MustCompile("^" + regexp.QuoteMeta(tt.id) + "$")})
+			if len(results) != 1 {
+				t.Fatalf("%d results, want 1", len(results))
+			}
+			r := results[0]
+			checkCitations(t, r)
+			if r.Outcome.Verdict != tt.want || !strings.Contains(r.Outcome.Detail, tt.words) {
+				t.Errorf("%s = %s: %s; want %s saying %q", tt.id, r.Outcome.Verdict, r.Outcome.Detail, tt.want, tt.words)
+				logClientResult(t, r)
+			}
+		})
+	}
 }

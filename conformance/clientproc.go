@@ -29,6 +29,7 @@ type clientExit struct {
 	unsupported bool   // exit status 127, or ErrClientUnsupported
 	setup       error  // the client could not be started at all
 	output      string // the tail of a command's stdout (or, when it printed nothing, stderr)
+	report      string // what it said: a command's stdout and stderr (their tails), a Func's error
 	crash       string // how it crashed (a signal, an uncaught exception), or ""
 	killed      bool   // the kit stopped it at the timeout
 	ignored     bool   // its exit status carries no verdict (ClientTarget.IgnoreStatus)
@@ -93,6 +94,11 @@ func (s *clientSession) launch() (Outcome, bool) {
 			return errored("setting up: the output to collect, %q, is not a name inside the client's directory", name), false
 		}
 		s.out = filepath.Join(dir, name)
+	}
+	if s.prepare != nil {
+		if err := s.prepare(s.out); err != nil {
+			return errored("setting up: %v", err), false
+		}
 	}
 	if err := s.startTrace(); err != nil {
 		return errored("setting up: %v", err), false
@@ -180,7 +186,7 @@ func (s *clientSession) start(addr string) {
 func runClientFunc(ctx context.Context, f ClientFunc, addr, name, out string) (e clientExit) {
 	defer func() {
 		if v := recover(); v != nil {
-			e = clientExit{err: fmt.Errorf("panic: %v", v), status: 2}
+			e = clientExit{err: fmt.Errorf("panic: %v", v), status: 2, crash: oneLine(fmt.Sprintf("a Go panic: %v", v), 160)}
 		}
 	}()
 	err := f(ctx, addr, name, out)
@@ -188,6 +194,7 @@ func runClientFunc(ctx context.Context, f ClientFunc, addr, name, out string) (e
 	if err != nil {
 		e.status = 1
 		e.unsupported = errors.Is(err, ErrClientUnsupported)
+		e.report = err.Error()
 	}
 	return e
 }
@@ -313,6 +320,7 @@ func runClientCommand(ctx context.Context, t *ClientTarget, dir, addr, name, out
 	if strings.TrimSpace(stdout) == "" {
 		e.output = stderr
 	}
+	e.report = stdout + "\n" + stderr
 	code, sig := p.status()
 	e.status = code
 	e.crash = crashWords(sig, p.byKit(), stderr)

@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -29,9 +30,96 @@ type clientRules struct {
 	closes  citation // what a connection left open after a failure breaks (refused)
 	hangs   citation // what a client that neither closed nor exited breaks
 	digest  citation // what a digest left unread breaks (REQ-CLI-3), where the case lists it
+	crash   citation // what a crash in place of a reported failure breaks (REQ-CLI-18)
 	// hangWhy, when set, says why a client that hung broke hangs,
 	// in place of the plain words.
 	hangWhy string
+	// says, when set, is what the client's report of a failure must
+	// hold (the code and text of an error reply).
+	says *mustSay
+}
+
+// mustSay is what a client's report of a failure must say: words it
+// must hold, each whole (not inside a longer word or number), and the
+// requirements their absence breaks.
+type mustSay struct {
+	what  string // what the words are, for a detail: "the server's code and text"
+	words []string
+	cites citation
+}
+
+// missing returns the words of m that report does not hold.
+func (m *mustSay) missing(report string) []string {
+	var out []string
+	for _, w := range m.words {
+		if !holdsWord(report, w) {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// holdsWord reports whether s holds w as a whole: neither the byte
+// before it nor the byte after it is a letter or a digit.
+func holdsWord(s, w string) bool {
+	alnum := func(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' }
+	for from := 0; ; {
+		i := strings.Index(s[from:], w)
+		if i < 0 {
+			return false
+		}
+		i += from
+		end := i + len(w)
+		if (i == 0 || !alnum(s[i-1])) && (end == len(s) || !alnum(s[end])) {
+			return true
+		}
+		from = i + 1
+	}
+}
+
+// reportWords names where a client's report was read, for a detail.
+func (s *clientSession) reportWords() string {
+	if t := s.x.target; t != nil && t.Func != nil {
+		return "the error it returned"
+	}
+	return "what it printed (stdout and stderr)"
+}
+
+// judgeSays judges the client's report of a failure against s.rules.says:
+// a finding when words are missing, or none.
+func (s *clientSession) judgeSays() Finding {
+	m := s.rules.says
+	if m == nil || s.exit.ignored || s.exit.err == nil || s.exit.crash != "" {
+		return Finding{}
+	}
+	missing := m.missing(s.exit.report)
+	if len(missing) == 0 {
+		return Finding{}
+	}
+	q := make([]string, len(missing))
+	for i, w := range missing {
+		q[i] = quote([]byte(w))
+	}
+	last := "nothing"
+	if r := strings.TrimSpace(s.exit.report); r != "" {
+		last = "it ends " + quote([]byte(lastLine(r)))
+	}
+	return cited(m.cites, "the client reported failure, but its report does not say %s: %s %s not in %s (%s)",
+		m.what, strings.Join(q, " and "), isAre(len(q)), s.reportWords(), last)
+}
+
+// isAre returns "is" for one, "are" for more.
+func isAre(n int) string {
+	if n == 1 {
+		return "is"
+	}
+	return "are"
+}
+
+// crashedFinding says that a client crashed where it had to report a
+// failure, citing c.
+func crashedFinding(c citation, e *clientExit) Finding {
+	return cited(c, "the client crashed (%s) instead of reporting failure: a client reports a failure by ending on its own, with an exit status and a message, never with an uncaught exception, a panic or a signal", e.crash)
 }
 
 // violate records wire evidence that breaks one of the case's
@@ -144,8 +232,12 @@ func (s *clientSession) exitVerdict(after string) (Outcome, bool) {
 // outWords names the client's output in a detail: "{out}" for a
 // command, whose author wrote that placeholder; "the output file" for a
 // ClientFunc, which was given a path.
-func (s *clientSession) outWords() string {
-	if t := s.x.target; t != nil && t.Func != nil {
+func (s *clientSession) outWords() string { return s.x.outWords() }
+
+// outWords names the client's output in a detail, as
+// clientSession.outWords does.
+func (x *clientCheck) outWords() string {
+	if x.target != nil && x.target.Func != nil {
 		return "the output file"
 	}
 	return "{out}"
@@ -316,9 +408,10 @@ func orCite(a, b citation) citation {
 }
 
 // judgeRefused judges a case in which the transfer could not succeed: the
-// client must report failure, promptly, close the connection and leave
-// nothing at {out}. what says why it could not succeed ("the digest did
-// not match the data").
+// client must report failure, promptly and without crashing, close the
+// connection, leave nothing at {out}, and (rules.says) say what failed.
+// what says why it could not succeed ("the digest did not match the
+// data").
 func (s *clientSession) judgeRefused(what Finding, data []byte) Outcome {
 	if o, ok := s.exitVerdict(fmt.Sprintf("after %s", what)); !ok {
 		return o
@@ -329,13 +422,18 @@ func (s *clientSession) judgeRefused(what Finding, data []byte) Outcome {
 	if len(s.violations) > 0 {
 		return s.failOnWire(out, data, finding("although %s", what))
 	}
+	crashed := e.crash != "" && !e.ignored
+	failed, asMust := "reported failure", "reported failure, as it must,"
+	if crashed {
+		failed, asMust = "ended in failure", "ended in failure"
+	}
 	var f Finding
 	switch left := s.leftovers(); {
 	case e.ignored && out.exists:
 		f = cited(r.kept, "%s, yet the client left a %d-byte %s at %s: a file that did not verify must not be left", what, out.size, out.kind, out.at)
 	case e.ignored && len(left) > 0:
 		f = cited(r.kept, "%s; the client left nothing at %s, but it left %s in its working directory: a temporary file must be removed on failure", what, out.at, strings.Join(left, ", "))
-	case e.ignored && s.stillOn:
+	case e.ignored && s.stillOn && len(r.closes) > 0:
 		f = cited(r.closes, "%s; the client did not close the connection", what)
 	case e.ignored:
 	case e.err == nil && out.exists:
@@ -343,16 +441,23 @@ func (s *clientSession) judgeRefused(what Finding, data []byte) Outcome {
 	case e.err == nil:
 		f = cited(r.success, "the client reported success (exit status 0) although %s", what)
 	case out.exists:
-		f = cited(r.kept, "the client reported failure, as it must, but left a corrupt %s at %s (%s): a file that did not verify must not be left", out.kind, out.at, count(out.size, "byte"))
+		f = cited(r.kept, "the client %s but left a corrupt %s at %s (%s): a file that did not verify must not be left", asMust, out.kind, out.at, count(out.size, "byte"))
 	case len(left) > 0:
-		f = cited(r.kept, "the client reported failure and left nothing at %s, but it left %s in its working directory: a temporary file must be removed on failure", out.at, strings.Join(left, ", "))
-	case s.stillOn:
+		f = cited(r.kept, "the client %s and left nothing at %s, but it left %s in its working directory: a temporary file must be removed on failure", failed, out.at, strings.Join(left, ", "))
+	case s.stillOn && len(r.closes) > 0 && !crashed:
 		f = cited(r.closes, "the client reported failure but did not close the connection")
 	}
-	if f.Words == "" {
-		return outcome(Pass, append([]Finding{finding("%s; the client %s and left nothing at %s", what, e, out.at)}, s.notes...)...)
+	fs := []Finding{f}
+	if crashed && e.err != nil {
+		fs = append(fs, crashedFinding(r.crash, e))
 	}
-	return outcome(Fail, append([]Finding{f}, s.notes...)...)
+	if said := s.judgeSays(); f.Words == "" && !crashed && said.Words != "" {
+		fs = append(fs, what, said)
+	}
+	if o := outcome(Fail, fs...); len(o.Findings) > 0 {
+		return outcome(Fail, append(o.Findings, s.notes...)...)
+	}
+	return outcome(Pass, append([]Finding{finding("%s; the client %s and left nothing at %s", what, e, out.at)}, s.notes...)...)
 }
 
 // leftovers lists, quoted, what is in the client's temporary directory
@@ -447,4 +552,68 @@ func noAckAfterRefusal(f spec.Framing, o Outcome, extra []byte, ids citation) Ou
 		return pass("%s; it had sent the ack (allowed only when pipelined before the reply, %s)", o, cite("REQ-LINE-7"))
 	}
 	return fail("the client sent %s after the error reply: on an error reply it must not send the ack (%s); %s", quote(extra), ids, o)
+}
+
+// clientRun is one run of the client in a case that tries several
+// conditions, a fresh run of the client for each: the condition, for the
+// detail, and the run.
+type clientRun struct {
+	what string
+	run  func(ctx context.Context) Outcome
+}
+
+// runEach runs the client once for each condition, in turn, and combines
+// the outcomes. A run that could not be judged (ERROR, SKIP) ends the
+// case with its outcome. Any FAIL makes the case FAIL, with the findings
+// of each failed run led by its condition; otherwise an INCONCLUSIVE run
+// makes the case INCONCLUSIVE; otherwise it passes, with the words of
+// passed, formatted as by finding.
+func (x *clientCheck) runEach(ctx context.Context, runs []clientRun, passed string, a ...any) Outcome {
+	var fails, unsure []Finding
+	for i, r := range runs {
+		x.logf("kit: run %d of %d: %s", i+1, len(runs), r.what)
+		o := r.run(ctx)
+		x.logf("kit: run %d: %s: %s", i+1, o.Verdict, o.Detail)
+		switch o.Verdict {
+		case Error, Skip:
+			return o
+		case Fail:
+			fails = append(fails, finding("%s: %s", r.what, o))
+		case Inconclusive, Hazard:
+			unsure = append(unsure, finding("%s: %s", r.what, o))
+		}
+		if ctx.Err() != nil {
+			return interrupted(ctx, "the case was stopped before it finished")
+		}
+	}
+	switch {
+	case len(fails) > 0:
+		return outcome(Fail, fails...)
+	case len(unsure) > 0:
+		return outcome(Inconclusive, unsure...)
+	}
+	return pass(passed, a...)
+}
+
+// judgeReport judges only how the client reported a failure the kit
+// caused (what): whether its report says what say demands. A client
+// that did not report failure, or crashed, or hung leaves no report to
+// judge (the case that judges the failure itself says so): the case is
+// then INCONCLUSIVE.
+func (s *clientSession) judgeReport(what Finding, say *mustSay) Outcome {
+	if o, ok := s.exitVerdict(fmt.Sprintf("after %s", what)); !ok {
+		if o.Verdict == Fail {
+			return inconclusive("%s: there is no report to judge", o)
+		}
+		return o
+	}
+	e := &s.exit
+	if e.err == nil || e.crash != "" {
+		return inconclusive("%s; the client %s: there is no report of the failure to judge", what, e)
+	}
+	s.rules.says = say
+	if f := s.judgeSays(); f.Words != "" {
+		return outcome(Fail, what, f)
+	}
+	return pass("%s; the client %s and said %s", what, e, say.what)
 }

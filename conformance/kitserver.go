@@ -49,6 +49,9 @@ type clientSession struct {
 	dir   string      // the fresh temporary directory the client runs in
 	out   string      // where the client must leave the file
 	rules clientRules // what the case's judgement cites
+	// prepare, when set, is called with out before the client starts:
+	// to put something at its destination.
+	prepare func(out string) error
 
 	ln      *net.TCPListener
 	conn    *net.TCPConn
@@ -532,10 +535,13 @@ func (s *clientSession) early(d time.Duration) (sent, closed bool) {
 
 // watch waits at most the timeout for the client to send something after
 // a reply that must end the exchange (an error reply, a malformed size).
-// If bytes arrive it reads them (one bounded read), closes the connection
-// so that a client waiting for more ends at once, and returns them; if the
-// client closes the connection first it returns nil.
-func (s *clientSession) watch() []byte {
+// If bytes arrive it reads them (one bounded read), sends then (when not
+// nil), closes the connection so that a client waiting for more ends at
+// once, and returns them; if the client closes the connection first it
+// returns nil. then lets a client that took a malformed reply for a size
+// show what it made of it: given the digest of no data, one that took it
+// for size 0 saves an empty file.
+func (s *clientSession) watch(then []byte) []byte {
 	sent, _ := s.early(s.x.timeout)
 	if !sent {
 		return nil
@@ -543,7 +549,11 @@ func (s *clientSession) watch() []byte {
 	s.conn.SetReadDeadline(time.Now().Add(s.x.timeout))
 	buf := make([]byte, spec.MaxControlLen+2)
 	n, _ := s.br.Read(buf)
-	s.x.logf("client → kit: %d bytes: %s; the kit closes the connection", n, quote(buf[:n]))
+	s.x.logf("client → kit: %d bytes: %s", n, quote(buf[:n]))
+	if then != nil {
+		s.write("after the client's answer", then)
+	}
+	s.x.logf("kit: closes the connection")
 	s.conn.Close()
 	return buf[:n]
 }

@@ -2,6 +2,7 @@ package conformance_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/md5"
 	"encoding/hex"
@@ -9,6 +10,8 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"io/fs"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -42,10 +45,12 @@ type clientDefect struct {
 	body    func(c *mclient, file io.Writer, h hash.Hash, size int64) error // reads the data into the file and the hash
 	digest  func(c *mclient) (string, error)                                // reads the digest
 	compare func(c *mclient, server, local string) error
+	temp    func(dir string) (*os.File, error) // creates the temporary file in dir
 	keep    func(c *mclient, f *os.File) error // what happens to the verified temporary file
 
 	leaveCorrupt bool // writes straight to {out}, created first, and leaves it there on failure
 	leaksConn    bool // does not close the connection; it closes when the run ends
+	panics       bool // panics with the error of every failure instead of returning it
 }
 
 // mclient is one run of a client mutant.
@@ -61,7 +66,16 @@ type mclient struct {
 }
 
 // get is the client: a conformance.ClientFunc.
-func (d clientDefect) get(ctx context.Context, addr, name, out string) (err error) {
+func (d clientDefect) get(ctx context.Context, addr, name, out string) error {
+	err := d.fetch(ctx, addr, name, out)
+	if err != nil && d.panics {
+		panic(err)
+	}
+	return err
+}
+
+// fetch fetches name from addr into out.
+func (d clientDefect) fetch(ctx context.Context, addr, name, out string) (err error) {
 	c := &mclient{ctx: ctx, d: &d, out: out}
 	var f *os.File
 	if d.leaveCorrupt {
@@ -114,7 +128,7 @@ func (c *mclient) dial(ctx context.Context, addr string) error {
 // {out} unless f is given), compares the digests and keeps the file.
 func (c *mclient) receive(size int64, f *os.File) (err error) {
 	if f == nil {
-		if f, err = os.CreateTemp(filepath.Dir(c.out), ".part-*"); err != nil {
+		if f, err = c.createTemp(filepath.Dir(c.out)); err != nil {
 			return err
 		}
 		defer func() {
@@ -144,10 +158,30 @@ func (c *mclient) receive(size int64, f *os.File) (err error) {
 	if c.d.keep != nil {
 		return c.d.keep(c, f)
 	}
+	// A file it replaces keeps its mode.
+	if fi, err := os.Stat(c.out); err == nil && fi.Mode().IsRegular() {
+		if err := os.Chmod(f.Name(), fi.Mode().Perm()); err != nil {
+			return err
+		}
+	}
 	return os.Rename(f.Name(), c.out)
 }
 
 // The steps: each is the defect's, or the healthy default.
+
+// createTemp creates the temporary file in dir, exclusively, with mode
+// 0666 less the umask, as a new file should get.
+func (c *mclient) createTemp(dir string) (*os.File, error) {
+	if c.d.temp != nil {
+		return c.d.temp(dir)
+	}
+	for {
+		f, err := os.OpenFile(filepath.Join(dir, fmt.Sprintf(".part-%d", rand.Uint64())), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o666)
+		if !errors.Is(err, fs.ErrExist) {
+			return f, err
+		}
+	}
+}
 
 func (c *mclient) request(name string) []byte {
 	if c.d.request != nil {
@@ -201,7 +235,12 @@ func (c *mclient) readDigest() (string, error) {
 	if c.d.digest != nil {
 		return c.d.digest(c)
 	}
-	return c.r.ReadDigest()
+	d, err := c.r.ReadDigest()
+	if errors.Is(err, io.ErrUnexpectedEOF) && !errors.As(err, new(*spec.TruncatedError)) {
+		// The stream ended before the first octet of the digest.
+		err = &spec.TruncatedError{Phase: spec.PhaseDigest, Got: 0, Want: spec.DigestLen}
+	}
+	return d, err
 }
 
 func (c *mclient) compareDigests(server, local string) error {
@@ -491,6 +530,19 @@ func noCompare(f spec.Framing) clientDefect {
 	return clientDefect{framing: f, compare: func(c *mclient, server, local string) error { return nil }}
 }
 
+// privateFile saves the file with the mode of a temporary file made by
+// os.CreateTemp, 0600, whatever the umask and whatever file it replaces.
+func privateFile(f spec.Framing) clientDefect {
+	return clientDefect{framing: f,
+		temp: func(dir string) (*os.File, error) { return os.CreateTemp(dir, ".part-*") },
+		keep: func(c *mclient, file *os.File) error { return os.Rename(file.Name(), c.out) }}
+}
+
+// modeNotKept gives a file it replaces the mode of a new file.
+func modeNotKept(f spec.Framing) clientDefect {
+	return clientDefect{framing: f, keep: func(c *mclient, file *os.File) error { return os.Rename(file.Name(), c.out) }}
+}
+
 // forgetsRename reports success but removes the verified file instead of
 // renaming it to {out}.
 func forgetsRename(f spec.Framing) clientDefect {
@@ -507,8 +559,246 @@ func writesBeside(f spec.Framing) clientDefect {
 	}}
 }
 
+// rawReply reads one reply's content as the framing delimits it, with no
+// check of its grammar: one read in lockstep, a line (its terminator
+// removed) in the line framing.
+func rawReply(c *mclient) ([]byte, error) {
+	if c.d.framing == spec.Lockstep {
+		buf := make([]byte, spec.MaxControlLen+1)
+		n, err := c.br.Read(buf)
+		if n == 0 {
+			return nil, err
+		}
+		return buf[:n], nil
+	}
+	line, err := c.br.ReadSlice('\n')
+	if err != nil {
+		return nil, err
+	}
+	return spec.TrimLine(line), nil
+}
+
+// parseIntSize parses a size with strconv.ParseInt, which takes a sign
+// and leading zeros.
+func parseIntSize(f spec.Framing) clientDefect {
+	return clientDefect{framing: f, reply: func(c *mclient) (int64, error) {
+		b, err := rawReply(c)
+		if err != nil || bytes.HasPrefix(b, []byte(spec.ErrorPrefix)) {
+			return spec.ParseReply(b)
+		}
+		return strconv.ParseInt(string(b), 10, 64)
+	}}
+}
+
+// overflowIsZero takes a size too large for 63 bits as 0, as an
+// unchecked conversion does.
+func overflowIsZero(f spec.Framing) clientDefect {
+	return clientDefect{framing: f, reply: func(c *mclient) (int64, error) {
+		b, err := rawReply(c)
+		if err != nil {
+			return 0, err
+		}
+		if strings.Trim(string(b), "0123456789") == "" {
+			if _, err := strconv.ParseInt(string(b), 10, 64); err != nil {
+				return 0, nil
+			}
+		}
+		return spec.ParseReply(b)
+	}}
+}
+
+// readFailureIsZero takes a reply it could not read (over-long, cut by
+// the end of the stream) as size 0.
+func readFailureIsZero(f spec.Framing) clientDefect {
+	return clientDefect{framing: f, reply: func(c *mclient) (int64, error) {
+		size, err := c.r.ReadReply()
+		if err != nil && !errors.As(err, new(*spec.ErrorReply)) && !errors.As(err, new(*spec.ProtocolError)) {
+			return 0, nil
+		}
+		return size, err
+	}}
+}
+
+// unboundedLine reads the size line up to its LF however long it grows,
+// with no deadline.
+func unboundedLine(f spec.Framing) clientDefect {
+	return clientDefect{framing: f, reply: func(c *mclient) (int64, error) {
+		c.conn.SetReadDeadline(time.Time{})
+		line, err := c.br.ReadString('\n')
+		if err != nil {
+			return 0, err
+		}
+		c.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		return spec.ParseReply(spec.TrimLine([]byte(line)))
+	}}
+}
+
+// partialLineAtEOF takes what precedes the end of the stream as the
+// reply, LF or not.
+func partialLineAtEOF(f spec.Framing) clientDefect {
+	return clientDefect{framing: f, reply: func(c *mclient) (int64, error) {
+		line, err := c.br.ReadString('\n')
+		if err == io.EOF && line != "" {
+			err = nil
+		}
+		if err != nil {
+			return 0, err
+		}
+		return spec.ParseReply(spec.TrimLine([]byte(line)))
+	}}
+}
+
+// nilCodeCrash reports an error reply it could not parse through the
+// *spec.ErrorReply it did not get: a nil pointer, and a Go panic.
+func nilCodeCrash(f spec.Framing) clientDefect {
+	return clientDefect{framing: f, reply: func(c *mclient) (int64, error) {
+		size, err := c.r.ReadReply()
+		var pe *spec.ProtocolError
+		if errors.As(err, &pe) && bytes.HasPrefix(pe.Data, []byte(spec.ErrorPrefix)) {
+			var er *spec.ErrorReply
+			return 0, fmt.Errorf("server says %s", er.Code)
+		}
+		return size, err
+	}}
+}
+
+// errorAsMalformed calls an error reply for which malformed holds a
+// malformed size, quoting its first 80 bytes, as spec.ProtocolError does.
+func errorAsMalformed(f spec.Framing, malformed func(er *spec.ErrorReply) bool) clientDefect {
+	return clientDefect{framing: f, reply: func(c *mclient) (int64, error) {
+		size, err := c.r.ReadReply()
+		er, ok := errors.AsType[*spec.ErrorReply](err)
+		if !ok || !malformed(er) {
+			return size, err
+		}
+		b := spec.ErrorPrefix + er.Code
+		if er.Text != "" {
+			b += " " + er.Text
+		}
+		return 0, fmt.Errorf("malformed size: byte 0 is not a decimal digit (got %q)", b[:min(len(b), 80)])
+	}}
+}
+
+// replyLimit1023 refuses a reply of 1024 octets as too long: its limit
+// is one short.
+func replyLimit1023(f spec.Framing) clientDefect {
+	return clientDefect{framing: f, reply: func(c *mclient) (int64, error) {
+		b, err := rawReply(c)
+		if err == nil && len(b) >= spec.MaxControlLen {
+			return 0, fmt.Errorf("reply too long: %d bytes", len(b))
+		}
+		return spec.ParseReply(b)
+	}}
+}
+
+// reportsError returns a client that reports an error reply as report
+// says.
+func reportsError(f spec.Framing, report func(er *spec.ErrorReply) error) clientDefect {
+	return clientDefect{framing: f, refused: func(c *mclient, err error) error {
+		if er, ok := errors.AsType[*spec.ErrorReply](err); ok {
+			return report(er)
+		}
+		return err
+	}}
+}
+
+// reportsCodeOnly reports an error reply by its code alone.
+func reportsCodeOnly(f spec.Framing) clientDefect {
+	return reportsError(f, func(er *spec.ErrorReply) error { return fmt.Errorf("server says %s", er.Code) })
+}
+
+// reportsNoCode says that the server refused, and neither its code nor
+// its text.
+func reportsNoCode(f spec.Framing) clientDefect {
+	return reportsError(f, func(er *spec.ErrorReply) error { return errors.New("the server refused the request") })
+}
+
+// capitalizesText reports the server's text with its first letter in
+// capitals, and so panics on an empty or missing text.
+func capitalizesText(f spec.Framing) clientDefect {
+	return reportsError(f, func(er *spec.ErrorReply) error {
+		return fmt.Errorf("%s: %s%s", er.Code, strings.ToUpper(er.Text[:1]), er.Text[1:])
+	})
+}
+
+// missingDigest returns a digest step that takes an end of stream where
+// the digest is due as the end of a transfer without one: no digest.
+func missingDigest(c *mclient) (string, error) {
+	d, err := c.r.ReadDigest()
+	if err == io.ErrUnexpectedEOF {
+		return "", nil
+	}
+	return d, err
+}
+
+// okWithoutDigest keeps the file when the stream ends where the digest
+// is due, and reports success.
+func okWithoutDigest(f spec.Framing) clientDefect {
+	return clientDefect{framing: f, digest: missingDigest, compare: func(c *mclient, server, local string) error {
+		if server != "" && server != local {
+			return fmt.Errorf("digest mismatch: server %s, local %s", server, local)
+		}
+		return nil
+	}}
+}
+
+// mismatchWithoutDigest reports an end of stream where the digest is due
+// as a digest mismatch, against an empty digest.
+func mismatchWithoutDigest(f spec.Framing) clientDefect {
+	return clientDefect{framing: f, digest: missingDigest}
+}
+
+// truncationWithoutCounts reports a truncated data without saying how
+// much arrived.
+func truncationWithoutCounts(f spec.Framing) clientDefect {
+	return clientDefect{framing: f, body: func(c *mclient, file io.Writer, h hash.Hash, size int64) error {
+		_, err := io.Copy(io.MultiWriter(file, h), c.r.Body(size))
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return errors.New("the server closed the connection early")
+		}
+		return err
+	}}
+}
+
+// dropsOneByteReads reads the data through a 64 KiB buffer and drops a
+// read of a single byte: it never completes a file whose size is 1 or a
+// multiple of 64 KiB plus 1.
+func dropsOneByteReads(f spec.Framing) clientDefect {
+	return clientDefect{framing: f, body: func(c *mclient, file io.Writer, h hash.Hash, size int64) error {
+		body := c.r.Body(size)
+		buf := make([]byte, 64<<10)
+		for done := int64(0); done < size; {
+			n, err := io.ReadFull(body, buf[:min(int64(len(buf)), size-done)])
+			if n > 1 {
+				h.Write(buf[:n])
+				if _, err := file.Write(buf[:n]); err != nil {
+					return err
+				}
+				done += int64(n)
+			}
+			if err != nil {
+				return fmt.Errorf("receiving data: %w", err)
+			}
+		}
+		return nil
+	}}
+}
+
+// refusesLongestNameClient refuses a name of spec.MaxNameLen bytes: its limit
+// is one short.
+func refusesLongestNameClient(f spec.Framing) clientDefect {
+	return clientDefect{framing: f, request: func(c *mclient, name string) []byte {
+		if len(name) >= spec.MaxNameLen {
+			return nil
+		}
+		b, _ := spec.EncodeRequest(f, name)
+		return b
+	}}
+}
+
 func leaveCorrupt(d clientDefect) clientDefect { d.leaveCorrupt = true; return d }
 func leaksConn(d clientDefect) clientDefect    { d.leaksConn = true; return d }
+func panics(d clientDefect) clientDefect       { d.panics = true; return d }
 
 // cappedWriter writes at most left bytes to w and discards the rest.
 type cappedWriter struct {
@@ -597,14 +887,17 @@ func rowsFor(name string, of func(spec.Framing) clientDefect, cases []string, pa
 var clientMutantTests = slices.Concat(clientMutantRows,
 	rowsFor("leaves a corrupt file", func(f spec.Framing) clientDefect { return leaveCorrupt(healthyClient(f)) },
 		[]string{"client/wrong-digest", "client/truncated", "client/error-reply", "client/unknown-error",
-			"client/bad-size", "client/bad-digest", "client/bad-name"}, plain, "left a corrupt file at the output file"),
+			"client/bad-size", "client/bad-digest", "client/bad-name", "client/error-codes"}, plain, "left a corrupt file at the output file"),
+	rowsFor("panics on a failure", func(f spec.Framing) clientDefect { return panics(healthyClient(f)) },
+		[]string{"client/wrong-digest", "client/truncated", "client/error-reply", "client/unknown-error",
+			"client/bad-size", "client/bad-digest", "client/bad-name", "client/error-codes"}, sticky, "crashed (a Go panic"),
 	rowsFor("leaves the connection open", func(f spec.Framing) clientDefect { return leaksConn(healthyClient(f)) },
 		[]string{"client/wrong-digest", "client/truncated", "client/error-reply", "client/unknown-error", "client/bad-digest"},
 		sticky, "did not close the connection"),
 	rowsFor("never reads the digest", noDigestRead,
 		// split-size and crlf at odd places: in the line framing
 		[]string{"client/plain", "client/split-size", "client/sticky", "client/crlf", "client/split-body",
-			"client/empty-file", "client/large-file", "client/wrong-digest", "client/bad-digest"},
+			"client/empty-file", "client/large-file", "client/wrong-digest", "client/bad-digest", "client/sizes", "client/longest-name"},
 		[]string{"client/ack", "client/error-reply"}, "whatever it reported"),
 	rowsFor("no ack", noAck, []string{"client/plain", "client/ack"}, errRep, "never acknowledged the size"),
 	rowsFor("ack without LF in line framing", func(spec.Framing) clientDefect { return ackText(ln, spec.AckText) },
@@ -612,7 +905,21 @@ var clientMutantTests = slices.Concat(clientMutantRows,
 	rowsFor("forgets to rename", forgetsRename,
 		// split-size and crlf in the line framing, where they expect the file
 		[]string{"client/plain", "client/sticky", "client/split-body", "client/split-size", "client/split-digest",
-			"client/crlf", "client/empty-file", "client/large-file"}, errRep, "left no file"),
+			"client/crlf", "client/empty-file", "client/large-file", "client/sizes", "client/longest-name"}, errRep, "left no file"),
+	rowsFor("refuses the longest name", refusesLongestNameClient, []string{"client/longest-name", "client/longest-name"}, plain,
+		"the longest valid name"),
+	rowsFor("drops a read of one byte", dropsOneByteReads, []string{"client/sizes", "client/sizes"}, plain,
+		"with a file of 1 byte"),
+	rowsFor("a size parsed with ParseInt", parseIntSize, []string{"client/bad-size", "client/bad-size"}, plain,
+		`with the reply "+5"`),
+	rowsFor("an overflowing size taken as 0", overflowIsZero, []string{"client/bad-size", "client/bad-size"}, plain,
+		"left a 0-byte file"),
+	rowsFor("an unreadable reply taken as size 0", readFailureIsZero, []string{"client/bad-size", "client/bad-size"}, plain,
+		"when the stream ends where the reply is due: the client answered the end of the stream"),
+	rowsFor("a crash on an error reply without a code", nilCodeCrash, []string{"client/bad-size", "client/bad-size"}, errRep,
+		"crashed (a Go panic: runtime error: invalid memory address"),
+	rowsFor("a 1024-octet reply refused as too long", replyLimit1023, []string{"client/error-codes", "client/error-codes"}, plain,
+		"(REQ-MSG-7, REQ-LIM-1); the client reported failure, but its report does not say the server's code and text"),
 )
 
 // clientMutantRows are the client mutants caught by one case each.
@@ -652,6 +959,33 @@ var clientMutantRows = []clientMutantTest{
 	row("name not validated", noValidate(lk), "client/bad-name", plain, "sent a request with the 1021-byte name"),
 	row("size line ended at LF only", lfOnly(ln), "client/crlf", plain, "ended with CRLF, which a receiver must accept"),
 	row("exits 0 on an error reply", okOnErrorReply(lk), "client/error-reply", plain, "reported success (exit status 0) although the server refused"),
+	row("exits 0 on an error reply, edges", okOnErrorReply(ln), "client/error-codes", plain, "reported success (exit status 0) although the server refused"),
+	row("an over-long size line read to its LF", unboundedLine(ln), "client/bad-size", plain, "neither refused the line nor closed the connection"),
+	row("a partial line at the end of the stream taken as the reply", partialLineAtEOF(ln), "client/bad-size", plain,
+		`with the reply "100" and the end of the stream: the client answered`),
+	row("every error reply called malformed", errorAsMalformed(lk, func(*spec.ErrorReply) bool { return true }), "client/error-reply", plain,
+		"its report does not say the server's code and text"),
+	row("codes with digits called malformed", errorAsMalformed(ln, func(er *spec.ErrorReply) bool { return strings.ContainsAny(er.Code, "0123456789") }),
+		"client/error-codes", errRep, `with a code with digits, "e404": the server refused`),
+	row("codes of 32 octets called malformed", errorAsMalformed(lk, func(er *spec.ErrorReply) bool { return len(er.Code) >= spec.MaxCodeLen }),
+		"client/error-codes", errRep, "with a code of 32 octets"),
+	row("codes of 1 octet called malformed", errorAsMalformed(ln, func(er *spec.ErrorReply) bool { return len(er.Code) <= 1 }),
+		"client/error-codes", errRep, `with a 1-octet code, "x"`),
+	row("texts over 200 octets called malformed", errorAsMalformed(lk, func(er *spec.ErrorReply) bool { return len(er.Text) > spec.MaxErrorTextLen }),
+		"client/error-codes", errRep, "with a text of 300 octets"),
+	row("reports the code alone", reportsCodeOnly(ln), "client/error-reply", plain, "is not in the error it returned"),
+	row("reports neither code nor text", reportsNoCode(lk), "client/unknown-error", plain, `its report does not say the server's code: "teapot" is not in`),
+	row("capitalizes an empty text", capitalizesText(lk), "client/error-codes", errRep, "with an empty text"),
+	row("capitalizes a missing text", capitalizesText(ln), "client/unknown-error", errRep, "crashed (a Go panic"),
+	row("success when the digest never comes", okWithoutDigest(ln), "client/truncated", plain,
+		"reported success (exit status 0) although the kit closed its side of the connection after all"),
+	row("a missing digest reported as a mismatch", mismatchWithoutDigest(lk), "client/truncation-report", []string{"client/plain", "client/truncated"},
+		`its report does not say how much arrived of how much (the counts of the truncation): "0" and "32" are not in`),
+	row("a truncation reported without its counts", truncationWithoutCounts(ln), "client/truncation-report", []string{"client/plain", "client/truncated"},
+		`"50000" and "100000" are not in`),
+	row("saves a private file", privateFile(lk), "client/file-mode", plain, "with mode 0600"),
+	row("replaces a file without its mode", modeNotKept(ln), "client/file-mode", plain, "a replaced file keeps its mode"),
+	row("leaves a corrupt file, sizes", leaveCorrupt(dropsOneByteReads(lk)), "client/sizes", plain, "left that corrupt file at the output file"),
 	row("success on a truncated transfer", okOnEOF(lk), "client/truncated", plain, "reported success (exit status 0) although the kit closed"),
 	row("reads on at the end of the stream", spinsOnEOF(ln), "client/truncated", plain, "a read that returns 0 bytes is the end of the stream"),
 }

@@ -235,6 +235,10 @@ func crashWords(sig string, byKit bool, stderr string) string {
 	}
 	for _, k := range uncaught {
 		if i := strings.LastIndex(stderr, k.marker); i >= 0 && (i == 0 || stderr[i-1] == '\n') {
+			if k.first {
+				line, _, _ := strings.Cut(stderr[i:], "\n")
+				return fmt.Sprintf("%s: %s", k.what, strconv.Quote(oneLine(line, 160)))
+			}
 			return fmt.Sprintf("%s; its stderr ends %s", k.what, lastLines(stderr[i:], 2))
 		}
 	}
@@ -242,11 +246,15 @@ func crashWords(sig string, byKit bool, stderr string) string {
 }
 
 // uncaught are the marks an uncaught exception leaves in stderr, by
-// language.
-var uncaught = []struct{ marker, what string }{
-	{"Traceback (most recent call last):", "an uncaught Python exception"},
-	{"panic: ", "a Go panic"},
-	{"Exception in thread ", "an uncaught Java exception"},
+// language; first says that the marked line itself says what happened
+// (a stack trace follows it), rather than the last lines.
+var uncaught = []struct {
+	marker, what string
+	first        bool
+}{
+	{"Traceback (most recent call last):", "an uncaught Python exception", false},
+	{"panic: ", "a Go panic", true},
+	{"Exception in thread ", "an uncaught Java exception", true},
 }
 
 // lastLines returns the last n non-empty lines of s, each quoted and cut,

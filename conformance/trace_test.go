@@ -25,7 +25,7 @@ var untestable = map[string]string{
 	"REQ-GEN-3":  "a deployment and configuration rule: the kit is told the framing to use and cannot see an implementation's default",
 	"REQ-SEC-6":  "a default listening address: the kit is given the address and cannot see the default",
 	"REQ-SEC-8":  "how an implementation presents a matching digest to its users is not on the wire",
-	"REQ-SEC-10": "what an implementation logs or prints is not on the wire: the kit judges replies, files and exit statuses, not messages",
+	"REQ-SEC-10": "whether an implementation escapes and bounds peer bytes in what it logs or prints is not on the wire: the kit reads a client's report only for the words a requirement demands (REQ-CLI-7, REQ-ERR-8), and a server's logs not at all",
 	"REQ-LIM-5":  "the idle timeout is the server's configuration (default 60 s), too long to wait for in a check and unknown to the kit; the reference server's is tested in ref (slowloris tests)",
 	"REQ-LIM-6":  "the ack timeout is the server's configuration (default 30 s), too long to wait for in a check and unknown to the kit; the reference server's is tested in ref (fault tests)",
 	"REQ-CLI-11": "a client's timeouts are its own configuration (default 30 s), too long to wait for in a check and unknown to the kit; the reference client's are tested in ref (silent-server and fault tests)",

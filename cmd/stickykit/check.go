@@ -62,13 +62,16 @@ check client [--listen ADDR] [--stdin TEXT] [--collect PATTERN] [--ignore-status
     (host:port) of the kit's server, {name} the file to fetch, {out} the
     path to save it to (or, with --collect, the file the client names in
     its directory, e.g. '{name}.new'). What the kit saw on the wire, what
-    the client leaves at {out} and its exit status (unless
-    --ignore-status) are judged; wire evidence outranks the exit status.
-    A client whose address is written into it needs --listen with that
-    address. A client that exits with status 127 declares the case
-    unsupported: SKIP. One killed by a signal, or whose stderr ends in an
-    uncaught exception (a Python traceback, a Go panic, a Java exception),
-    is reported as crashed.
+    the client leaves at {out}, and (unless --ignore-status) its exit
+    status and what it prints are judged; wire evidence outranks the exit
+    status. Its stdout and stderr are its report, read only for what a
+    requirement says it must report: the code and text of an error reply,
+    the counts of a truncation. A client whose address is written into it
+    needs --listen with that address. A client that exits with status 127
+    declares the case unsupported: SKIP. One killed by a signal, or whose
+    stderr ends in an uncaught exception (a Python traceback, a Go panic,
+    a Java exception), crashed: where it must report failure, that fails
+    the case (REQ-CLI-18).
 
 --reads runs the program the kit starts (a client; a server given as a
 command) under strace and records its own read calls on the kit's

@@ -30,7 +30,8 @@ type TableOptions struct {
 //	PASS     server/sizes  MUST      REQ-SRV-1 REQ-MSG-4  12ms
 //	    5 files of 0 to 5242880 bytes arrived byte-exact with matching digests
 //
-// followed by a summary line (see [SummaryLine]). Each detail goes below
+// followed by a summary line (see [SummaryLine]), broken after its counts
+// when it does not fit. Each detail goes below
 // its row, indented, or, when the line is wide enough, in a DETAIL column
 // beside it; it is wrapped at spaces. A requirement ID is never split: a
 // list too long for its column shows the IDs that fit and "+N" for the
@@ -76,7 +77,12 @@ func WriteTable(w io.Writer, results []conformance.Result, opts TableOptions) er
 			}
 		}
 	}
-	fmt.Fprintln(bw, SummaryLine(results))
+	// The summary breaks after its counts when it does not fit.
+	sum := SummaryLine(results)
+	if counts, rest, ok := strings.Cut(sum, "; "); ok && utf8.RuneCountInString(sum) > width {
+		sum = counts + ";\n" + rest
+	}
+	fmt.Fprintln(bw, sum)
 	return bw.Flush()
 }
 
