@@ -120,16 +120,12 @@ var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []str
 		if neg || len(args) != 1 {
 			ts.Fatalf("usage: waitlisten ADDR")
 		}
-		want, err := procNetAddr(args[0])
-		ts.Check(err)
 		deadline := time.Now().Add(20 * time.Second)
 		for {
-			b, err := os.ReadFile("/proc/net/tcp")
+			up, err := listening(args[0])
 			ts.Check(err)
-			for _, line := range strings.Split(string(b), "\n") {
-				if f := strings.Fields(line); len(f) > 3 && f[1] == want && f[3] == "0A" {
-					return
-				}
+			if up {
+				return
 			}
 			if time.Now().After(deadline) {
 				ts.Fatalf("waitlisten: nothing listens on %s after 20s", args[0])
@@ -253,6 +249,26 @@ var canRunAsNobody = sync.OnceValue(func() bool {
 	cmd := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c", "open('"+peer+"').close()")
 	return cmd.Run() == nil
 })
+
+// listening reports whether a TCP socket on this host listens on addr
+// (an IPv4 host:port), without connecting to it: it reads /proc/net/tcp
+// (Linux).
+func listening(addr string) (bool, error) {
+	want, err := procNetAddr(addr)
+	if err != nil {
+		return false, err
+	}
+	b, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		return false, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) > 3 && f[1] == want && f[3] == "0A" {
+			return true, nil
+		}
+	}
+	return false, nil
+}
 
 // procNetAddr renders an IPv4 host:port as /proc/net/tcp does: the
 // address as a 32-bit word in host byte order, then the port, in
