@@ -168,6 +168,7 @@ func TestReadmeBlocks(t *testing.T) {
 			continue
 		}
 		t.Run(fmt.Sprintf("line_%d", b.line), func(t *testing.T) {
+			t.Parallel() // each block waits more than it computes
 			dir := readmeDir(t)
 			if s.listen == "" {
 				wantOutput(t, b, runBlock(t, dir, b), s.want)
