@@ -29,8 +29,9 @@ func TestFailingTargetHelper(t *testing.T) {
 }
 
 // TestGoTestNamesCase checks what go test prints when a case fails in a
-// user's test: the subtest and the message name the case, and the line is
-// the user's call of TestServer or TestClient, not one inside the kit.
+// user's test: the subtest and the message name the case, the line is
+// the user's call of TestServer or TestClient, not one inside the kit, and
+// a client that is a Go function hears of its output file, not {out}.
 func TestGoTestNamesCase(t *testing.T) {
 	cmd := exec.Command(os.Args[0], "-test.run=^TestFailingTargetHelper$", "-test.v")
 	cmd.Env = append(os.Environ(), failingTargetEnv+"=1")
@@ -65,5 +66,13 @@ func TestGoTestNamesCase(t *testing.T) {
 	}
 	if m := regexp.MustCompile(`\b(gotest|run|judge|kitserver|kitclient)\.go:\d+`).FindString(out); m != "" {
 		t.Errorf("go test output names %s, a line inside the kit:\n%s", m, out)
+	}
+	// The client is a Go function, given a path: no placeholder of a
+	// command line's is its business.
+	if strings.Contains(out, "{out}") {
+		t.Errorf("go test output speaks of {out} to a ClientFunc:\n%s", out)
+	}
+	if !strings.Contains(out, "the output file") {
+		t.Errorf("go test output does not name the client's output as \"the output file\":\n%s", out)
 	}
 }

@@ -52,7 +52,7 @@ func TestHostileServerSwapsFixtures(t *testing.T) {
 		t.Run(id, func(t *testing.T) {
 			target := startMutant(t, spec.Lockstep, swapsFiles)
 			victim := victimOf(t, target)
-			r := runServerCase(t, target, id)
+			r := runServerCase(t, swapsFiles, target, id)
 			if r.Outcome.Verdict != conformance.Fail || !strings.Contains(r.Outcome.Detail, "REQ-SRV-19") {
 				t.Errorf("%s = %s: %s, want FAIL citing REQ-SRV-19", id, r.Outcome.Verdict, r.Outcome.Detail)
 			}
@@ -92,7 +92,7 @@ func TestFixturesChmodRace(t *testing.T) {
 			var wg sync.WaitGroup
 			swapped := 0
 			wg.Go(func() { swapped = swapNewFixtures(target.Root, victim, stop) })
-			o := mutantOptions
+			o := healthy.options()
 			o.Run = regexp.MustCompile("^" + regexp.QuoteMeta(id) + "$")
 			results := conformance.RunServer(t.Context(), target, o)
 			close(stop)

@@ -36,6 +36,9 @@ import (
 // does differently, each nil where the mutant is healthy.
 type serverDefect struct {
 	name string
+	// quiet marks a defect that shows only as a silence: the kit's bound
+	// on a wait is what proves it (see options).
+	quiet bool
 
 	serial   bool           // serves one connection at a time (the tutorial)
 	queues   bool           // stops accepting at its limit: the rest wait unanswered
@@ -96,7 +99,7 @@ var (
 		}
 		return c.write(bad)
 	}}
-	sizeOffByOne = &serverDefect{name: "size-off-by-one", size: func(c *mconn, n int64) []byte {
+	sizeOffByOne = &serverDefect{name: "size-off-by-one", quiet: true, size: func(c *mconn, n int64) []byte {
 		b, _ := spec.EncodeSize(c.f, n+1)
 		return b
 	}}
@@ -104,11 +107,11 @@ var (
 		b, _ := spec.EncodeSize(c.f, n)
 		return append(b, '\n')
 	}}
-	repliesWithoutLF = &serverDefect{name: "replies-without-lf", size: func(c *mconn, n int64) []byte {
+	repliesWithoutLF = &serverDefect{name: "replies-without-lf", quiet: true, size: func(c *mconn, n int64) []byte {
 		b, _ := spec.EncodeSize(spec.Lockstep, n)
 		return b
 	}}
-	silentOnMissing = &serverDefect{name: "silent-on-missing", openErr: func(c *mconn, code, name string) bool {
+	silentOnMissing = &serverDefect{name: "silent-on-missing", quiet: true, openErr: func(c *mconn, code, name string) bool {
 		if code == spec.CodeNotFound {
 			return true // says nothing and reads on: the tutorial's server
 		}
@@ -158,7 +161,7 @@ var (
 		}
 		return c.resolveDefault(name)
 	}}
-	oneAtATime        = &serverDefect{name: "one-at-a-time", serial: true}
+	oneAtATime        = &serverDefect{name: "one-at-a-time", quiet: true, serial: true}
 	oneRequestPerConn = &serverDefect{name: "one-request-per-conn", after: func(c *mconn) bool { return false }}
 	readsLineOnce     = &serverDefect{name: "reads-line-once", read: func(c *mconn) (string, error) {
 		b := make([]byte, spec.MaxControlLen+1)
@@ -173,7 +176,7 @@ var (
 		}
 		return err
 	}}
-	blocksOnStalledWriter = &serverDefect{name: "blocks-on-stalled-writer", send: func(c *mconn, data []byte) error {
+	blocksOnStalledWriter = &serverDefect{name: "blocks-on-stalled-writer", quiet: true, send: func(c *mconn, data []byte) error {
 		c.m.writeMu.Lock() // one writer at a time: a reader that stalls holds them all
 		defer c.m.writeMu.Unlock()
 		return c.write(data)
@@ -186,9 +189,9 @@ var (
 		_, err := c.c.Write(data)
 		return err
 	}}
-	silentOnRefusal = &serverDefect{name: "silent-on-refusal",
+	silentOnRefusal = &serverDefect{name: "silent-on-refusal", quiet: true,
 		refuse: func(c *mconn, code, text, msg string) bool { return true }}
-	staysOpenAfterRefusal = &serverDefect{name: "stays-open-after-refusal", refuse: func(c *mconn, code, text, msg string) bool {
+	staysOpenAfterRefusal = &serverDefect{name: "stays-open-after-refusal", quiet: true, refuse: func(c *mconn, code, text, msg string) bool {
 		c.write(spec.EncodeError(c.f, code, text))
 		return true
 	}}
@@ -226,7 +229,7 @@ var (
 			}
 			return c.resolveDefault(name)
 		}}
-	waitsForLF = &serverDefect{name: "waits-for-lf", read: func(c *mconn) (string, error) {
+	waitsForLF = &serverDefect{name: "waits-for-lf", quiet: true, read: func(c *mconn) (string, error) {
 		line, err := c.br.ReadBytes('\n')
 		return string(spec.TrimLine(line)), err
 	}}
@@ -265,7 +268,7 @@ var (
 		}
 		return c.openDefault(path, fi)
 	}}
-	blocksOnFIFO = &serverDefect{name: "blocks-on-fifo", open: func(c *mconn, path string, fi os.FileInfo) ([]byte, string) {
+	blocksOnFIFO = &serverDefect{name: "blocks-on-fifo", quiet: true, open: func(c *mconn, path string, fi os.FileInfo) ([]byte, string) {
 		if fi.Mode()&fs.ModeNamedPipe != 0 {
 			data, _ := os.ReadFile(path) // blocks in open until a writer comes
 			return data, ""
@@ -286,7 +289,7 @@ var (
 	}}
 	// The healthy mutant read the file before the ack; these two read it
 	// again after the ack and mishandle a change of size.
-	digestAfterShortBody = &serverDefect{name: "digest-after-short-body", reread: func(c *mconn, path string, data []byte) []byte {
+	digestAfterShortBody = &serverDefect{name: "digest-after-short-body", quiet: true, reread: func(c *mconn, path string, data []byte) []byte {
 		if now, err := os.ReadFile(path); err == nil && len(now) < len(data) {
 			return now
 		}
@@ -344,8 +347,8 @@ var (
 		}
 		return msg, err
 	}}
-	queuesOverLimit = &serverDefect{name: "queues-over-limit", queues: true}
-	busyStaysOpen   = &serverDefect{name: "busy-stays-open", busy: func(c *mconn) {
+	queuesOverLimit = &serverDefect{name: "queues-over-limit", quiet: true, queues: true}
+	busyStaysOpen   = &serverDefect{name: "busy-stays-open", quiet: true, busy: func(c *mconn) {
 		c.write(spec.EncodeError(c.f, spec.CodeBusy, "too many connections"))
 		c.c.SetReadDeadline(time.Now().Add(mutantTimeout))
 		io.Copy(io.Discard, io.LimitReader(c.c, 1<<20)) // and keeps the connection
@@ -1025,9 +1028,25 @@ var (
 	lineOnly     = []spec.Framing{spec.Line}
 )
 
-// mutantOptions keep the mutant runs short: a silent mutant costs one
-// timeout.
-var mutantOptions = conformance.Options{Timeout: 2 * time.Second}
+// silenceBound is the kit's bound on each wait where a mutant's defect is
+// a silence: long enough for a reply from a mutant that has one to give,
+// short enough that a silent mutant costs little.
+const silenceBound = 2 * time.Second
+
+// waitGuard is the kit's bound on each wait where no silence is to be
+// proven: a reply that is late on a busy machine (many rows at once, under
+// the race detector, beside other work) is still a reply, and only a hang
+// meets this bound.
+const waitGuard = 30 * time.Second
+
+// options are the options a mutant's cases run with: the bound that proves
+// a quiet defect's silence, or else one that only ends a hang.
+func (d *serverDefect) options() conformance.Options {
+	if d.quiet {
+		return conformance.Options{Timeout: silenceBound}
+	}
+	return conformance.Options{Timeout: waitGuard}
+}
 
 // testServerMutants checks that each mutant of rows is caught (FAIL) by
 // the case meant for its defect, with a detail that says what went wrong,
@@ -1057,7 +1076,7 @@ func testServerMutants(t *testing.T, cov *coverage, rows []serverMutantTest, rem
 		if remote {
 			target.Root = ""
 		}
-		r := runServerCase(t, target, tc.caseID)
+		r := runServerCase(t, tc.d, target, tc.caseID)
 		cov.ran(tc.caseID)
 		if r.Outcome.Verdict != conformance.Fail {
 			t.Fatalf("%s against the %s mutant (%s): verdict %s, want FAIL: %s\n%s",
@@ -1072,10 +1091,11 @@ func testServerMutants(t *testing.T, cov *coverage, rows []serverMutantTest, rem
 	})
 }
 
-// runServerCase runs the server case id against target.
-func runServerCase(t *testing.T, target conformance.ServerTarget, id string) conformance.Result {
+// runServerCase runs the server case id against target, the mutant with
+// defect d.
+func runServerCase(t *testing.T, d *serverDefect, target conformance.ServerTarget, id string) conformance.Result {
 	t.Helper()
-	o := mutantOptions
+	o := d.options()
 	o.Run = regexp.MustCompile("^" + regexp.QuoteMeta(id) + "$")
 	results := conformance.RunServer(t.Context(), target, o)
 	if len(results) != 1 {
@@ -1090,7 +1110,7 @@ func runServerCase(t *testing.T, target conformance.ServerTarget, id string) con
 func TestServerMutantHealthy(t *testing.T) {
 	inEachFraming(t, func(t *testing.T, f spec.Framing) {
 		target := startMutant(t, f, healthy)
-		for _, r := range conformance.RunServer(t.Context(), target, mutantOptions) {
+		for _, r := range conformance.RunServer(t.Context(), target, healthy.options()) {
 			checkCitations(t, r)
 			want := wantRefVerdict(r.Case.ID, f)
 			if r.Case.ID == "server/unreadable" {
@@ -1127,7 +1147,7 @@ func TestServerLimits(t *testing.T) {
 	} {
 		t.Run(tt.d.name+"/"+tt.id, func(t *testing.T) {
 			target := startMutant(t, spec.Lockstep, tt.d)
-			r := runServerCase(t, target, tt.id)
+			r := runServerCase(t, tt.d, target, tt.id)
 			t.Logf("%s: %s: %s", tt.id, r.Outcome.Verdict, r.Outcome.Detail)
 			if r.Outcome.Verdict != tt.want || !strings.Contains(r.Outcome.Detail, tt.detail) {
 				t.Errorf("%s against the %s mutant: %s: %s; want %s saying %q\n%s",
@@ -1157,7 +1177,7 @@ func TestRemoteNoFiles(t *testing.T) {
 		t.Run(tt.d.name+"/"+tt.id, func(t *testing.T) {
 			target := startMutant(t, spec.Line, tt.d)
 			target.Root, target.Files = "", nil
-			r := runServerCase(t, target, tt.id)
+			r := runServerCase(t, tt.d, target, tt.id)
 			t.Logf("%s: %s: %s", tt.id, r.Outcome.Verdict, r.Outcome.Detail)
 			if r.Outcome.Verdict != tt.want || !strings.Contains(r.Outcome.Detail, tt.detail) {
 				t.Errorf("%s against the %s mutant, no root and no file: %s: %s; want %s saying %q",

@@ -319,7 +319,6 @@ func TestDigestChangeMidSend(t *testing.T) {
 	writeFiles(t, root, map[string][]byte{"big": orig})
 	srv, logs := rememberingServer(t, root, spec.Lockstep)
 	addr := serveTCP(t, srv)
-	s := newSession(t, addr)
 
 	body, digest, err := changeMidSend(t, addr, path, "big", size, "first")
 	if err != nil || digest != md5hex(body) {
@@ -330,6 +329,10 @@ func TestDigestChangeMidSend(t *testing.T) {
 	}
 	v2, err := os.ReadFile(path)
 	must(t, err)
+	// Each session is dialed when it is used: one left idle through a
+	// 16 MiB transfer on a busy machine would outlive the server's
+	// timeout for a first request.
+	s := newSession(t, addr)
 	if _, res, err := fetch(s, "big"); err != nil || res.Digest != md5hex(v2) {
 		t.Fatalf("Fetch = %+v, %v; want the file", res, err)
 	}
@@ -349,7 +352,7 @@ func TestDigestChangeMidSend(t *testing.T) {
 		t.Errorf("DigestCacheLen = %d after the change, want 0", got)
 	}
 	want := append([]byte("second"), v2[6:]...)
-	if b, res, err := fetch(s, "big"); err != nil || !bytes.Equal(b, want) || res.Digest != md5hex(want) {
+	if b, res, err := fetch(newSession(t, addr), "big"); err != nil || !bytes.Equal(b, want) || res.Digest != md5hex(want) {
 		t.Fatalf("Fetch after the change = %+v, %v; want the new content", res, err)
 	}
 }

@@ -139,6 +139,13 @@ func parseBench(e *env, args []string) (*benchConfig, int, bool) {
 			return fail("--python: %v", err)
 		}
 	}
+	// The picture is drawn at the end: a directory that is not there
+	// would lose every measurement taken before it.
+	if dir := filepath.Dir(cfg.svg); cfg.svg != "" {
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			return fail("--svg %s: no directory %s to write it in", cfg.svg, dir)
+		}
+	}
 	return cfg, 0, true
 }
 

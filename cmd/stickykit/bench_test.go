@@ -33,6 +33,15 @@ func TestBenchCommand(t *testing.T) {
 			t.Errorf("stdout lacks %q:\n%s", want, stdout)
 		}
 	}
+	// "naive" is one client everywhere: the flag's help, the table's
+	// column and the picture's legend name the same program.
+	const naive = "stickykit naive-get --variant article"
+	if _, help, _ := runCmd("bench", "--help"); !strings.Contains(help, "-naive\n    \talso measure the naive client, \""+naive+"\"") {
+		t.Errorf("bench --help does not say -naive measures %q:\n%s", naive, help)
+	}
+	if b, err := os.ReadFile(svg); err != nil || !strings.Contains(string(b), "naive: "+naive) {
+		t.Errorf("%s does not name the naive client %q in its legend (%v)", svg, naive, err)
+	}
 	f, err := os.Open(svg)
 	if err != nil {
 		t.Fatal(err)
@@ -54,11 +63,12 @@ var benchUsageTests = [][]string{
 	{"bench", "--concurrency", "-1"},
 	{"bench", "--framing", "line", "--python", "x.py"},
 	{"bench", "extra"},
+	{"bench", "--svg", "/no-such-directory-of-stickykit/perf.svg"},
 }
 
 func TestBenchUsageErrors(t *testing.T) {
 	for _, args := range benchUsageTests {
-		if code, _, stderr := runCmd(args...); code != exitUsage || !strings.Contains(stderr, "stickykit: bench: ") {
+		if code, _, stderr := runCmd(args...); code != exitUsage || !strings.Contains(stderr, "stickykit: bench: ") || strings.Contains(stderr, "bench: bench:") {
 			t.Errorf("%q: exit %d, stderr %q; want exit %d and a bench usage error", args, code, stderr, exitUsage)
 		}
 	}

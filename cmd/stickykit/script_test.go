@@ -28,6 +28,11 @@ import (
 var updateScripts = flag.Bool("update-scripts", false, "rewrite the scripts' golden files with the actual output")
 
 func TestMain(m *testing.M) {
+	// Under the race detector a program sleeps a second as it exits, to
+	// catch the races of goroutines still running; the tests start this
+	// binary as stickykit hundreds of times, and each exit would cost
+	// that second. Races are still reported, and still fail the run.
+	os.Setenv("GORACE", strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
 	testscript.Main(leakChecked{m}, map[string]func(){
 		"stickykit": func() { os.Exit(Main()) },
 	})
@@ -40,6 +45,9 @@ func TestMain(m *testing.M) {
 type leakChecked struct{ m *testing.M }
 
 func (l leakChecked) Run() int {
+	if code, ran := runInOwnNetwork(); ran {
+		return code
+	}
 	code := l.m.Run()
 	if code != 0 {
 		return code
@@ -61,6 +69,7 @@ func TestScripts(t *testing.T) {
 		UpdateScripts:       *updateScripts,
 		Setup: func(e *testscript.Env) error {
 			e.Setenv("REPO", repoRoot())
+			e.Setenv("GORACE", os.Getenv("GORACE"))
 			return nil
 		},
 		Condition: func(cond string) (bool, error) {
@@ -124,16 +133,12 @@ var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []str
 		if neg || len(args) != 1 {
 			ts.Fatalf("usage: waitlisten ADDR")
 		}
-		want, err := procNetAddr(args[0])
-		ts.Check(err)
 		deadline := time.Now().Add(20 * time.Second)
 		for {
-			b, err := os.ReadFile("/proc/net/tcp")
+			up, err := listening(args[0])
 			ts.Check(err)
-			for _, line := range strings.Split(string(b), "\n") {
-				if f := strings.Fields(line); len(f) > 3 && f[1] == want && f[3] == "0A" {
-					return
-				}
+			if up {
+				return
 			}
 			if time.Now().After(deadline) {
 				ts.Fatalf("waitlisten: nothing listens on %s after 20s", args[0])
@@ -257,6 +262,26 @@ var canRunAsNobody = sync.OnceValue(func() bool {
 	cmd := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c", "open('"+peer+"').close()")
 	return cmd.Run() == nil
 })
+
+// listening reports whether a TCP socket on this host listens on addr
+// (an IPv4 host:port), without connecting to it: it reads /proc/net/tcp
+// (Linux).
+func listening(addr string) (bool, error) {
+	want, err := procNetAddr(addr)
+	if err != nil {
+		return false, err
+	}
+	b, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		return false, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) > 3 && f[1] == want && f[3] == "0A" {
+			return true, nil
+		}
+	}
+	return false, nil
+}
 
 // procNetAddr renders an IPv4 host:port as /proc/net/tcp does: the
 // address as a 32-bit word in host byte order, then the port, in
