@@ -74,5 +74,5 @@ func runClientLongestName(ctx context.Context, x *clientCheck) Outcome {
 	}
 	s.write("data", data)
 	s.writeDigest("digest", []byte(digestOf(data)))
-	return s.received(data, fmt.Sprintf("the client sent the request with the %d-byte name", len(longestName)))
+	return s.withReads(s.received(data, fmt.Sprintf("the client sent the request with the %d-byte name", len(longestName))))
 }

@@ -41,10 +41,10 @@ func readsClients(t *testing.T) []readsClient {
 		{name: "stickykit get", target: lockstep(get)},
 		{name: "stickykit get, line framing", target: conformance.ClientTarget{Framing: spec.Line, Command: append(append([]string{}, get[:2]...), append([]string{"--framing", "line"}, get[2:]...)...)}},
 		// The naive client reads recv(1024) until it has SIZE bytes: in
-		// these two cases the digest follows the data at once, and
+		// these cases the digest follows the data at once, and
 		// whether its last read takes digest bytes depends on how far
 		// it had read when they arrived.
-		{name: "tutorial, naive", target: lockstep(tutorial("naive")), timing: map[string]bool{"client/large-file": true, "client/split-body": true}},
+		{name: "tutorial, naive", target: lockstep(tutorial("naive")), timing: map[string]bool{"client/large-file": true, "client/split-body": true, "client/longest-name": true}},
 		{name: "tutorial, the article's fix", target: lockstep(tutorial("article"))},
 		{name: "one recv for the digest", target: lockstep(peerArgv(t, "client_onerecv.py", "{host}", "{port}", "{name}", "{out}"))},
 		{name: "no digest read", target: lockstep(peerArgv(t, "client_nodigest.py", "{host}", "{port}", "{name}", "{out}"))},

@@ -123,6 +123,7 @@ var readmeShells = []readmeShell{
 		`(?m)^PASS +server/named-files `, `(?m)^SKIP +server/sizes `, `(?m)^[0-9] PASS, 0 FAIL, .* 0 ERROR; no MUST case failed$`}},
 	{mark: "tutorial_server.py\" {port} {root}", skip: "a minute or two each; scripts/check_python.txtar checks the same programs"},
 	{mark: "client_prompt.py", skip: "half a minute or more; scripts/check_programs_client.txtar checks the same program"},
+	{mark: "check client --reads --svg pictures", skip: "half a minute under strace; scripts/lesson_reads.txtar checks the same client with --reads and --svg"},
 	{mark: "server_dies.py", skip: "half a minute or more; scripts/check_programs_server.txtar checks the same program"},
 	{mark: "go get github.com/stickykit/stickykit@latest", skip: "it fetches a published release over the network"},
 	{mark: "-replace=github.com/stickykit/stickykit=../stickykit", skip: "it builds the kit in a module of its own; TestReadmeGoExample checks the file it runs"},
