@@ -2,21 +2,20 @@ package conformance_test
 
 import (
 	"os"
-	"strings"
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/stickykit/stickykit/internal/testenv"
 )
 
 // TestMain fails the package if any test leaves a goroutine running; tests
 // that start goroutines also check on their own with goleak.VerifyNone, so a
 // leak is blamed on the right test.
-//
-// Under the race detector a program sleeps a second as it exits, to catch
-// the races of goroutines still running; the tests start this binary as a
-// client or a server many times, and each exit would cost that second.
-// Races are still reported, and still fail the run.
+// The programs the tests start (this binary as a client or a server,
+// Python peers) run without what wraps them on this machine
+// (internal/testenv).
 func TestMain(m *testing.M) {
-	os.Setenv("GORACE", strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
-	goleak.VerifyTestMain(m)
+	undo := testenv.Prepare()
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) { undo(); os.Exit(code) }))
 }

@@ -18,6 +18,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/stickykit/stickykit/internal/testenv"
 	"github.com/stickykit/stickykit/ref"
 	"github.com/stickykit/stickykit/spec"
 )
@@ -32,7 +33,10 @@ func TestMain(m *testing.M) {
 	if os.Getenv(getsHelperEnv) != "" {
 		os.Exit(runGetsHelper())
 	}
-	goleak.VerifyTestMain(m)
+	// The programs the tests start (helpers, Python peers) run without
+	// what wraps them on this machine (internal/testenv).
+	undo := testenv.Prepare()
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) { undo(); os.Exit(code) }))
 }
 
 // seed makes every generated file reproducible.

@@ -23,16 +23,16 @@ import (
 
 	"github.com/stickykit/stickykit/conformance"
 	"github.com/stickykit/stickykit/internal/seeded"
+	"github.com/stickykit/stickykit/internal/testenv"
 )
 
 var updateScripts = flag.Bool("update-scripts", false, "rewrite the scripts' golden files with the actual output")
 
 func TestMain(m *testing.M) {
-	// Under the race detector a program sleeps a second as it exits, to
-	// catch the races of goroutines still running; the tests start this
-	// binary as stickykit hundreds of times, and each exit would cost
-	// that second. Races are still reported, and still fail the run.
-	os.Setenv("GORACE", strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
+	// The tests start this binary as stickykit hundreds of times, and
+	// Python peers: without what wraps them on this machine
+	// (internal/testenv).
+	testenv.QuickExit()
 	testscript.Main(leakChecked{m}, map[string]func(){
 		"stickykit": func() { os.Exit(Main()) },
 	})
@@ -48,7 +48,9 @@ func (l leakChecked) Run() int {
 	if code, ran := runInOwnNetwork(); ran {
 		return code
 	}
+	undo := testenv.DirectPython()
 	code := l.m.Run()
+	undo()
 	if code != 0 {
 		return code
 	}

@@ -9,13 +9,13 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
+	"github.com/stickykit/stickykit/internal/testenv"
 	"github.com/stickykit/stickykit/ref"
 	"github.com/stickykit/stickykit/spec"
 )
@@ -33,11 +33,10 @@ func TestMain(m *testing.M) {
 	case "fetch":
 		os.Exit(childFetch(os.Args[1:]))
 	}
-	// Under the race detector a program sleeps a second as it exits, to
-	// catch the races of goroutines still running: each child measured
-	// would take that second longer. Races are still reported.
-	os.Setenv("GORACE", strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
-	goleak.VerifyTestMain(m)
+	// The children measured run without the race detector's pause at
+	// exit (internal/testenv).
+	undo := testenv.Prepare()
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) { undo(); os.Exit(code) }))
 }
 
 // childServe serves like "stickykit serve" until SIGTERM.

@@ -26,6 +26,7 @@ import (
 
 	"github.com/stickykit/stickykit/internal/readtrace"
 	"github.com/stickykit/stickykit/internal/seeded"
+	"github.com/stickykit/stickykit/internal/testenv"
 	"github.com/stickykit/stickykit/ref"
 	"github.com/stickykit/stickykit/spec"
 )
@@ -40,11 +41,10 @@ func TestMain(m *testing.M) {
 	if os.Getenv(refClientEnv) != "" {
 		os.Exit(refClientMain(os.Args[1:]))
 	}
-	// Under the race detector a program sleeps a second as it exits, to
-	// catch the races of goroutines still running: each traced client
-	// would take that second longer. Races are still reported.
-	os.Setenv("GORACE", strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
-	goleak.VerifyTestMain(m)
+	// The traced programs run without what wraps them on this machine
+	// (internal/testenv): a shim in front of python3 would be traced too.
+	undo := testenv.Prepare()
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) { undo(); os.Exit(code) }))
 }
 
 func refClientMain(args []string) int {
