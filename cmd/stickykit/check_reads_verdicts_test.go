@@ -44,7 +44,7 @@ func readsClients(t *testing.T) []readsClient {
 		// these cases the digest follows the data at once, and
 		// whether its last read takes digest bytes depends on how far
 		// it had read when they arrived.
-		{name: "tutorial, naive", target: lockstep(tutorial("naive")), timing: map[string]bool{"client/large-file": true, "client/split-body": true, "client/longest-name": true}},
+		{name: "tutorial, naive", target: lockstep(tutorial("naive")), timing: map[string]bool{"client/large-file": true, "client/split-body": true, "client/longest-name": true, "client/sizes": true}},
 		{name: "tutorial, the article's fix", target: lockstep(tutorial("article"))},
 		{name: "one recv for the digest", target: lockstep(peerArgv(t, "client_onerecv.py", "{host}", "{port}", "{name}", "{out}"))},
 		{name: "no digest read", target: lockstep(peerArgv(t, "client_nodigest.py", "{host}", "{port}", "{name}", "{out}"))},
