@@ -98,6 +98,11 @@ func sameVerdict(t *testing.T, c readsClient, p, w conformance.Result) {
 	readsAgree(t, w)
 	switch {
 	case pv == wv:
+	case pv == conformance.Error || wv == conformance.Error:
+		// A case that could not run (a fixed port still held by the
+		// case before, for a client whose address is written into it)
+		// says nothing about what tracing changes.
+		t.Logf("%s: %s without reads, %s with them: a run that could not run the case compares nothing", id, pv, wv)
 	case pv == conformance.Inconclusive && wv == conformance.Pass && strings.Contains(w.Outcome.Detail, "rests on its recorded reads"):
 		// More exact: the reads confirmed what the kit could not.
 		t.Logf("%s: INCONCLUSIVE without reads, PASS with them: %s", id, w.Outcome.Detail)
