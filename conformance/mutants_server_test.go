@@ -1059,17 +1059,7 @@ func testServerMutants(t *testing.T, cov *coverage, rows []serverMutantTest, rem
 	}
 	var runs []run
 	var names []string
-	for _, tc := range rows {
-		framings := tc.framings
-		if framings == nil {
-			framings = spec.Framings
-		}
-		for _, f := range framings {
-			runs = append(runs, run{tc, f})
-			names = append(names, tc.d.name+"/"+tc.caseID+"/"+f.String())
-		}
-	}
-	runRows(t, names, func(t *testing.T, i int) {
+	body := func(t *testing.T, i int) {
 		tc, f := runs[i].tc, runs[i].f
 		target := startMutant(t, f, tc.d)
 		root := target.Root
@@ -1088,7 +1078,27 @@ func testServerMutants(t *testing.T, cov *coverage, rows []serverMutantTest, rem
 		}
 		t.Logf("%s: FAIL: %s", tc.caseID, r.Outcome.Detail)
 		assertNoFixtures(t, root)
-	})
+	}
+	// The rows of quiet defects run first, in a batch of their own: their
+	// neighbours then mostly wait, as they do, rather than hash and copy
+	// megabytes, so that a reply the healthy part of their case waits for
+	// is not starved past the bound that proves a silence.
+	for _, quiet := range []bool{true, false} {
+		runs, names = runs[:0], names[:0]
+		for _, tc := range rows {
+			framings := tc.framings
+			if framings == nil {
+				framings = spec.Framings
+			}
+			for _, f := range framings {
+				if tc.d.quiet == quiet {
+					runs = append(runs, run{tc, f})
+					names = append(names, tc.d.name+"/"+tc.caseID+"/"+f.String())
+				}
+			}
+		}
+		runRows(t, names, body)
+	}
 }
 
 // runServerCase runs the server case id against target, the mutant with
