@@ -78,7 +78,10 @@ func (x *serverCheck) dialFrom(ctx context.Context, from *net.TCPAddr, logf func
 	}
 	nc, err := d.DialContext(ctx, "tcp", x.addr)
 	if err != nil {
-		if errors.Is(err, syscall.ECONNREFUSED) {
+		if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) {
+			// Refused, or reset by a listener that closed with the
+			// connection still in its queue: either way the server
+			// ended it.
 			x.serverEnded.Store(true)
 		}
 		return nil, err
