@@ -103,7 +103,7 @@ func (s *clientSession) launch() (Outcome, bool) {
 	if err := s.startTrace(); err != nil {
 		return errored("setting up: %v", err), false
 	}
-	ln, err := listenFor(x.target.Listen)
+	ln, err := listenFor(s.ctx, x.target.Listen, x.timeout)
 	if err != nil {
 		return errored("setting up: %v", err), false
 	}
@@ -115,8 +115,11 @@ func (s *clientSession) launch() (Outcome, bool) {
 }
 
 // listenFor listens where the kit's server of a client case must: on
-// addr, which must be a loopback address, or on a fresh loopback port.
-func listenFor(addr string) (*net.TCPListener, error) {
+// addr, which must be a loopback address, or on a fresh loopback port. A
+// fixed address still in use is tried again for up to wait (the listener
+// of the case before may not have let go of it yet on a busy machine);
+// then the error names the process that holds it, where the kernel says.
+func listenFor(ctx context.Context, addr string, wait time.Duration) (*net.TCPListener, error) {
 	if addr == "" {
 		ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
 		if err != nil {
@@ -127,11 +130,42 @@ func listenFor(addr string) (*net.TCPListener, error) {
 	if err := loopbackAddr(addr); err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("cannot listen on %s: %w", addr, err)
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		ln, err := net.Listen("tcp", addr)
+		if err == nil {
+			return ln.(*net.TCPListener), nil
+		}
+		if !isAddrInUse(err) {
+			return nil, fmt.Errorf("cannot listen on %s: %w", addr, err)
+		}
+		select {
+		case <-tick.C:
+			continue
+		case <-ctx.Done():
+		}
+		return nil, fmt.Errorf("cannot listen on %s: %w%s", addr, err, holder(addr))
 	}
-	return ln.(*net.TCPListener), nil
+}
+
+// holder says which process listens on addr, for an error that it is in
+// use: the kit itself, another program, or nothing the kit can name.
+func holder(addr string) string {
+	pid, ok := listenerPID(addr)
+	switch {
+	case !ok:
+		return ""
+	case pid == os.Getpid():
+		return " (by stickykit itself, still)"
+	}
+	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+	if err != nil {
+		return fmt.Sprintf(" (process %d listens there)", pid)
+	}
+	return fmt.Sprintf(" (process %d, %s, listens there)", pid, strings.TrimSpace(string(comm)))
 }
 
 // CheckListen checks t.Listen: empty, or host:port on loopback.

@@ -4,7 +4,9 @@ package conformance
 
 import (
 	"net"
+	"strings"
 	"testing"
+	"time"
 )
 
 // TestListening checks every way the kit tells whether something
@@ -47,5 +49,31 @@ func TestListening(t *testing.T) {
 	}
 	if _, err := listening("example.com:80"); err == nil {
 		t.Errorf("listening on a host name other than localhost: no error, want one")
+	}
+}
+
+// TestListenForHeldPort checks the kit's listener on a fixed address that
+// is still held: it waits for the holder to let go, and when the holder
+// does not, it names it.
+func TestListenForHeldPort(t *testing.T) {
+	held, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := held.Addr().String()
+	if _, err := listenFor(t.Context(), addr, 0); err == nil || !strings.Contains(err.Error(), "by stickykit itself") {
+		t.Errorf("listenFor(%s) held by this process = %v, want an error naming stickykit as the holder", addr, err)
+	}
+	got := make(chan error, 1)
+	go func() {
+		ln, err := listenFor(t.Context(), addr, time.Minute)
+		if err == nil {
+			ln.Close()
+		}
+		got <- err
+	}()
+	held.Close() // before or after listenFor's first try: it waits for this either way
+	if err := <-got; err != nil {
+		t.Errorf("listenFor(%s) once the holder closed = %v, want a listener", addr, err)
 	}
 }

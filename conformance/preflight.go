@@ -265,7 +265,7 @@ func PreflightClient(ctx context.Context, t ClientTarget, o Options) error {
 		return fmt.Errorf("setting up: %w", err)
 	}
 	defer os.RemoveAll(dir)
-	ln, err := listenFor(t.Listen)
+	ln, err := listenFor(ctx, t.Listen, o.timeout())
 	if err != nil {
 		return setupError("%v", err)
 	}
