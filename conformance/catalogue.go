@@ -209,9 +209,9 @@ var clientCatalogue = []clientCase{
 		Requirements: []string{"REQ-CLI-7", "REQ-MSG-5", "REQ-CLI-5", "REQ-CLI-12", "REQ-CLI-17", "REQ-LINE-7", "REQ-CLI-18"}},
 		runClientErrorReply},
 	{Case{ID: "client/file-mode", Severity: Should,
-		Title: "the file the client saves has mode 0666 less the umask when new, and keeps the mode of a file " +
-			"it replaces (0604)",
-		Requirements: []string{"REQ-SEC-14"}},
+		Title: "the file the client saves has mode 0666 less the umask when new; a file it replaces gets the " +
+			"served content and keeps its mode (0604)",
+		Requirements: []string{"REQ-SEC-14", "REQ-CLI-12"}},
 		runClientFileMode},
 	{Case{ID: "client/large-file", Severity: Must,
 		Title:        "fetch an 8 MiB file at full speed",
