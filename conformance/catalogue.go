@@ -87,8 +87,8 @@ var serverCatalogue = needsRoot([]serverCase{
 		runServerEndOfStream},
 	{Case{ID: "server/file-changes", NeedsRoot: true, Severity: Must,
 		Title: "the file shrinks, then another grows, between the size and the ack: exactly SIZE bytes " +
-			"and their digest, or a close without a digest",
-		Requirements: []string{"REQ-SRV-9", "REQ-ERR-6", "REQ-MSG-10", "REQ-SRV-19", "REQ-SRV-16"}},
+			"and their digest, or a close without a digest; a third, unchanged for 3.5 s, arrives whole twice",
+		Requirements: []string{"REQ-SRV-9", "REQ-ERR-6", "REQ-MSG-10", "REQ-SRV-19", "REQ-SRV-16", "REQ-SRV-1", "REQ-SRV-18"}},
 		runServerFileChanges},
 	{Case{ID: "server/line-endings", NeedsRoot: true, Severity: Must, Framings: lineOnly,
 		Title:        "requests ending with CRLF are served; every reply ends with LF; no terminator follows a digest",
