@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -316,7 +315,27 @@ func runClientSizes(ctx context.Context, x *clientCheck) Outcome {
 		}})
 		sizes = append(sizes, strconv.Itoa(n))
 	}
-	return x.runEach(ctx, runs, "files of %s bytes each arrived byte-exact with their digest, and the client left each at %s", strings.Join(sizes, ", "), x.outWords())
+	runs = append(runs, x.replacingRun())
+	return x.runEach(ctx, runs, "files of %s bytes each arrived byte-exact with their digest, and the client left each at %s, the last over an older file", strings.Join(sizes, ", "), x.outWords())
+}
+
+// replacingRun is the last run of client/sizes: a file of 1025 bytes
+// over an older file at the destination, which a client that reports
+// success must have replaced (no other case puts a file there but
+// client/file-mode, which judges only modes).
+func (x *clientCheck) replacingRun() clientRun {
+	data := x.content("file over an older one", 1025)
+	older := func(out string) error { return os.WriteFile(out, []byte("an older version of the file\n"), 0o644) }
+	return clientRun{what: "with a file of 1025 bytes over an older file at the destination", run: func(ctx context.Context) Outcome {
+		return x.sessionOver(ctx, "replaces.bin", received(nil, true), older, func(s *clientSession) Outcome {
+			if o, ok := s.sendSize(len(data), ackAny); !ok {
+				return o
+			}
+			s.write("data", data)
+			s.writeDigest("digest", []byte(digestOf(data)))
+			return s.received(data, "1025 bytes of data in one write, then the digest, with an older file at the destination")
+		})
+	}}
 }
 
 // replacedMode is the mode of the file client/file-mode puts at the
@@ -355,16 +374,9 @@ func runClientFileMode(ctx context.Context, x *clientCheck) Outcome {
 
 // fileModeRun runs the client once with put (when not nil) making what is
 // at the destination first, and judges the mode of the file it leaves:
-// it must be want, which rule explains. Where put made a file, a client
-// that reports success but leaves anything other than the file served at
-// the destination fails, since no other case has it replace a file; a
-// new file is judged by the cases about the transfer.
+// it must be want, which rule explains.
 func (x *clientCheck) fileModeRun(ctx context.Context, data []byte, want fs.FileMode, put func(out string) error, rule string) Outcome {
-	var rules clientRules
-	if put != nil {
-		rules.success = cite("REQ-CLI-12")
-	}
-	s := newClientSession(ctx, x, "mode.bin", rules)
+	s := newClientSession(ctx, x, "mode.bin", clientRules{})
 	s.prepare = put
 	defer s.close()
 	if o, ok := s.open(); !ok {
@@ -376,9 +388,6 @@ func (x *clientCheck) fileModeRun(ctx context.Context, data []byte, want fs.File
 	s.write("data", data)
 	s.writeDigest("digest", []byte(digestOf(data)))
 	if o := s.received(data, "a plain transfer"); o.Verdict != Pass {
-		if o.Verdict == Fail && slices.Contains(o.Cites(), "REQ-CLI-12") {
-			return o
-		}
 		return notJudged(o, "the transfer did not succeed")
 	}
 	fi, err := os.Lstat(s.out)

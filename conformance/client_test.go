@@ -171,7 +171,7 @@ func TestClientNotJudged(t *testing.T) {
 		{"a crash on a truncation", "client/truncation-report", panics(healthyClient(ln)), false, conformance.Inconclusive,
 			"crashed (a Go panic: spec: data truncated: got 50000 of 100000 bytes): there is no report"},
 		{"the status ignored", "client/truncation-report", healthyClient(lk), true, conformance.Skip, "--ignore-status"},
-		{"no file left", "client/file-mode", forgetsNewFile(ln), false, conformance.Inconclusive, "there is no file whose mode to judge"},
+		{"no file left", "client/file-mode", forgetsRename(ln), false, conformance.Inconclusive, "there is no file whose mode to judge"},
 		{"a crash with the status ignored", "client/error-reply", panics(healthyClient(lk)), true, conformance.Pass,
 			"ended: it crashed (a Go panic: server says not-found"},
 	}

@@ -545,26 +545,10 @@ func modeNotKept(f spec.Framing) clientDefect {
 
 // keepsOldFile reports success but, when a file is already at {out},
 // removes the verified file and leaves the old one in place.
-func keepsOldFile(f spec.Framing) clientDefect { return forgetsRenameWhen(f, true) }
-
-// forgetsNewFile reports success but, when nothing is at {out}, removes
-// the verified file: it leaves no file. It replaces a file as it should.
-func forgetsNewFile(f spec.Framing) clientDefect { return forgetsRenameWhen(f, false) }
-
-// forgetsRenameWhen removes the verified file instead of putting it at
-// {out} when a regular file is there (replacing) or when none is (not
-// replacing), and otherwise keeps it as a healthy client does.
-func forgetsRenameWhen(f spec.Framing, replacing bool) clientDefect {
+func keepsOldFile(f spec.Framing) clientDefect {
 	return clientDefect{framing: f, keep: func(c *mclient, file *os.File) error {
-		fi, err := os.Stat(c.out)
-		exists := err == nil && fi.Mode().IsRegular()
-		if exists == replacing {
+		if _, err := os.Lstat(c.out); err == nil {
 			return os.Remove(file.Name())
-		}
-		if exists {
-			if err := os.Chmod(file.Name(), fi.Mode().Perm()); err != nil {
-				return err
-			}
 		}
 		return os.Rename(file.Name(), c.out)
 	}}
@@ -1012,8 +996,8 @@ var clientMutantRows = []clientMutantTest{
 		`"50000" and "100000" are not in`),
 	row("saves a private file", privateFile(lk), "client/file-mode", plain, "with mode 0600"),
 	row("replaces a file without its mode", modeNotKept(ln), "client/file-mode", plain, "a replaced file keeps its mode"),
-	row("keeps the file it should replace", keepsOldFile(lk), "client/file-mode", plain, "the client reported success but"),
 	row("leaves a corrupt file, sizes", leaveCorrupt(dropsOneByteReads(lk)), "client/sizes", plain, "left that corrupt file at the output file"),
+	row("keeps the file it should replace", keepsOldFile(ln), "client/sizes", plain, "over an older file at the destination: the client reported success but"),
 	row("success on a truncated transfer", okOnEOF(lk), "client/truncated", plain, "reported success (exit status 0) although the kit closed"),
 	row("reads on at the end of the stream", spinsOnEOF(ln), "client/truncated", plain, "a read that returns 0 bytes is the end of the stream"),
 }
