@@ -87,8 +87,8 @@ var serverCatalogue = needsRoot([]serverCase{
 		runServerEndOfStream},
 	{Case{ID: "server/file-changes", NeedsRoot: true, Severity: Must,
 		Title: "the file shrinks, then another grows, between the size and the ack: exactly SIZE bytes " +
-			"and their digest, or a close without a digest",
-		Requirements: []string{"REQ-SRV-9", "REQ-ERR-6", "REQ-MSG-10", "REQ-SRV-19", "REQ-SRV-16"}},
+			"and their digest, or a close without a digest; a third, unchanged for 3.5 s, arrives whole twice",
+		Requirements: []string{"REQ-SRV-9", "REQ-ERR-6", "REQ-MSG-10", "REQ-SRV-19", "REQ-SRV-16", "REQ-SRV-1", "REQ-SRV-18"}},
 		runServerFileChanges},
 	{Case{ID: "server/line-endings", NeedsRoot: true, Severity: Must, Framings: lineOnly,
 		Title:        "requests ending with CRLF are served; every reply ends with LF; no terminator follows a digest",
@@ -227,7 +227,8 @@ var clientCatalogue = []clientCase{
 			"REQ-CLI-12", "REQ-CLI-17", "REQ-SEC-11", "REQ-CLI-3"}},
 		runClientPlain},
 	{Case{ID: "client/sizes", Severity: Must,
-		Title:        "files of 1, 1023, 1025, 65537, 262145 and 524289 bytes (a read buffer's size plus one) arrive byte-exact with their digest",
+		Title: "files of 1, 1023, 1025, 65537, 262145 and 524289 bytes (a read buffer's size plus one) arrive byte-exact " +
+			"with their digest, and one of 1025 bytes replaces an older file at the destination",
 		Requirements: []string{"REQ-MSG-9", "REQ-CLI-2", "REQ-CLI-12", "REQ-CLI-5", "REQ-CLI-3"}},
 		runClientSizes},
 	{Case{ID: "client/split-body", Severity: Must,

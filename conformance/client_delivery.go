@@ -315,7 +315,27 @@ func runClientSizes(ctx context.Context, x *clientCheck) Outcome {
 		}})
 		sizes = append(sizes, strconv.Itoa(n))
 	}
-	return x.runEach(ctx, runs, "files of %s bytes each arrived byte-exact with their digest, and the client left each at %s", strings.Join(sizes, ", "), x.outWords())
+	runs = append(runs, x.replacingRun())
+	return x.runEach(ctx, runs, "files of %s bytes each arrived byte-exact with their digest, and the client left each at %s, the last over an older file", strings.Join(sizes, ", "), x.outWords())
+}
+
+// replacingRun is the last run of client/sizes: a file of 1025 bytes
+// over an older file at the destination, which a client that reports
+// success must have replaced (no other case puts a file there but
+// client/file-mode, which judges only modes).
+func (x *clientCheck) replacingRun() clientRun {
+	data := x.content("file over an older one", 1025)
+	older := func(out string) error { return os.WriteFile(out, []byte("an older version of the file\n"), 0o644) }
+	return clientRun{what: "with a file of 1025 bytes over an older file at the destination", run: func(ctx context.Context) Outcome {
+		return x.sessionOver(ctx, "replaces.bin", received(nil, true), older, func(s *clientSession) Outcome {
+			if o, ok := s.sendSize(len(data), ackAny); !ok {
+				return o
+			}
+			s.write("data", data)
+			s.writeDigest("digest", []byte(digestOf(data)))
+			return s.received(data, "1025 bytes of data in one write, then the digest, with an older file at the destination")
+		})
+	}}
 }
 
 // replacedMode is the mode of the file client/file-mode puts at the

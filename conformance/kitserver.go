@@ -106,7 +106,14 @@ func newClientSession(ctx context.Context, x *clientCheck, name string, rules cl
 // by rules: it opens the session (the client must connect and ask for
 // name), runs script on it, and closes it, whatever happened.
 func (x *clientCheck) session(ctx context.Context, name string, rules clientRules, script func(s *clientSession) Outcome) Outcome {
+	return x.sessionOver(ctx, name, rules, nil, script)
+}
+
+// sessionOver is session with prepare, when not nil, making what is at
+// {out} before the client starts.
+func (x *clientCheck) sessionOver(ctx context.Context, name string, rules clientRules, prepare func(out string) error, script func(s *clientSession) Outcome) Outcome {
 	s := newClientSession(ctx, x, name, rules)
+	s.prepare = prepare
 	defer s.close()
 	if o, ok := s.open(); !ok {
 		return o

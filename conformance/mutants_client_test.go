@@ -543,6 +543,17 @@ func modeNotKept(f spec.Framing) clientDefect {
 	return clientDefect{framing: f, keep: func(c *mclient, file *os.File) error { return os.Rename(file.Name(), c.out) }}
 }
 
+// keepsOldFile reports success but, when a file is already at {out},
+// removes the verified file and leaves the old one in place.
+func keepsOldFile(f spec.Framing) clientDefect {
+	return clientDefect{framing: f, keep: func(c *mclient, file *os.File) error {
+		if _, err := os.Lstat(c.out); err == nil {
+			return os.Remove(file.Name())
+		}
+		return os.Rename(file.Name(), c.out)
+	}}
+}
+
 // forgetsRename reports success but removes the verified file instead of
 // renaming it to {out}.
 func forgetsRename(f spec.Framing) clientDefect {
@@ -986,6 +997,7 @@ var clientMutantRows = []clientMutantTest{
 	row("saves a private file", privateFile(lk), "client/file-mode", plain, "with mode 0600"),
 	row("replaces a file without its mode", modeNotKept(ln), "client/file-mode", plain, "a replaced file keeps its mode"),
 	row("leaves a corrupt file, sizes", leaveCorrupt(dropsOneByteReads(lk)), "client/sizes", plain, "left that corrupt file at the output file"),
+	row("keeps the file it should replace", keepsOldFile(ln), "client/sizes", plain, "over an older file at the destination: the client reported success but"),
 	row("success on a truncated transfer", okOnEOF(lk), "client/truncated", plain, "reported success (exit status 0) although the kit closed"),
 	row("reads on at the end of the stream", spinsOnEOF(ln), "client/truncated", plain, "a read that returns 0 bytes is the end of the stream"),
 }

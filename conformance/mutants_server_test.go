@@ -301,7 +301,8 @@ var (
 		}
 		return data
 	}}
-	lfAfterDigest = &serverDefect{name: "lf-after-digest",
+	digestOnceOnly = forgetsDigestServedAgain()
+	lfAfterDigest  = &serverDefect{name: "lf-after-digest",
 		digest: func(c *mconn, data []byte) []byte { return append(c.sum(data), '\n') }}
 	eofIsAck = &serverDefect{name: "eof-is-ack", ack: func(c *mconn) error {
 		if _, err := c.readMessage(); err != nil && err != io.EOF {
@@ -969,6 +970,7 @@ var serverMutantRows = []serverMutantTest{
 	{swapsFiles, "server/file-changes", nil, "the server had replaced it"},
 	{digestAfterShortBody, "server/file-changes", nil, "a digest, the MD5"},
 	{sendsGrownBytes, "server/file-changes", nil, "past the announced size"},
+	{digestOnceOnly, "server/file-changes", nil, "the second time"},
 	{rejectsCRLF, "server/line-endings", lineOnly, "CRLF"},
 	{lfAfterDigest, "server/line-endings", lineOnly, "REQ-LINE-5"},
 	{repliesWithoutLF, "server/line-endings", lineOnly, "no LF"},
@@ -1195,4 +1197,27 @@ func TestRemoteNoFiles(t *testing.T) {
 			}
 		})
 	}
+}
+
+// forgetsDigestServedAgain returns a mutant that sends data it has sent
+// whole before, on any connection, without its digest and then closes, as
+// a server does whose remembered digest is lost between the lookup and the
+// send.
+func forgetsDigestServedAgain() *serverDefect {
+	var mu sync.Mutex
+	sent := map[*mutant]map[string]bool{}
+	return &serverDefect{name: "digest-once-only", digest: func(c *mconn, data []byte) []byte {
+		d := c.sum(data)
+		mu.Lock()
+		defer mu.Unlock()
+		if sent[c.m] == nil {
+			sent[c.m] = map[string]bool{}
+		}
+		if sent[c.m][string(d)] {
+			c.c.Close()
+			return nil
+		}
+		sent[c.m][string(d)] = true
+		return d
+	}}
 }

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/stickykit/stickykit/spec"
 )
@@ -25,11 +26,20 @@ import (
 // socket buffer holds, so a streaming server reads the file after the ack.
 const changeSize = 256 << 10
 
+// settleAge is how long server/file-changes leaves a third file unchanged
+// before it fetches it twice: longer than a server that remembers digests
+// waits for a version to settle before it remembers one (REQ-SRV-18,
+// condition 3; the reference server waits 3 s), so that such a server
+// remembers the digest the first time and sends it from memory the second.
+const settleAge = 3500 * time.Millisecond
+
 func runServerFileChanges(ctx context.Context, x *serverCheck) Outcome {
-	fs, err := x.fx.files(sized{"shrinks.bin", changeSize}, sized{"grows.bin", changeSize})
+	fs, err := x.fx.files(sized{"shrinks.bin", changeSize}, sized{"grows.bin", changeSize}, sized{"settles.bin", changeSize})
 	if err != nil {
 		return setupFailed(err)
 	}
+	// The kit's last change of the files was before this instant.
+	settled := time.Now().Add(settleAge)
 	more := x.fx.content("appended", 64<<10)
 	o1, ok := x.shrinkProbe(ctx, fs[0].name, fs[0].data)
 	if !ok {
@@ -39,7 +49,34 @@ func runServerFileChanges(ctx context.Context, x *serverCheck) Outcome {
 	if !ok {
 		return x.unlessTampered(o2)
 	}
-	return x.unlessTampered(pass("%s; %s", o1, o2))
+	o3, ok := x.settledProbe(ctx, fs[2].name, fs[2].data, settled)
+	if !ok {
+		return x.unlessTampered(o3)
+	}
+	return x.unlessTampered(pass("%s; %s; %s", o1, o2, o3))
+}
+
+// settledProbe waits until at, when name has not changed for settleAge,
+// then fetches it twice, each time on a fresh connection: both times the
+// server must send exactly the file and its digest, whether it hashes the
+// data or sends a digest it remembers from the first time.
+func (x *serverCheck) settledProbe(ctx context.Context, name string, data []byte, at time.Time) (Outcome, bool) {
+	x.logf("-- a file unchanged for %v, fetched twice", settleAge)
+	t := time.NewTimer(time.Until(at))
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+		t.Stop()
+		return interrupted(ctx, "the case was stopped while its last file settled"), false
+	}
+	for i, what := range []string{"first", "second"} {
+		if err := x.fetch(ctx, name, data); err != nil {
+			return fail("a file unchanged for %v, fetched twice: the %s time, %v (%s: the same file and its digest each time, "+
+				"from a remembered digest or not)", settleAge, what, err, append(sizesCites(err), "REQ-SRV-18")), false
+		}
+		x.logf("(fetch %d of %q: byte-exact with its digest)", i+1, name)
+	}
+	return pass("a file unchanged for %v arrived byte-exact with its digest twice", settleAge), true
 }
 
 // unlessTampered returns o, unless the server replaced, removed or renamed
