@@ -161,12 +161,20 @@ func (k *kitConn) write(b []byte) error {
 const splitPause = time.Millisecond
 
 // writeBytewise sends b one byte per write, pausing between writes, and
-// logs it as one line. It returns how many bytes were sent.
+// logs it as one line. It returns how many bytes were sent. Where the kit
+// can see the server's socket, each byte waits until the server has read
+// the one before or answered: a server starved of the CPU then still
+// meets every byte in a read of its own, as the case means it to.
 func (k *kitConn) writeBytewise(b []byte) (int, error) {
+	tc, _ := k.nc.(*net.TCPConn)
+	see := tc != nil
 	for i := range b {
 		// The pacing is the condition under test.
 		if i > 0 && !pause(k.ctx, splitPause) {
 			return i, k.ctx.Err()
+		}
+		if i > 0 && see {
+			see = k.byteRead(tc)
 		}
 		k.nc.SetWriteDeadline(time.Now().Add(k.timeout))
 		if _, err := k.nc.Write(b[i : i+1]); err != nil {
@@ -177,6 +185,26 @@ func (k *kitConn) writeBytewise(b []byte) (int, error) {
 	k.nc.SetWriteDeadline(time.Time{})
 	k.logf("-> %s (%d bytes) as %d one-byte writes, %v apart", quote(b), len(b), len(b), splitPause)
 	return len(b), nil
+}
+
+// byteRead waits, at most the timeout, until the server has read every
+// byte the kit wrote on tc (its socket's receive queue is empty) or has
+// said something (bytes for the kit, or its end of the connection). It
+// returns at once where the kit cannot see the server's socket, and
+// false when the server neither read nor said anything in that time (the
+// bytes that follow then go without waiting).
+func (k *kitConn) byteRead(tc *net.TCPConn) bool {
+	return pollUntil(k.ctx, time.Now().Add(k.timeout), func() bool {
+		n, found, err := peerUnread(tc)
+		if err != nil || !found || n == 0 {
+			return true
+		}
+		if in, err := ownUnread(tc); err != nil || in > 0 {
+			return true
+		}
+		ended, err := peerEnded(tc)
+		return err != nil || ended
+	})
 }
 
 // taken waits, at most the timeout, until the server has taken every byte

@@ -20,6 +20,10 @@ import (
 // written.
 func sendQueue(c *net.TCPConn) (int, error) { return ioctlConn(c, unix.TIOCOUTQ, "SIOCOUTQ") }
 
+// ownUnread returns the bytes c's socket has received that the kit has
+// not read (SIOCINQ).
+func ownUnread(c *net.TCPConn) (int, error) { return ioctlConn(c, unix.SIOCINQ, "SIOCINQ") }
+
 // unsentQueue returns the bytes in c's send queue not yet sent at all
 // (SIOCOUTQNSD). Zero means every byte written has left in a segment.
 func unsentQueue(c *net.TCPConn) (int, error) {

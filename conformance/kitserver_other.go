@@ -15,6 +15,9 @@ var errNoQueue = errors.New("the send queue cannot be observed on this system (S
 // drain report their condition unconfirmed.
 func sendQueue(c *net.TCPConn) (int, error) { return 0, errNoQueue }
 
+// ownUnread cannot observe the receive queue here.
+func ownUnread(c *net.TCPConn) (int, error) { return 0, errNoQueue }
+
 // unsentQueue cannot observe the send queue here.
 func unsentQueue(c *net.TCPConn) (int, error) { return 0, errNoQueue }
 

@@ -42,14 +42,15 @@ func TestStaleHelperProcess(t *testing.T) {
 	os.Exit(0)
 }
 
-// silentServer accepts connections and never answers, until the test ends.
-func silentServer(t *testing.T) string {
+// silentServer accepts connections and never answers, until the test
+// ends. The channel is closed once it has accepted its first connection.
+func silentServer(t *testing.T) (string, <-chan struct{}) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan struct{})
+	done, first := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
 		var conns []net.Conn
@@ -63,28 +64,28 @@ func silentServer(t *testing.T) string {
 			if err != nil {
 				return
 			}
+			if conns == nil {
+				close(first)
+			}
 			conns = append(conns, c)
 		}
 	}()
 	t.Cleanup(func() { ln.Close(); <-done })
-	return ln.Addr().String()
+	return ln.Addr().String(), first
 }
 
-// waitForFixture waits until root holds a fixture file of the kit (not its
-// mark), or fails t after a generous bound.
-func waitForFixture(t *testing.T, root string) {
+// waitForConnection waits until the kit's run has connected to the
+// server: its case has made and recorded every fixture by then. It fails
+// t if the run ends first or after a generous bound.
+func waitForConnection(t *testing.T, connected <-chan struct{}, exited <-chan error) {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for time.Now().Before(deadline) {
-		ents, _ := os.ReadDir(root)
-		for _, e := range ents {
-			if strings.HasPrefix(e.Name(), ".stickykit-check-") && !strings.HasSuffix(e.Name(), ".mark") {
-				return
-			}
-		}
-		time.Sleep(5 * time.Millisecond) // polling a directory for a file another process writes
+	select {
+	case <-connected:
+	case err := <-exited:
+		t.Fatalf("the run ended (%v) before it connected to the server", err)
+	case <-time.After(time.Minute):
+		t.Fatal("the run did not connect to the server within a minute")
 	}
-	t.Fatalf("no fixture appeared in %s", root)
 }
 
 // TestStaleFixturesSwept kills a run of the kit (SIGKILL) while its
@@ -100,13 +101,17 @@ func TestStaleFixturesSwept(t *testing.T) {
 		t.Fatal(err)
 	}
 	// 1. A run killed with its fixtures in place.
-	cmd := exec.Command(os.Args[0], "-test.run=^TestStaleHelperProcess$", "--", staleHelperMark, silentServer(t), root)
+	addr, connected := silentServer(t)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestStaleHelperProcess$", "--", staleHelperMark, addr, root)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	waitForFixture(t, root)
+	exited, reaped := make(chan error, 1), make(chan struct{})
+	go func() { exited <- cmd.Wait(); close(reaped) }()
+	t.Cleanup(func() { cmd.Process.Kill(); <-reaped })
+	waitForConnection(t, connected, exited)
 	cmd.Process.Signal(syscall.SIGKILL)
-	cmd.Wait()
+	<-exited
 	left := kitEntries(t, root)
 	if len(left) < 2 {
 		t.Fatalf("after the kill the root holds %q, want a mark and fixtures", left)
