@@ -74,6 +74,7 @@ type roomConn struct {
 	k         *kitConn
 	n         int          // its number among the case's connections
 	from      *net.TCPAddr // nil: the system's choice
+	at        time.Time    // when it connected
 	requested bool         // it sent a request, and the server answered it
 	pushed    bool         // the server pushed it out
 }
@@ -185,15 +186,20 @@ func (r *room) part(p roomPart) (string, Outcome) {
 	busy, nerr := r.serveNewcomer(nc)
 	// The oldest that sent nothing must go; the one that sent a request
 	// never. The kit waits for either, not for the first to be heard: a
-	// server whose limit is below the default pushes out others too.
-	e, heard := w.until(x.timeout, 0, 1)
+	// server whose limit is below the default pushes out others too. A
+	// newcomer refused says enough.
+	var e heard
+	var pushed bool
+	if busy == nil {
+		e, pushed = w.until(x.timeout, 0, 1)
+	}
 	w.stop()
 	lim := limitSeen{part: p, held: held, nc: nc, room: r}
 	for _, c := range w.heardFrom() {
 		c.pushed = true
 	}
 	var ev event
-	if heard {
+	if pushed {
 		ev = event{c: held[e.i], e: e}
 	}
 	if o := lim.judge(busy, nerr, ev, w.heardFrom()); o.Verdict != "" {
@@ -231,7 +237,7 @@ func (r *room) open(from *net.TCPAddr, loud bool) (*roomConn, Outcome) {
 		return nil, inconclusive("with %s held, connection %d (from %s) could not connect: %v (server/conn-limit judges a server that leaves connections unanswered)",
 			count(n-1, "connection"), n, fromWords(from), err)
 	}
-	c := &roomConn{k: k, n: n, from: from}
+	c := &roomConn{k: k, n: n, from: from, at: time.Now()}
 	r.conns = append(r.conns, c)
 	if !r.awaitAccepted(c) {
 		return nil, inconclusive("connection %d (from %s) was still in the server's listen queue %v after it connected, with %s held: the server did not accept it (server/conn-limit judges a server that leaves connections unanswered)",
@@ -332,6 +338,16 @@ type event struct {
 	e heard
 }
 
+// minTimeout is the shortest timeout REQ-LIM-9 lets a server configure:
+// a connection that sent nothing may have met its first-request timeout
+// once that long has passed.
+const minTimeout = time.Second
+
+// endedErr reports whether err says the server ended the connection.
+func endedErr(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)
+}
+
 // judgePushed judges the connection the server pushed out: ERR busy, then
 // a close.
 func (r *room) judgePushed(lim limitSeen, v *roomConn) Outcome {
@@ -345,7 +361,10 @@ func (r *room) judgePushed(lim limitSeen, v *roomConn) Outcome {
 		v.k.logf("<- %s", quote(spec.EncodeError(x.framing, er.Code, er.Text)))
 	case errors.As(err, &er):
 		return fail("%s, but it got ERR %s, not ERR busy (%s: the connection pushed out is answered ERR busy before it is closed)", at, er.Code, cite("REQ-LIM-13"))
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET):
+	case endedErr(err) && time.Since(v.at) >= minTimeout:
+		return inconclusive("%s; connection %d, the oldest that had sent nothing, ended without a word (%s) %v after it connected: that may have been its first-request timeout (one may be as short as %v), not room made for the newcomer, and the kit cannot tell which",
+			lim.what(), v.n, netWords(err), time.Since(v.at).Round(time.Millisecond), minTimeout)
+	case endedErr(err):
 		return fail("%s, but it ended without a word (%s; %s: the connection pushed out is answered ERR busy before it is closed, so that its client knows why)", at, netWords(err), cite("REQ-LIM-13"))
 	case err != nil:
 		return fail("%s, but %s (%s: the connection pushed out is answered ERR busy)", at, describe(err, x.timeout, "ERR busy"), cite("REQ-LIM-13"))
