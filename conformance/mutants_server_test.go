@@ -978,8 +978,8 @@ var serverMutantRows = []serverMutantTest{
 	{busyClosesUnread, "server/refusal-close", nil, "over the limit"},
 	{halfClosesUnread, "server/refusal-close", nil, "ended its stream, then reset the connection"},
 	{refusesNewcomer, "server/makes-room", nil, "the newcomer got ERR busy"},
-	{pushesNewest, "server/makes-room", nil, "(the newest of those that had sent nothing), but not connection 2"},
-	{pushesRequested, "server/makes-room", nil, "connection 1, whose request had arrived"},
+	{pushesNewest, "server/makes-room", nil, "(the newest of those that had sent nothing), but not connection 3"},
+	{pushesRequested, "server/makes-room", nil, "connection 2, whose request had arrived"},
 	{noPerAddrLimit, "server/makes-room", nil, "it keeps no limit of 32 connections per address"},
 	{noPendingBudget, "server/makes-room", nil, "it keeps no budget of 64"},
 }
@@ -1011,7 +1011,7 @@ var remoteMutantTests = []serverMutantTest{
 	{wrongDigest, "server/named-files", nil, "is not the MD5"},
 	{truncatedBody, "server/named-files", nil, "the server closed the connection"},
 	{refusesNewcomer, "server/makes-room", nil, "the newcomer got ERR busy"},
-	{pushesRequested, "server/makes-room", nil, "connection 1, whose request had arrived"},
+	{pushesRequested, "server/makes-room", nil, "connection 2, whose request had arrived"},
 	{noPerAddrLimit, "server/makes-room", nil, "it keeps no limit of 32 connections per address"},
 }
 
@@ -1147,11 +1147,11 @@ func TestServerLimits(t *testing.T) {
 		{&serverDefect{name: "limit-300", limit: 300}, "server/conn-limit", conformance.Pass, "the kit held 300 connections"},
 		{&serverDefect{name: "limit-300", limit: 300}, "server/default-limit", conformance.Fail, "more connections at once than the default limit of 256"},
 		{noConnLimit, "server/conn-limit", conformance.Inconclusive, "its limit is above 1100, or it has none, and no client can tell which"},
-		// Limits below the defaults make room all the same: the kit cannot
-		// tell one pushed out early from one pushed out for the newcomer.
-		{&serverDefect{name: "ten-per-address", perAddr: 10}, "server/makes-room", conformance.Pass, "connection 2, the oldest that had sent nothing, got ERR busy"},
-		{&serverDefect{name: "budget-40", pending: 40}, "server/makes-room", conformance.Pass, "connection 35, the oldest that had sent nothing, got ERR busy"},
-		// Above them, it fails by design, as server/default-limit does.
+		// Limits other than the defaults fail server/makes-room by design:
+		// below them, more connections are pushed out than a newcomer needs;
+		// above them, none.
+		{&serverDefect{name: "ten-per-address", perAddr: 10}, "server/makes-room", conformance.Fail, "its limit per address is below 32"},
+		{&serverDefect{name: "budget-40", pending: 40}, "server/makes-room", conformance.Fail, "its budget of connections without a request below 64"},
 		{&serverDefect{name: "budget-65", quiet: true, pending: 65}, "server/makes-room", conformance.Fail, "it keeps no budget of 64"},
 		{&serverDefect{name: "forty-per-address", quiet: true, perAddr: 40}, "server/makes-room", conformance.Fail, "it keeps no limit of 32 connections per address"},
 	} {

@@ -76,7 +76,6 @@ type roomConn struct {
 	from      *net.TCPAddr // nil: the system's choice
 	at        time.Time    // when it connected
 	requested bool         // it sent a request, and the server answered it
-	pushed    bool         // the server pushed it out
 }
 
 // room is the run of server/makes-room.
@@ -100,6 +99,10 @@ type roomPart struct {
 	each    int            // held connections from each of froms, at most
 	silent  int            // held connections that send nothing
 	newFrom *net.TCPAddr   // the newcomer's address
+	// other, when not nil, is where a silent connection older than all
+	// the others comes from: of another address, it may not make room at
+	// the limit per address.
+	other *net.TCPAddr
 }
 
 func runServerMakesRoom(ctx context.Context, x *serverCheck) Outcome {
@@ -120,8 +123,12 @@ func runServerMakesRoom(ctx context.Context, x *serverCheck) Outcome {
 	if !r.see {
 		x.logf("kit: it cannot see when the server accepts a connection here; it opens them one after another")
 	}
+	var other *net.TCPAddr
+	if src.spread {
+		other = src.fresh()
+	}
 	one := src.fresh()
-	per := roomPart{name: "per address", froms: []*net.TCPAddr{one}, each: defaultPerAddr, silent: defaultPerAddr - 1, newFrom: one}
+	per := roomPart{name: "per address", froms: []*net.TCPAddr{one}, each: defaultPerAddr, silent: defaultPerAddr - 1, newFrom: one, other: other}
 	first, o := r.part(per)
 	if o.Verdict != "" {
 		return o
@@ -129,9 +136,6 @@ func runServerMakesRoom(ctx context.Context, x *serverCheck) Outcome {
 	if !src.spread {
 		return inconclusive("%s; the kit could connect from one address only, so it could not hold %d connections that sent nothing from addresses each below the limit of %d, and did not check the budget for them (%s)",
 			first, defaultPending, defaultPerAddr, cite("REQ-LIM-12"))
-	}
-	if o := r.settle(); o.Verdict != "" {
-		return o
 	}
 	// One connection that sends a request and 64 that send nothing, 22
 	// at most from each of three addresses: none near the limit per
@@ -161,6 +165,14 @@ func (r *room) part(p roomPart) (string, Outcome) {
 	x := r.x
 	x.logf("-- %s: a connection that sends a request, %d that send nothing, then a newcomer from %s",
 		p.name, p.silent, fromWords(p.newFrom))
+	var bystander *roomConn
+	if p.other != nil {
+		c, o := r.open(p.other, true)
+		if o.Verdict != "" {
+			return "", o
+		}
+		bystander = c
+	}
 	var held []*roomConn
 	for i := range 1 + p.silent {
 		c, o := r.open(p.froms[i/p.each], i == 0)
@@ -177,7 +189,11 @@ func (r *room) part(p roomPart) (string, Outcome) {
 		held = append(held, c)
 	}
 	x.logf("kit: holds connections %d to %d; connection %d sent a request, the others nothing", held[0].n, held[len(held)-1].n, held[0].n)
-	w := startWatch(r.ctx, held)
+	watched := held
+	if bystander != nil {
+		watched = append(slices.Clip(held), bystander)
+	}
+	w := startWatch(r.ctx, watched)
 	nc, o := r.open(p.newFrom, true)
 	if o.Verdict != "" {
 		w.stop()
@@ -191,16 +207,13 @@ func (r *room) part(p roomPart) (string, Outcome) {
 	var e heard
 	var pushed bool
 	if busy == nil {
-		e, pushed = w.until(x.timeout, 0, 1)
+		e, pushed = w.until(x.timeout, 0, 1, len(held))
 	}
 	w.stop()
-	lim := limitSeen{part: p, held: held, nc: nc, room: r}
-	for _, c := range w.heardFrom() {
-		c.pushed = true
-	}
+	lim := limitSeen{part: p, held: held, nc: nc, room: r, bystander: bystander}
 	var ev event
 	if pushed {
-		ev = event{c: held[e.i], e: e}
+		ev = event{c: watched[e.i], e: e}
 	}
 	if o := lim.judge(busy, nerr, ev, w.heardFrom()); o.Verdict != "" {
 		return "", o
@@ -212,7 +225,10 @@ func (r *room) part(p roomPart) (string, Outcome) {
 		return "", fail("%s; connection %d was pushed out and the newcomer served, but then connection %d, whose request had arrived before, was no longer served: %v (%s: a connection whose request has arrived never makes room)",
 			lim.what(), ev.c.n, held[0].n, err, cite("REQ-LIM-13"))
 	}
-	return fmt.Sprintf("%s; connection %d, the oldest that had sent nothing, got ERR busy and was closed, the newcomer was %s, and connection %d was still %s",
+	if o := r.stillServed(lim, ev.c); o.Verdict != "" {
+		return "", o
+	}
+	return fmt.Sprintf("%s; connection %d, the oldest that had sent nothing, got ERR busy and was closed, the newcomer was %s, connection %d was still %s, and every other connection still answered",
 		lim.what(), ev.c.n, r.newcomer.served(), held[0].n, r.held.served()), Outcome{}
 }
 
@@ -240,7 +256,7 @@ func (r *room) open(from *net.TCPAddr, loud bool) (*roomConn, Outcome) {
 	c := &roomConn{k: k, n: n, from: from, at: time.Now()}
 	r.conns = append(r.conns, c)
 	if !r.awaitAccepted(c) {
-		return nil, inconclusive("connection %d (from %s) was still in the server's listen queue %v after it connected, with %s held: the server did not accept it (server/conn-limit judges a server that leaves connections unanswered)",
+		return nil, inconclusive("connection %d (from %s) was still in the server's listen queue %v after it connected, with %s held: the server did not accept it, and the kit cannot go on (a server that serves one connection at a time leaves the others there, which server/concurrent judges; server/conn-limit judges one that leaves connections unanswered)",
 			n, fromWords(from), x.timeout, count(n-1, "connection"))
 	}
 	return c, Outcome{}
@@ -305,30 +321,46 @@ func (r *room) end(c *roomConn) error {
 	return c.k.receive(p.name, p.data)
 }
 
-// settle has every connection that has sent nothing send a request for a
-// name that cannot exist and read its ERR not-found, so that none waits
-// for its first request any more.
-func (r *room) settle() Outcome {
+// stillServed has every connection of the part that sent nothing, but
+// pushed, the one pushed out, send a request for a name that cannot exist
+// and read the reply: each must get ERR not-found. A connection pushed out
+// too would have its ERR busy, or its end, come first: the server decided
+// when the connections came. So none waits for its first request any more
+// when the next part begins.
+func (r *room) stillServed(l limitSeen, pushed *roomConn) Outcome {
 	x := r.x
-	n := 0
-	for _, c := range r.conns {
-		if c.requested || c.pushed {
+	conns := slices.Clone(l.held[1:])
+	if l.bystander != nil {
+		conns = append(conns, l.bystander)
+	}
+	var gone []*roomConn
+	var first error
+	for _, c := range conns {
+		if c == pushed {
 			continue
 		}
-		name := x.fx.name(fmt.Sprintf("settle-%d", c.n))
+		name := x.fx.name(fmt.Sprintf("still-%d", c.n))
 		err := c.k.request(name)
 		if err == nil {
 			err = c.k.notFound(name)
 		}
 		if err != nil {
-			c.k.logf = x.logf
-			return inconclusive("connection %d, which had sent nothing, then asked for a name that cannot exist: %v; the kit needs the server to answer it before the budget part", c.n, err)
+			if first == nil {
+				c.k.logf = x.logf
+				x.logf("connection %d: %v", c.n, err)
+				first = err
+			}
+			gone = append(gone, c)
+			continue
 		}
 		c.requested = true
-		n++
 	}
-	x.logf("kit: %s that had sent nothing each sent a request, answered ERR not-found: none waits for its first request now", count(n, "connection"))
-	return Outcome{}
+	x.logf("kit: %s that had sent nothing asked for a name that cannot exist: %d answered ERR not-found", count(len(conns)-1, "connection"), len(conns)-1-len(gone))
+	if len(gone) == 0 {
+		return Outcome{}
+	}
+	return fail("%s; connection %d, the oldest that had sent nothing, got ERR busy, and the newcomer was served; but then, asked for a name that cannot exist, %s no longer answered (connection %d: %v): the server pushed out more than the one connection the newcomer needed, so its limit per address is below %d or its budget of connections without a request below %d (%s)",
+		l.what(), pushed.n, l.connWords(gone), gone[0].n, first, defaultPerAddr, defaultPending, cite("REQ-LIM-14", "REQ-LIM-12"))
 }
 
 // event is a held connection on which the server sent something or which
@@ -526,6 +558,9 @@ type limitSeen struct {
 	held []*roomConn // the one that sent a request, then the silent ones, oldest first
 	nc   *roomConn   // the newcomer
 	room *room
+	// bystander is a connection that sent nothing, from another address,
+	// older than held, or nil.
+	bystander *roomConn
 }
 
 // perAddr reports whether the part is about the limit per address.
@@ -542,8 +577,12 @@ func (l limitSeen) what() string {
 	if l.perAddr() {
 		comes = fmt.Sprintf("connection %d came from the same address, the %d%s from it", l.nc.n, len(h)+1, ordinal(len(h)+1))
 	}
-	return fmt.Sprintf("from %s the kit held connection %d, whose request the server had answered (%s), and connections %d to %d, %d that had sent nothing; %s",
-		from, h[0].n, l.room.held.heldWords(), h[1].n, h[len(h)-1].n, len(h)-1, comes)
+	before := ""
+	if b := l.bystander; b != nil {
+		before = fmt.Sprintf("from %s the kit held connection %d, which had sent nothing; ", fromWords(b.from), b.n)
+	}
+	return fmt.Sprintf("%sfrom %s the kit held connection %d, whose request the server had answered (%s), and connections %d to %d, %d that had sent nothing; %s",
+		before, from, h[0].n, l.room.held.heldWords(), h[1].n, h[len(h)-1].n, len(h)-1, comes)
 }
 
 // heldWords says how the server answered the request of the connection
@@ -574,6 +613,9 @@ func (l limitSeen) judge(busy *spec.ErrorReply, nerr error, ev event, pushed []*
 	case busy != nil:
 		return fail("%s; the newcomer got ERR busy %q, while connection %d, which had sent nothing at all, could have made room: at %s a server should push out the oldest connection%s whose client has sent nothing, answering it ERR busy, and refuse a newcomer only when no connection can go (%s)",
 			l.what(), busy.Text, oldest.n, l.limitWords(), l.addrWords(), cite("REQ-LIM-13"))
+	case ev.c != nil && ev.c == l.bystander:
+		return fail("%s; then the server %s connection %d, from %s, another address: at the limit per address the connection that makes room is of the newcomer's address, here connection %d, the oldest of it that had sent nothing (%s)",
+			l.what(), ev.e.verb(), ev.c.n, fromWords(ev.c.from), oldest.n, cite("REQ-LIM-13"))
 	case ev.c == l.held[0]:
 		return fail("%s; then the server %s connection %d, whose request had arrived: a connection whose request has arrived never makes room; connection %d, which had sent nothing at all, should have (%s)",
 			l.what(), ev.e.verb(), ev.c.n, oldest.n, cite("REQ-LIM-13"))
