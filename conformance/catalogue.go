@@ -103,7 +103,7 @@ var serverCatalogue = needsRoot([]serverCase{
 	{Case{ID: "server/makes-room", Severity: Should,
 		Title: "at the limit of 32 per address, then at the budget of 64 connections without a request (from addresses " +
 			"below that limit), a newcomer pushes out the oldest connection that sent nothing (ERR busy, close) and is " +
-			"served; a connection whose request arrived is never pushed out",
+			"served; no other connection goes, and one whose request arrived never does",
 		Requirements: []string{"REQ-LIM-12", "REQ-LIM-13", "REQ-LIM-14"}},
 		runServerMakesRoom},
 	{Case{ID: "server/missing-file", Severity: Must,

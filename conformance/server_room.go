@@ -25,28 +25,27 @@ import (
 // whose request has arrived never makes room (REQ-LIM-13). The case has
 // two parts, run in turn against the same server:
 //
-//	per address  from one loopback address: connection 1 sends a request
-//	             (for a fixture: the size is announced, the kit holds back
-//	             its ack), connections 2 to 32 send nothing; then a 33rd
-//	             from the same address comes.
-//	budget       from three other addresses, at most 22 from each: one
-//	             connection sends a request, 64 send nothing; then a
-//	             newcomer comes from a fourth address.
+//	per address  one connection that sends nothing, from an address of its
+//	             own; then from another address: a connection that sends a
+//	             request (for a fixture: the size is announced, the kit
+//	             holds back its ack), 31 that send nothing, and a 33rd.
+//	budget       from three more addresses, at most 22 from each: one
+//	             connection that sends a request and 64 that send nothing;
+//	             then a newcomer from a fourth.
 //
-// In each part the oldest connection that sent nothing must get ERR busy
-// and a close, the newcomer must be served, and the connection that sent a
-// request must still be served, byte-exact. Between the parts, the silent
-// connections left from the first each send a request (a name that cannot
-// exist, answered ERR not-found), so that none of them waits for its first
-// request when the second begins: the budget part starts from none.
+// In each part the oldest connection of the newcomer's address (per
+// address) or of all (budget) that sent nothing must get ERR busy and a
+// close; the newcomer must be served; the connection that sent a request
+// must still be served, byte-exact. Then every other connection that sent
+// nothing asks for a name that cannot exist and must get ERR not-found:
+// one newcomer needs room for one. So none of them waits for its first
+// request any more when the budget part begins.
 //
 // The limits are checked at their defaults, as server/default-limit checks
 // the connection limit's: a server configured with a larger budget or a
-// larger limit per address fails this SHOULD case by design (no client
-// can tell a configured limit from none). A smaller one is not judged: a
-// server decides when a connection comes, the kit sees only the ERR busy
-// that follows, and cannot tell one pushed out a moment earlier from one
-// pushed out for the newcomer.
+// larger limit per address pushes out none, one configured with a smaller
+// one pushes out more than one, and both fail this SHOULD case by design
+// (no client can tell a configured limit from a wrong one).
 //
 // The age of a connection is the order in which the server accepted it.
 // The kit opens each connection only once the server has taken the one
