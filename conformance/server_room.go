@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -63,10 +64,19 @@ const (
 	defaultPending = 64 // REQ-LIM-12
 )
 
-// roomBase is the first loopback address server/makes-room connects from:
-// apart from those of the cases about the connection limit, so that their
-// connections cannot count against this case's addresses.
-var roomBase = netip.AddrFrom4([4]byte{127, 0, 3, 1})
+// roomRuns counts the runs of server/makes-room in this process. Each
+// connects from addresses of its own, 127.0.N.1 to 127.0.N.6 with N from 3
+// on: apart from those of the cases about the connection limit (127.0.0.x)
+// and from those of the run before against the same server, so that no
+// connection the server has yet to release counts against them.
+var roomRuns atomic.Uint32
+
+// roomBase returns the first address the next run of server/makes-room
+// connects from.
+func roomBase() netip.Addr {
+	n := roomRuns.Add(1) - 1
+	return netip.AddrFrom4([4]byte{127, 0, byte(3 + n%200), 1})
+}
 
 // roomConn is a connection server/makes-room holds.
 type roomConn struct {
@@ -115,7 +125,7 @@ func runServerMakesRoom(ctx context.Context, x *serverCheck) Outcome {
 	}
 	src := newSources(x.addr)
 	if src.spread {
-		src.next = roomBase
+		src.next = roomBase()
 	}
 	r := &room{x: x, ctx: ctx, src: src, see: acceptVisible(x.addr), held: held, newcomer: newcomer}
 	defer r.close()
