@@ -18,6 +18,7 @@ import (
 //	server_changes.go    files that change while they are sent
 //	server_load.go       vanishing clients, many clients at once
 //	server_limit.go      the connection limit
+//	server_room.go       making room for a newcomer: the budget and the limit per address
 //	server_closing.go    how the server closes after a refusal
 //	server_remote.go     a server whose root the kit cannot write; named files
 //	client_delivery.go   deliveries a client must survive
@@ -99,6 +100,12 @@ var serverCatalogue = needsRoot([]serverCase{
 			"1024 octets: in one write; in the line framing ending with LF, CRLF, and CR then LF in a later segment",
 		Requirements: []string{"REQ-MSG-2", "REQ-LIM-1", "REQ-LINE-3", "REQ-LINE-6", "REQ-SRV-1", "REQ-SRV-16"}},
 		runServerLongestName},
+	{Case{ID: "server/makes-room", Severity: Should,
+		Title: "at the limit of 32 per address, then at the budget of 64 connections without a request (from addresses " +
+			"below that limit), a newcomer pushes out the oldest connection that sent nothing (ERR busy, close) and is " +
+			"served; no other connection goes, and one whose request arrived never does",
+		Requirements: []string{"REQ-LIM-12", "REQ-LIM-13", "REQ-LIM-14"}},
+		runServerMakesRoom},
 	{Case{ID: "server/missing-file", Severity: Must,
 		Title:        "a request for a missing file gets a prompt ERR not-found and the connection stays usable",
 		Requirements: []string{"REQ-SRV-5", "REQ-SRV-4", "REQ-ERR-2", "REQ-ERR-3", "REQ-SRV-16"}},

@@ -590,3 +590,10 @@ func (x *serverCheck) announced(ctx context.Context, name string, data []byte) (
 	}
 	return k, Outcome{}
 }
+
+// unread puts b back before what the kit reads next on k: bytes read from
+// the connection itself (one read's worth, so that a lockstep message reads
+// as it would have) while k's reader held none.
+func (k *kitConn) unread(b []byte) {
+	k.r = spec.NewReader(io.MultiReader(bytes.NewReader(b), timedReader{k}), k.f)
+}

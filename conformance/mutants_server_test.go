@@ -40,11 +40,15 @@ type serverDefect struct {
 	// on a wait is what proves it (see options).
 	quiet bool
 
-	serial   bool           // serves one connection at a time (the tutorial)
-	queues   bool           // stops accepting at its limit: the rest wait unanswered
-	noLimit  bool           // serves every connection: no limit at all
-	limit    int            // its connection limit; 0: mutantMaxConns
-	perAddr  int            // its limit per client address; 0: none
+	serial  bool // serves one connection at a time (the tutorial)
+	queues  bool // stops accepting at its limit: the rest wait unanswered
+	noLimit bool // serves every connection: no limit at all
+	limit   int  // its connection limit; 0: mutantMaxConns
+	perAddr int  // its limit per client address; 0: mutantPerAddr, -1: none
+	pending int  // its budget of connections without a request; 0: mutantPending, -1: none
+	// room picks the connection that makes room for c at a limit (of c's
+	// address, when sameAddr), or nil: none can; nil is oldestSilent.
+	room     func(m *mutant, c *mconn, sameAddr bool) *mconn
 	busy     func(c *mconn) // answers a connection over the limit
 	keepsAck bool           // line framing: does not skip an ack line after a refusal
 	read     func(c *mconn) (string, error)
@@ -442,7 +446,8 @@ type mutant struct {
 
 	mu      sync.Mutex
 	closed  bool
-	conns   map[net.Conn]struct{}
+	conns   map[net.Conn]*mconn
+	seq     int // connections accepted
 	wg      sync.WaitGroup
 	writeMu sync.Mutex    // blocks-on-stalled-writer
 	broken  atomic.Bool   // breaks-after-refusal
@@ -467,7 +472,7 @@ func startMutant(t *testing.T, f spec.Framing, d *serverDefect) conformance.Serv
 	if err := os.WriteFile(victim, []byte(victimContent), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	m := &mutant{root: root, victim: victim, framing: f, d: d, ln: ln, conns: make(map[net.Conn]struct{}),
+	m := &mutant{root: root, victim: victim, framing: f, d: d, ln: ln, conns: make(map[net.Conn]*mconn),
 		done: make(chan struct{}), slots: make(chan struct{}, mutantMaxConns)}
 	m.wg.Add(1)
 	go m.serve()
@@ -505,12 +510,13 @@ func (m *mutant) serve() {
 		if err != nil {
 			return
 		}
-		ok, over := m.track(nc)
+		c := &mconn{m: m, d: m.d, c: nc, f: m.framing}
+		c.br = bufio.NewReaderSize(countingReader{c}, spec.MaxControlLen+2)
+		ok, over := m.track(c)
 		if !ok {
 			nc.Close()
 			return
 		}
-		c := &mconn{m: m, d: m.d, c: nc, f: m.framing, br: bufio.NewReaderSize(nc, spec.MaxControlLen+2)}
 		switch {
 		case over && !m.d.queues:
 			m.wg.Go(c.refuseBusy)
@@ -520,36 +526,6 @@ func (m *mutant) serve() {
 			m.wg.Go(c.handle)
 		}
 	}
-}
-
-// track records c as open; over says it is past the connection limit.
-func (m *mutant) track(c net.Conn) (ok, over bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.closed {
-		return false, false
-	}
-	m.conns[c] = struct{}{}
-	limit := mutantMaxConns
-	if m.d.limit > 0 {
-		limit = m.d.limit
-	}
-	return true, !m.d.noLimit && (len(m.conns) > limit || m.overPerAddr(c))
-}
-
-// overPerAddr reports whether c is over the mutant's limit per address.
-func (m *mutant) overPerAddr(c net.Conn) bool {
-	if m.d.perAddr <= 0 {
-		return false
-	}
-	ip := func(c net.Conn) string { h, _, _ := net.SplitHostPort(c.RemoteAddr().String()); return h }
-	n := 0
-	for o := range m.conns {
-		if ip(o) == ip(c) {
-			n++
-		}
-	}
-	return n > m.d.perAddr
 }
 
 // untrack closes c and forgets it.
@@ -596,16 +572,25 @@ type mconn struct {
 	refused  bool   // the last request got a keep-open error reply
 	failSend bool   // stats-first: the data of this transfer cannot be read
 	held     []byte // data-before-ack: the size, sent with the data
+
+	got atomic.Int64 // bytes read from the client
+	// Guarded by m.mu: its number in the order of accepting; whether
+	// it waits for its first request, was refused over a limit, or was
+	// pushed out to make room.
+	seq                    int
+	pending, over, evicted bool
 }
 
 // handle serves one connection.
 func (c *mconn) handle() {
 	defer c.m.untrack(c.c)
+	defer c.goAway()
 	if c.d.queues {
 		defer func() { <-c.m.slots }()
 	}
 	for {
 		msg, err := c.read()
+		c.m.requested(c, err)
 		if errors.Is(err, errLineTooLong) {
 			if c.refuse(spec.CodeTooLong, "request too long", msg) {
 				continue
@@ -751,7 +736,7 @@ func (c *mconn) sendData(data []byte) error {
 // line of at most MaxControlLen+2 octets. A line cut short by the end of
 // stream is io.ErrUnexpectedEOF, with what came of it.
 func (c *mconn) readMessage() (string, error) {
-	c.c.SetReadDeadline(time.Now().Add(mutantTimeout))
+	c.armRead()
 	if c.f == spec.Lockstep {
 		b := make([]byte, spec.MaxControlLen+1)
 		n, err := c.br.Read(b)
@@ -994,6 +979,11 @@ var serverMutantRows = []serverMutantTest{
 	{closesUnread, "server/refusal-close", nil, "reset the connection"},
 	{busyClosesUnread, "server/refusal-close", nil, "over the limit"},
 	{halfClosesUnread, "server/refusal-close", nil, "ended its stream, then reset the connection"},
+	{refusesNewcomer, "server/makes-room", nil, "the newcomer got ERR busy"},
+	{pushesNewest, "server/makes-room", nil, "(the newest of those that had sent nothing), but not connection 3"},
+	{pushesRequested, "server/makes-room", nil, "connection 2, whose request had arrived"},
+	{noPerAddrLimit, "server/makes-room", nil, "it keeps no limit of 32 connections per address"},
+	{noPendingBudget, "server/makes-room", nil, "it keeps no budget of 64"},
 }
 
 // remoteMutantTests are the mutants the cases that need no root catch
@@ -1022,6 +1012,9 @@ var remoteMutantTests = []serverMutantTest{
 	{waitsAt1025, "server/too-long", lineOnly, "a 1025-octet line without its LF"},
 	{wrongDigest, "server/named-files", nil, "is not the MD5"},
 	{truncatedBody, "server/named-files", nil, "the server closed the connection"},
+	{refusesNewcomer, "server/makes-room", nil, "the newcomer got ERR busy"},
+	{pushesRequested, "server/makes-room", nil, "connection 2, whose request had arrived"},
+	{noPerAddrLimit, "server/makes-room", nil, "it keeps no limit of 32 connections per address"},
 }
 
 // lockstepOnly and lineOnly are the framings of a row that applies to one.
@@ -1156,6 +1149,13 @@ func TestServerLimits(t *testing.T) {
 		{&serverDefect{name: "limit-300", limit: 300}, "server/conn-limit", conformance.Pass, "the kit held 300 connections"},
 		{&serverDefect{name: "limit-300", limit: 300}, "server/default-limit", conformance.Fail, "more connections at once than the default limit of 256"},
 		{noConnLimit, "server/conn-limit", conformance.Inconclusive, "its limit is above 1100, or it has none, and no client can tell which"},
+		// Limits other than the defaults fail server/makes-room by design:
+		// below them, more connections are pushed out than a newcomer needs;
+		// above them, none.
+		{&serverDefect{name: "ten-per-address", perAddr: 10}, "server/makes-room", conformance.Fail, "its limit per address is below 32"},
+		{&serverDefect{name: "budget-40", pending: 40}, "server/makes-room", conformance.Fail, "its budget of connections without a request below 64"},
+		{&serverDefect{name: "budget-65", quiet: true, pending: 65}, "server/makes-room", conformance.Fail, "it keeps no budget of 64"},
+		{&serverDefect{name: "forty-per-address", quiet: true, perAddr: 40}, "server/makes-room", conformance.Fail, "it keeps no limit of 32 connections per address"},
 	} {
 		t.Run(tt.d.name+"/"+tt.id, func(t *testing.T) {
 			target := startMutant(t, spec.Lockstep, tt.d)

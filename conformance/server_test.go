@@ -94,6 +94,7 @@ var serverCaseIDs = []string{
 	"server/named-files",
 	"server/longest-name",
 	"server/default-limit",
+	"server/makes-room",
 	"server/refusal-close",
 }
 

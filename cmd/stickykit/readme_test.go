@@ -120,7 +120,7 @@ var readmeShells = []readmeShell{
 		`(?m)^notes\.txt: 300 bytes, md5 [0-9a-f]{32}, saved to lesson/ref\.out$`}},
 	{mark: `stickykit check server --addr "$(cat served.addr)" --root served-dir`, want: []string{
 		`(?m)^PASS +server/sizes `, `(?m)^1[0-9] PASS, 0 FAIL, .* 0 ERROR; no MUST case failed$`,
-		`(?m)^PASS +server/named-files `, `(?m)^SKIP +server/sizes `, `(?m)^[0-9] PASS, 0 FAIL, .* 0 ERROR; no MUST case failed$`}},
+		`(?m)^PASS +server/named-files `, `(?m)^SKIP +server/sizes `, `(?m)^[0-9]+ PASS, 0 FAIL, .* 0 ERROR; no MUST case failed$`}},
 	{mark: "tutorial_server.py\" {port} {root}", skip: "a minute or two each; scripts/check_python.txtar checks the same programs"},
 	{mark: "client_prompt.py", skip: "half a minute or more; scripts/check_programs_client.txtar checks the same program"},
 	{mark: "check client --reads --svg pictures", skip: "half a minute under strace; scripts/lesson_reads.txtar checks the same client with --reads and --svg"},
