@@ -14,22 +14,15 @@ import (
 
 	"github.com/stickykit/stickykit/conformance"
 	"github.com/stickykit/stickykit/conformance/report"
+	"github.com/stickykit/stickykit/internal/testenv"
 	"github.com/stickykit/stickykit/ref"
 	"github.com/stickykit/stickykit/ref/reftest"
 )
 
 // These tests own the loopback ports written into the tutorial-style
 // peers (28653, 28654), as the lessons in scripts/ do; they run before
-// TestScripts, one at a time, so the two never meet.
-
-// pythonPeerPath returns the path of a Python peer, skipping without python3.
-func pythonPeerPath(t *testing.T, name string) string {
-	t.Helper()
-	if _, err := exec.LookPath("python3"); err != nil {
-		t.Skip("python3 is not installed")
-	}
-	return filepath.Join(repoRoot(), "testdata", "python", name)
-}
+// TestScripts, one at a time, so the two never meet, in a network
+// namespace of their own where the kernel allows it (testenv.OwnNetwork).
 
 // only returns options that run the cases whose IDs match re exactly.
 func only(re string, timeout time.Duration) conformance.Options {
@@ -61,7 +54,7 @@ func wantVerdicts(t *testing.T, results []conformance.Result, want map[string]co
 // client, started fresh for each case on the address it binds.
 func TestCheckProgramsAsTheyAre(t *testing.T) {
 	verifyNoLeaks(t)
-	client := conformance.ClientTarget{Command: []string{"python3", pythonPeerPath(t, "client_prompt.py")},
+	client := conformance.ClientTarget{Command: []string{"python3", testenv.PythonPeer(t, "client_prompt.py")},
 		Listen: "127.0.0.1:28653", Stdin: "get {name}\n", Collect: "{name}.new", IgnoreStatus: true}
 	if err := conformance.PreflightClient(t.Context(), client, conformance.Options{}); err != nil {
 		t.Fatalf("preflight: %v", err)
@@ -79,7 +72,7 @@ func TestCheckProgramsAsTheyAre(t *testing.T) {
 		}
 	}
 
-	server := conformance.ServerTarget{Addr: "127.0.0.1:28654", Command: []string{"python3", pythonPeerPath(t, "server_once.py")}}
+	server := conformance.ServerTarget{Addr: "127.0.0.1:28654", Command: []string{"python3", testenv.PythonPeer(t, "server_once.py")}}
 	results = conformance.RunServer(t.Context(), server, only("server/missing-file|server/sizes", time.Second))
 	wantVerdicts(t, results,
 		map[string]conformance.Verdict{"server/missing-file": conformance.Pass, "server/sizes": conformance.Fail},

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"encoding/xml"
 	"flag"
@@ -10,12 +9,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/stickykit/stickykit/conformance"
 	"github.com/stickykit/stickykit/conformance/report"
 	"github.com/stickykit/stickykit/internal/readtrace"
+	"github.com/stickykit/stickykit/internal/testenv"
 	"github.com/stickykit/stickykit/spec"
 )
 
@@ -30,39 +29,6 @@ func stickykitPath(t *testing.T) string {
 		t.Skip("no stickykit command on PATH")
 	}
 	return sk
-}
-
-var (
-	probeOnce sync.Once
-	probeErr  error
-)
-
-// canTrace skips the test when the reads cannot be recorded here.
-func canTrace(t *testing.T) {
-	t.Helper()
-	probeOnce.Do(func() { probeErr = conformance.ProbeReads(context.Background()) })
-	if probeErr != nil {
-		t.Skip(probeErr)
-	}
-}
-
-// pythonExe returns the Python interpreter itself (not a wrapper script
-// that finds it), skipping without python3.
-var pythonExe = sync.OnceValues(func() (string, error) {
-	out, err := exec.Command("python3", "-c", "import sys; print(sys.executable)").Output()
-	return strings.TrimSpace(string(out)), err
-})
-
-// peerArgv returns the argv of a Python peer of testdata/python, run
-// without site packages (the peers use none), skipping without python3.
-func peerArgv(t *testing.T, peer string, args ...string) []string {
-	t.Helper()
-	path := pythonPeerPath(t, peer)
-	py, err := pythonExe()
-	if err != nil {
-		t.Skipf("python3 does not run: %v", err)
-	}
-	return append([]string{py, "-S", path}, args...)
 }
 
 // TestCheckReadsPicture draws the picture of client/sticky from a trace
@@ -129,7 +95,7 @@ func TestCheckReadsPicture(t *testing.T) {
 // size, and the kit's writes; --svg makes its directory and draws one
 // picture per case with a size.
 func TestCheckReads(t *testing.T) {
-	canTrace(t)
+	testenv.CanTrace(t)
 	verifyNoLeaks(t)
 	sk := stickykitPath(t)
 	dir := t.TempDir()

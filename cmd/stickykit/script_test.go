@@ -45,7 +45,7 @@ func TestMain(m *testing.M) {
 type leakChecked struct{ m *testing.M }
 
 func (l leakChecked) Run() int {
-	if code, ran := runInOwnNetwork(); ran {
+	if code, ran := testenv.OwnNetwork(); ran {
 		return code
 	}
 	undo := testenv.DirectPython()

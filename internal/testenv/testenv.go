@@ -3,7 +3,9 @@
 // race detector's pause as a program exits, and a python3 that is a shell
 // script in front of the interpreter (pyenv's shims cost half a second of
 // CPU a call). The programs themselves, and what they do, are unchanged.
-// It is meant for TestMain functions only.
+// It also runs a test binary in a network namespace of its own
+// (OwnNetwork), and finds the Python peers of testdata/python and whether
+// a program's reads can be recorded. It is meant for tests only.
 package testenv
 
 import (

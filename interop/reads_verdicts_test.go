@@ -1,4 +1,4 @@
-package main
+package interop_test
 
 import (
 	"regexp"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/stickykit/stickykit/conformance"
 	"github.com/stickykit/stickykit/internal/readtrace"
+	"github.com/stickykit/stickykit/internal/testenv"
 	"github.com/stickykit/stickykit/spec"
 )
 
@@ -33,15 +34,25 @@ type readsClient struct {
 
 // readsClients returns the clients of the verdicts test.
 func readsClients(t *testing.T) []readsClient {
-	sk := stickykitPath(t)
+	sk := stickykit
 	tutorial := func(variant string) []string {
-		return peerArgv(t, "tutorial_client.py", "{host}", "{port}", "{name}", "{out}", "--variant", variant)
+		return testenv.PeerArgv(t, "tutorial_client.py", "{host}", "{port}", "{name}", "{out}", "--variant", variant)
 	}
 	lockstep := func(argv []string) conformance.ClientTarget {
 		return conformance.ClientTarget{Framing: spec.Lockstep, Command: argv}
 	}
 	get := []string{sk, "get", "--addr", "{addr}", "-o", "{out}", "{name}"}
 	return []readsClient{
+		// The interactive client's address is written into it: these
+		// tests own that port (in a network namespace of their own),
+		// and its two runs go one after the other, so it starts first.
+		// It reads as the one-recv client below does, which runs every
+		// case; here it runs the cases whose verdicts rest on how a
+		// client reads the data and the digest, with its commands on
+		// stdin and its file collected.
+		{name: "interactive", target: conformance.ClientTarget{Framing: spec.Lockstep, Command: testenv.PeerArgv(t, "client_prompt.py"),
+			Listen: "127.0.0.1:28653", Stdin: "get {name}\n", Collect: "{name}.new", IgnoreStatus: true},
+			run: regexp.MustCompile(`^client/(plain|sticky|split-(body|digest|size)|large-file|wrong-digest|truncated)$`)},
 		{name: "stickykit get", target: lockstep(get)},
 		{name: "stickykit get, line framing", target: conformance.ClientTarget{Framing: spec.Line, Command: append(append([]string{}, get[:2]...), append([]string{"--framing", "line"}, get[2:]...)...)}},
 		// The naive client reads recv(1024) until it has SIZE bytes: in
@@ -50,57 +61,62 @@ func readsClients(t *testing.T) []readsClient {
 		// it had read when they arrived.
 		{name: "tutorial, naive", target: lockstep(tutorial("naive")), timing: map[string]bool{"client/large-file": true, "client/split-body": true, "client/longest-name": true, "client/sizes": true}},
 		{name: "tutorial, the article's fix", target: lockstep(tutorial("article"))},
-		{name: "one recv for the digest", target: lockstep(peerArgv(t, "client_onerecv.py", "{host}", "{port}", "{name}", "{out}"))},
-		{name: "no digest read", target: lockstep(peerArgv(t, "client_nodigest.py", "{host}", "{port}", "{name}", "{out}"))},
-		// The interactive client's address is written into it: these
-		// tests own that port (see check_programs_test.go), and its two
-		// runs go one after the other. It reads as the one-recv client
-		// above does, which runs every case; here it runs the cases
-		// whose verdicts rest on how a client reads the data and the
-		// digest, with its commands on stdin and its file collected.
-		{name: "interactive", target: conformance.ClientTarget{Framing: spec.Lockstep, Command: peerArgv(t, "client_prompt.py"),
-			Listen: "127.0.0.1:28653", Stdin: "get {name}\n", Collect: "{name}.new", IgnoreStatus: true},
-			run: regexp.MustCompile(`^client/(plain|sticky|split-(body|digest|size)|large-file|wrong-digest|truncated)$`)},
+		{name: "one recv for the digest", target: lockstep(testenv.PeerArgv(t, "client_onerecv.py", "{host}", "{port}", "{name}", "{out}"))},
+		{name: "no digest read", target: lockstep(testenv.PeerArgv(t, "client_nodigest.py", "{host}", "{port}", "{name}", "{out}"))},
 	}
 }
+
+// readsAtOnce is how many clients the verdicts test runs at once: a run
+// mostly waits (for a program to start, or to show that it hangs), so
+// more than one per core.
+const readsAtOnce = 4
 
 // TestCheckReadsVerdicts runs every client case on each client, without
 // and with its reads recorded (the two runs side by side, but for a
 // client whose address is written into it), and compares the verdicts.
 func TestCheckReadsVerdicts(t *testing.T) {
-	canTrace(t)
-	verifyNoLeaks(t)
+	testenv.CanTrace(t)
+	sem := make(chan struct{}, readsAtOnce)
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	for _, c := range readsClients(t) {
-		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
-			traced := c.target
-			traced.Reads = true
-			run := func(target conformance.ClientTarget) []conformance.Result {
-				return conformance.RunClient(t.Context(), target, conformance.Options{Run: c.run})
-			}
-			var plain, with []conformance.Result
-			if c.target.Listen != "" {
-				// One address: one run at a time.
-				plain, with = run(c.target), run(traced)
-			} else {
-				var wg sync.WaitGroup
-				wg.Go(func() { plain = run(c.target) })
-				with = run(traced)
-				wg.Wait()
-			}
-			want := 0
-			for _, cc := range conformance.Cases(conformance.RoleClient) {
-				if c.run == nil || c.run.MatchString(cc.ID) {
-					want++
-				}
-			}
-			if len(plain) != len(with) || len(plain) != want {
-				t.Fatalf("%d results without reads, %d with; want %d, one per case it runs", len(plain), len(with), want)
-			}
-			for i, p := range plain {
-				sameVerdict(t, c, p, with[i])
-			}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			t.Run(c.name, func(t *testing.T) { compareVerdicts(t, c) })
 		})
+	}
+}
+
+// compareVerdicts runs every case c runs without and with its reads
+// recorded, and compares the verdicts.
+func compareVerdicts(t *testing.T, c readsClient) {
+	traced := c.target
+	traced.Reads = true
+	run := func(target conformance.ClientTarget) []conformance.Result {
+		return conformance.RunClient(t.Context(), target, conformance.Options{Run: c.run})
+	}
+	var plain, with []conformance.Result
+	if c.target.Listen != "" {
+		// One address: one run at a time.
+		plain, with = run(c.target), run(traced)
+	} else {
+		var wg sync.WaitGroup
+		wg.Go(func() { plain = run(c.target) })
+		with = run(traced)
+		wg.Wait()
+	}
+	want := 0
+	for _, cc := range conformance.Cases(conformance.RoleClient) {
+		if c.run == nil || c.run.MatchString(cc.ID) {
+			want++
+		}
+	}
+	if len(plain) != len(with) || len(plain) != want {
+		t.Fatalf("%d results without reads, %d with; want %d, one per case it runs", len(plain), len(with), want)
+	}
+	for i, p := range plain {
+		sameVerdict(t, c, p, with[i])
 	}
 }
 
