@@ -17,6 +17,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/stickykit/stickykit/conformance"
+	"github.com/stickykit/stickykit/conformance/internal/casetest"
 	"github.com/stickykit/stickykit/ref"
 	"github.com/stickykit/stickykit/spec"
 )
@@ -170,13 +171,13 @@ func TestClientCommand(t *testing.T) {
 				t.Fatalf("no case matched %q", tt.run)
 			}
 			for _, r := range results {
-				checkCitations(t, r)
+				casetest.CheckCitations(t, r)
 				if !r.Case.AppliesTo(spec.Lockstep) {
 					continue // SKIP for its framing, whatever the client
 				}
 				if r.Outcome.Verdict != tt.want {
 					t.Errorf("%s = %s: %s, want %s", r.Case.ID, r.Outcome.Verdict, r.Outcome.Detail, tt.want)
-					logClientResult(t, r)
+					casetest.LogResult(t, r)
 					continue
 				}
 				if !strings.Contains(r.Outcome.Detail, tt.detail) {
@@ -222,11 +223,11 @@ if not reply.isdigit():
 				t.Skip("python3 is not installed")
 			}
 			for _, r := range runClientCommand(t, tt.argv, "^client/(error-reply|bad-size)$", 0) {
-				checkCitations(t, r)
+				casetest.CheckCitations(t, r)
 				if r.Outcome.Verdict != conformance.Fail || !strings.Contains(r.Outcome.Detail, tt.words) ||
 					!strings.Contains(r.Outcome.Detail, "instead of reporting failure") || !slices.Contains(r.Outcome.Cites(), "REQ-CLI-18") {
 					t.Errorf("%s = %s: %s; want FAIL saying %q and citing REQ-CLI-18", r.Case.ID, r.Outcome.Verdict, r.Outcome.Detail, tt.words)
-					logClientResult(t, r)
+					casetest.LogResult(t, r)
 				}
 				t.Logf("%s: %s: %s", r.Case.ID, r.Outcome.Verdict, r.Outcome.Detail)
 			}
@@ -241,7 +242,7 @@ func TestClientFuncUnsupported(t *testing.T) {
 	fn := func(ctx context.Context, addr, name, out string) error {
 		return fmt.Errorf("no lockstep here: %w", conformance.ErrClientUnsupported)
 	}
-	r := runClientCase(t, "client/plain", spec.Lockstep, fn)
+	r := casetest.RunClientCase(t, "client/plain", spec.Lockstep, fn)
 	if r.Outcome.Verdict != conformance.Skip {
 		t.Errorf("client/plain = %s: %s, want SKIP", r.Outcome.Verdict, r.Outcome.Detail)
 	}

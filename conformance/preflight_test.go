@@ -12,6 +12,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/stickykit/stickykit/conformance"
+	"github.com/stickykit/stickykit/conformance/internal/casetest"
 	"github.com/stickykit/stickykit/ref"
 	"github.com/stickykit/stickykit/ref/reftest"
 	"github.com/stickykit/stickykit/spec"
@@ -59,7 +60,7 @@ func TestPreflightServer(t *testing.T) {
 			t.Errorf("%s: PreflightServer = %v, want a SetupError saying %q", tt.name, err, tt.want)
 		}
 	}
-	assertNoFixtures(t, lock.Root)
+	casetest.AssertNoFixtures(t, lock.Root)
 }
 
 // TestDigestNone checks the exchange without a digest (the tutorial's
@@ -75,8 +76,8 @@ func TestDigestNone(t *testing.T) {
 	target := conformance.ServerTarget{Addr: srv.Addr, Root: srv.Root, Framing: spec.Line, Digest: spec.DigestNone}
 	o := conformance.Options{Skip: regexp.MustCompile(`^server/(conn-limit|default-limit|refusal-close|slow-reader|abandoned-transfer|concurrent)$`)}
 	for _, r := range conformance.RunServer(t.Context(), target, o) {
-		checkCitations(t, r)
-		want := wantRefVerdict(r.Case.ID, spec.Line)
+		casetest.CheckCitations(t, r)
+		want := casetest.WantRefVerdict(r.Case.ID, spec.Line)
 		if r.Case.ID == "server/named-files" {
 			want = conformance.Skip // a file's digest is what it checks
 		}
@@ -90,8 +91,8 @@ func TestDigestNone(t *testing.T) {
 		return err
 	}
 	for _, r := range conformance.RunClient(t.Context(), conformance.ClientTarget{Framing: spec.Line, Digest: spec.DigestNone, Func: client}, conformance.Options{}) {
-		checkCitations(t, r)
-		want := wantRefClient(r.Case.ID, spec.Line)
+		casetest.CheckCitations(t, r)
+		want := casetest.WantRefClient(r.Case.ID, spec.Line)
 		if r.Case.ID == "client/sticky" || strings.Contains(r.Case.ID, "digest") {
 			want = conformance.Skip
 		}

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/stickykit/stickykit/conformance"
+	"github.com/stickykit/stickykit/conformance/internal/casetest"
 	"github.com/stickykit/stickykit/spec"
 )
 
@@ -44,7 +45,7 @@ func checkPrograms(t *testing.T, results []conformance.Result, want []programTes
 	t.Helper()
 	got := map[string]conformance.Result{}
 	for _, r := range results {
-		checkCitations(t, r)
+		casetest.CheckCitations(t, r)
 		got[r.Case.ID] = r
 	}
 	for _, w := range want {
@@ -55,7 +56,7 @@ func checkPrograms(t *testing.T, results []conformance.Result, want []programTes
 		}
 		if r.Outcome.Verdict != w.verdict {
 			t.Errorf("%s = %s: %s, want %s", w.id, r.Outcome.Verdict, r.Outcome.Detail, w.verdict)
-			logClientResult(t, r)
+			casetest.LogResult(t, r)
 			continue
 		}
 		for _, words := range w.words {
@@ -140,7 +141,7 @@ func TestProgramServers(t *testing.T) {
 		t.Parallel()
 		results := conformance.RunServer(t.Context(), server(t, "server_stat.py"), runIDs(time.Second, "server/unreadable"))
 		want := programTest{"server/unreadable", conformance.Fail, []string{"it took the size from the file's metadata (stat) before it opened the file", "REQ-SRV-10"}}
-		if canReadMode000() {
+		if casetest.CanReadMode000() {
 			// As root the server reads mode 000 and sends the bytes.
 			want = programTest{"server/unreadable", conformance.Inconclusive, []string{"and sent them: it could read a file with mode 000"}}
 		}

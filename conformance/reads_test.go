@@ -14,6 +14,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/stickykit/stickykit/conformance"
+	"github.com/stickykit/stickykit/conformance/internal/casetest"
 	"github.com/stickykit/stickykit/spec"
 )
 
@@ -200,9 +201,9 @@ func TestReadsLive(t *testing.T) {
 				t.Fatalf("%d results, want 1", len(results))
 			}
 			r := results[0]
-			checkCitations(t, r)
+			casetest.CheckCitations(t, r)
 			if r.Outcome.Verdict != tt.want {
-				logClientResult(t, r)
+				casetest.LogResult(t, r)
 				t.Fatalf("%s = %s: %s; want %s", tt.id, r.Outcome.Verdict, r.Outcome.Detail, tt.want)
 			}
 			for _, w := range tt.words {

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/stickykit/stickykit/conformance"
+	"github.com/stickykit/stickykit/conformance/internal/casetest"
 	"github.com/stickykit/stickykit/spec"
 )
 
@@ -30,10 +31,10 @@ func TestClientLeavesBackgroundChild(t *testing.T) {
 		t.Fatalf("%d results, want 1", len(results))
 	}
 	r := results[0]
-	checkCitations(t, r)
+	casetest.CheckCitations(t, r)
 	if r.Outcome.Verdict != conformance.Pass {
 		t.Errorf("client/plain = %s: %s, want PASS", r.Outcome.Verdict, r.Outcome.Detail)
-		logClientResult(t, r)
+		casetest.LogResult(t, r)
 	}
 	if strings.Contains(r.Outcome.Detail, "WaitDelay") {
 		t.Errorf("the detail speaks of the kit's plumbing: %s", r.Outcome.Detail)

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +15,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/stickykit/stickykit/conformance"
+	"github.com/stickykit/stickykit/conformance/internal/casetest"
 	"github.com/stickykit/stickykit/ref/reftest"
 	"github.com/stickykit/stickykit/spec"
 )
@@ -26,49 +26,8 @@ import (
 func refTarget(t *testing.T, f spec.Framing) conformance.ServerTarget {
 	t.Helper()
 	srv := reftest.NewServer(t, "", reftest.Options{Framing: f})
-	return conformance.ServerTarget{Addr: srv.Addr, Root: srv.Root, Framing: f, Files: userFiles(t, srv.Root)}
+	return conformance.ServerTarget{Addr: srv.Addr, Root: srv.Root, Framing: f, Files: casetest.UserFiles(t, srv.Root)}
 }
-
-// wantRefVerdict is the verdict the reference server earns for case id in
-// framing f.
-func wantRefVerdict(id string, f spec.Framing) conformance.Verdict {
-	switch {
-	case id == "server/split-request" && f == spec.Lockstep:
-		return conformance.Hazard
-	case id == "server/pipelined-ack" && f == spec.Lockstep:
-		return conformance.Skip
-	case id == "server/line-endings" && f == spec.Lockstep:
-		return conformance.Skip
-	case id == "server/unreadable" && canReadMode000():
-		// The reference server runs in this process: as root it reads
-		// a file with mode 000, and the case cannot say anything.
-		return conformance.Inconclusive
-	case id == "server/special-files" && runtime.GOOS == "windows":
-		return conformance.Inconclusive // no FIFOs
-	}
-	return conformance.Pass
-}
-
-// canReadMode000 reports whether this process can open a file with mode
-// 000 for reading (it runs as root, or on a system without such bits).
-var canReadMode000 = sync.OnceValue(func() bool {
-	f, err := os.CreateTemp("", "stickykit-mode000-")
-	if err != nil {
-		return false
-	}
-	name := f.Name()
-	f.Close()
-	defer os.Remove(name)
-	if os.Chmod(name, 0) != nil {
-		return false
-	}
-	g, err := os.Open(name)
-	if err != nil {
-		return false
-	}
-	g.Close()
-	return true
-})
 
 // serverCaseIDs are the server cases this package promises, by stable ID.
 var serverCaseIDs = []string{
@@ -129,7 +88,7 @@ func TestServerCasesRegistered(t *testing.T) {
 // each framing, through TestServer and through RunServer with the verdicts
 // asserted, and checks the kit leaves no fixture behind.
 func TestRefServer(t *testing.T) {
-	inEachFraming(t, func(t *testing.T, f spec.Framing) {
+	casetest.InEachFraming(t, func(t *testing.T, f spec.Framing) {
 		target := refTarget(t, f)
 		t.Run("TestServer", func(t *testing.T) {
 			conformance.TestServer(t, target, conformance.Options{})
@@ -140,8 +99,8 @@ func TestRefServer(t *testing.T) {
 				t.Fatalf("RunServer returned %d results, want %d", len(results), len(serverCaseIDs))
 			}
 			for _, r := range results {
-				checkCitations(t, r)
-				want := wantRefVerdict(r.Case.ID, f)
+				casetest.CheckCitations(t, r)
+				want := casetest.WantRefVerdict(r.Case.ID, f)
 				t.Logf("%-28s %-6s %8v  %s", r.Case.ID, r.Outcome.Verdict, r.Duration.Round(time.Millisecond), r.Outcome.Detail)
 				if r.Outcome.Verdict != want {
 					t.Errorf("%s (%s): verdict %s, want %s: %s\n%s", r.Case.ID, f, r.Outcome.Verdict, want, r.Outcome.Detail, strings.Join(r.Log, "\n"))
@@ -151,7 +110,7 @@ func TestRefServer(t *testing.T) {
 				}
 			}
 		})
-		assertNoFixtures(t, target.Root)
+		casetest.AssertNoFixtures(t, target.Root)
 	})
 }
 
@@ -160,7 +119,7 @@ func TestRefServer(t *testing.T) {
 // why; the others get the verdicts they get with a root, on names that
 // cannot exist and the files named; nothing is written anywhere.
 func TestRemoteRefServer(t *testing.T) {
-	inEachFraming(t, func(t *testing.T, f spec.Framing) {
+	casetest.InEachFraming(t, func(t *testing.T, f spec.Framing) {
 		target := refTarget(t, f)
 		root := target.Root
 		target.Root = ""
@@ -174,7 +133,7 @@ func TestRemoteRefServer(t *testing.T) {
 		}
 		ran := 0
 		for _, r := range results {
-			checkCitations(t, r)
+			casetest.CheckCitations(t, r)
 			t.Logf("%-28s %-6s %s", r.Case.ID, r.Outcome.Verdict, r.Outcome.Detail)
 			if r.Case.NeedsRoot && r.Case.AppliesTo(f) {
 				if r.Outcome.Verdict != conformance.Skip || !strings.HasPrefix(r.Outcome.Detail, "needs --root: the kit must write fixtures") {
@@ -183,7 +142,7 @@ func TestRemoteRefServer(t *testing.T) {
 				continue
 			}
 			ran++
-			if want := wantRefVerdict(r.Case.ID, f); r.Outcome.Verdict != want {
+			if want := casetest.WantRefVerdict(r.Case.ID, f); r.Outcome.Verdict != want {
 				t.Errorf("%s (%s) without a root = %s, want %s: %s\n%s", r.Case.ID, f, r.Outcome.Verdict, want, r.Outcome.Detail, strings.Join(r.Log, "\n"))
 			}
 		}
@@ -194,26 +153,8 @@ func TestRemoteRefServer(t *testing.T) {
 		if err != nil || len(after) != len(before) {
 			t.Errorf("the root held %d entries before and %d (%v) after, want no change", len(before), len(after), err)
 		}
-		assertNoFixtures(t, root)
+		casetest.AssertNoFixtures(t, root)
 	})
-}
-
-// assertNoFixtures fails if a kit fixture is left in root or beside it. A
-// symbolic link with a fixture's name is the server's doing (it replaced
-// the kit's file), and the kit leaves what is not its own.
-func assertNoFixtures(t *testing.T, root string) {
-	t.Helper()
-	for _, dir := range []string{root, filepath.Dir(root)} {
-		entries, err := os.ReadDir(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, e := range entries {
-			if strings.Contains(e.Name(), "stickykit-check-") && e.Type()&os.ModeSymlink == 0 {
-				t.Errorf("fixture %q left in %s, want it removed", e.Name(), dir)
-			}
-		}
-	}
 }
 
 // TestServerCannotConnect checks that an address nobody listens on makes
@@ -233,12 +174,12 @@ func TestServerCannotConnect(t *testing.T) {
 	}
 	target := conformance.ServerTarget{Addr: addr, Root: root, Framing: spec.Line, Files: []string{"a.txt"}}
 	for _, r := range conformance.RunServer(t.Context(), target, conformance.Options{Timeout: time.Second}) {
-		checkCitations(t, r)
+		casetest.CheckCitations(t, r)
 		if r.Outcome.Verdict != conformance.Error || !strings.Contains(r.Outcome.Detail, "the server is gone") {
 			t.Errorf("%s: got %s %q, want ERROR with \"the server is gone\"", r.Case.ID, r.Outcome.Verdict, r.Outcome.Detail)
 		}
 	}
-	assertNoFixtures(t, root)
+	casetest.AssertNoFixtures(t, root)
 }
 
 // refFactory returns a ServerFactory that starts a fresh reference server
@@ -276,7 +217,7 @@ func TestServerFactory(t *testing.T) {
 		t.Fatalf("RunServer gave %d results, want 3", len(results))
 	}
 	for _, r := range results {
-		checkCitations(t, r)
+		casetest.CheckCitations(t, r)
 		if r.Outcome.Verdict != conformance.Pass {
 			t.Errorf("%s = %s: %s, want PASS\n%s", r.Case.ID, r.Outcome.Verdict, r.Outcome.Detail, strings.Join(r.Log, "\n"))
 		}
@@ -313,7 +254,7 @@ func TestServerFactoryFails(t *testing.T) {
 		return "", nil, errors.New("no such program")
 	}
 	for _, r := range conformance.RunServer(t.Context(), conformance.ServerTarget{Framing: spec.Line, Start: start}, conformance.Options{}) {
-		checkCitations(t, r)
+		casetest.CheckCitations(t, r)
 		if r.Outcome.Verdict != conformance.Error && r.Outcome.Verdict != conformance.Skip ||
 			r.Outcome.Verdict == conformance.Error && !strings.Contains(r.Outcome.Detail, "could not be started: no such program") {
 			t.Errorf("%s = %s: %s, want ERROR (could not be started)", r.Case.ID, r.Outcome.Verdict, r.Outcome.Detail)
@@ -333,35 +274,4 @@ func TestOptionsSkip(t *testing.T) {
 	if got := strings.Join(ids, " "); got != "client/crlf client/plain" {
 		t.Errorf("cases run = %q, want %q", got, "client/crlf client/plain")
 	}
-}
-
-// TestCaseTimeout checks that a case's deadline ends every wait of the
-// kit, on the server's connection and on the client's, however long the
-// per-wait timeout: with an hour for each wait, the cases below end only
-// because their deadline cancels them. A case stopped that way is
-// INCONCLUSIVE, since the kit, not the implementation, ran out of time.
-func TestCaseTimeout(t *testing.T) {
-	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	o := conformance.Options{Timeout: time.Hour, CaseTimeout: 300 * time.Millisecond}
-	check := func(r conformance.Result) {
-		t.Helper()
-		if r.Outcome.Verdict != conformance.Inconclusive || !strings.Contains(r.Outcome.Detail, "did not finish within its 300ms") {
-			t.Errorf("%s = %s: %s, want INCONCLUSIVE (did not finish within its 300ms)", r.Case.ID, r.Outcome.Verdict, r.Outcome.Detail)
-		}
-	}
-	t.Run("server", func(t *testing.T) {
-		// A server that never answers a request for a missing file.
-		target := startMutant(t, spec.Line, silentOnMissing)
-		o.Run = regexp.MustCompile(`^server/missing-file$`)
-		for _, r := range conformance.RunServer(t.Context(), target, o) {
-			check(r)
-		}
-	})
-	t.Run("client", func(t *testing.T) {
-		// A client that asks, then never acknowledges the size.
-		o.Run = regexp.MustCompile(`^client/plain$`)
-		for _, r := range conformance.RunClient(t.Context(), conformance.ClientTarget{Framing: spec.Line, Func: noAck(spec.Line).get}, o) {
-			check(r)
-		}
-	})
 }

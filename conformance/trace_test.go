@@ -1,22 +1,17 @@
 package conformance_test
 
 import (
-	"os"
 	"regexp"
 	"sort"
 	"strings"
 	"testing"
 
 	"github.com/stickykit/stickykit/conformance"
+	"github.com/stickykit/stickykit/conformance/internal/casetest"
 )
 
 // specPath is the specification the cases trace to.
 const specPath = "../SPEC.md"
-
-// reqDef matches a requirement's definition in SPEC.md:
-//
-//	**REQ-SRV-3** (MUST) After an exchange ends ...
-var reqDef = regexp.MustCompile(`\*\*(REQ-[A-Z]+-[0-9]+)\*\*\s*\((MUST|SHOULD|MAY)\b[^)]*\)`)
 
 // untestable lists the MUST requirements no case can check by talking to an
 // implementation over the wire, each with the reason. Keep it short: a
@@ -34,31 +29,11 @@ var untestable = map[string]string{
 	"REQ-LIM-7":  "the write timeout is the server's configuration (default 30 s), too long to wait for in a check; server/slow-reader checks its 1 s floor (REQ-LIM-9), server/abandoned-transfer that a stalled reader holds nothing up (REQ-SRV-15), ref's fault tests the expiry",
 }
 
-// specRequirements returns every requirement SPEC.md defines, with its level.
-func specRequirements(t *testing.T) map[string]string {
-	t.Helper()
-	b, err := os.ReadFile(specPath)
-	if err != nil {
-		t.Fatalf("reading the specification: %v", err)
-	}
-	reqs := map[string]string{}
-	for _, m := range reqDef.FindAllStringSubmatch(string(b), -1) {
-		if old, dup := reqs[m[1]]; dup {
-			t.Errorf("%s: %s defined twice (%s and %s)", specPath, m[1], old, m[2])
-		}
-		reqs[m[1]] = m[2]
-	}
-	if len(reqs) == 0 {
-		t.Fatalf("%s defines no requirement matching %v", specPath, reqDef)
-	}
-	return reqs
-}
-
 // TestTraceRequirements checks the traceability between SPEC.md and the
 // cases: every MUST requirement is cited by a case (or exempted, with a
 // reason), and every ID a case cites exists.
 func TestTraceRequirements(t *testing.T) {
-	reqs := specRequirements(t)
+	reqs := casetest.SpecRequirements(t, specPath)
 	cited := map[string][]string{}
 	for _, c := range conformance.Cases("") {
 		for _, id := range c.Requirements {
@@ -96,7 +71,7 @@ func TestTraceRequirements(t *testing.T) {
 // TestTraceSeverity checks that each case's severity is the strongest level
 // of the requirements it cites, so a SHOULD case never hides a MUST.
 func TestTraceSeverity(t *testing.T) {
-	reqs := specRequirements(t)
+	reqs := casetest.SpecRequirements(t, specPath)
 	for _, c := range conformance.Cases("") {
 		want := conformance.Should
 		for _, id := range c.Requirements {

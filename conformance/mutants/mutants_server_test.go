@@ -1,4 +1,4 @@
-package conformance_test
+package mutants_test
 
 import (
 	"bufio"
@@ -20,6 +20,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/stickykit/stickykit/conformance"
+	"github.com/stickykit/stickykit/conformance/internal/casetest"
 	"github.com/stickykit/stickykit/spec"
 )
 
@@ -463,7 +464,7 @@ func startMutant(t *testing.T, f spec.Framing, d *serverDefect) conformance.Serv
 	if err := os.Mkdir(root, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	files := userFiles(t, root)
+	files := casetest.UserFiles(t, root)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -478,20 +479,6 @@ func startMutant(t *testing.T, f spec.Framing, d *serverDefect) conformance.Serv
 	go m.serve()
 	t.Cleanup(m.close)
 	return conformance.ServerTarget{Addr: ln.Addr().String(), Root: root, Framing: f, Files: files}
-}
-
-// userFiles writes the files a user names to server/named-files into
-// root (one of them with a space in its name, one empty) and returns
-// their names.
-func userFiles(t *testing.T, root string) []string {
-	t.Helper()
-	files := map[string][]byte{"report 2024.bin": fileContent(2024, 70001), "empty.txt": nil}
-	for name, data := range files {
-		if err := os.WriteFile(filepath.Join(root, name), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return []string{"report 2024.bin", "empty.txt"}
 }
 
 func (m *mutant) serve() {
@@ -1072,7 +1059,7 @@ func testServerMutants(t *testing.T, cov *coverage, rows []serverMutantTest, rem
 			t.Errorf("%s detail = %q, want it to contain %q", tc.caseID, r.Outcome.Detail, tc.detail)
 		}
 		t.Logf("%s: FAIL: %s", tc.caseID, r.Outcome.Detail)
-		assertNoFixtures(t, root)
+		casetest.AssertNoFixtures(t, root)
 	}
 	// The rows of quiet defects run first, in a batch of their own: their
 	// neighbours then mostly wait, as they do, rather than hash and copy
@@ -1106,18 +1093,18 @@ func runServerCase(t *testing.T, d *serverDefect, target conformance.ServerTarge
 	if len(results) != 1 {
 		t.Fatalf("RunServer(%s) returned %d results, want 1", id, len(results))
 	}
-	checkCitations(t, results[0])
+	casetest.CheckCitations(t, results[0])
 	return results[0]
 }
 
 // TestServerMutantHealthy checks that the mutant frame without a defect
 // passes every case, so that each FAIL above is its defect's doing.
 func TestServerMutantHealthy(t *testing.T) {
-	inEachFraming(t, func(t *testing.T, f spec.Framing) {
+	casetest.InEachFraming(t, func(t *testing.T, f spec.Framing) {
 		target := startMutant(t, f, healthy)
 		for _, r := range conformance.RunServer(t.Context(), target, healthy.options()) {
-			checkCitations(t, r)
-			want := wantRefVerdict(r.Case.ID, f)
+			casetest.CheckCitations(t, r)
+			want := casetest.WantRefVerdict(r.Case.ID, f)
 			if r.Case.ID == "server/unreadable" {
 				want = conformance.Pass // the mutant refuses mode 000 even as root
 			}

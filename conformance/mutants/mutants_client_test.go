@@ -1,4 +1,4 @@
-package conformance_test
+package mutants_test
 
 import (
 	"bufio"
@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/stickykit/stickykit/conformance"
+	"github.com/stickykit/stickykit/conformance/internal/casetest"
 	"github.com/stickykit/stickykit/naive"
 	"github.com/stickykit/stickykit/spec"
 )
@@ -1013,17 +1014,17 @@ func testClientMutants(t *testing.T, cov *coverage) {
 	runRows(t, names, func(t *testing.T, i int) {
 		mt := clientMutantTests[i]
 		for _, id := range mt.passes {
-			r := runClientCase(t, id, mt.framing, mt.client)
+			r := casetest.RunClientCase(t, id, mt.framing, mt.client)
 			if r.Outcome.Verdict != conformance.Pass {
 				t.Errorf("%s (%v) = %s: %s, want PASS", id, mt.framing, r.Outcome.Verdict, r.Outcome.Detail)
-				logClientResult(t, r)
+				casetest.LogResult(t, r)
 			}
 		}
-		r := runClientCase(t, mt.caught, mt.framing, mt.client)
+		r := casetest.RunClientCase(t, mt.caught, mt.framing, mt.client)
 		cov.ran(mt.caught)
 		if r.Outcome.Verdict != conformance.Fail {
 			t.Errorf("%s (%v) = %s: %s, want FAIL", mt.caught, mt.framing, r.Outcome.Verdict, r.Outcome.Detail)
-			logClientResult(t, r)
+			casetest.LogResult(t, r)
 			return
 		}
 		cov.caught(mt.caught, r.Outcome)
@@ -1042,12 +1043,5 @@ func testClientMutants(t *testing.T, cov *coverage) {
 // gets the reference client's verdict in every case, so that each FAIL
 // above is its defect's doing.
 func TestClientMutantHealthy(t *testing.T) {
-	inEachFraming(t, func(t *testing.T, f spec.Framing) { wantRefClientVerdicts(t, f, healthyClient(f).get) })
-}
-
-func logClientResult(t *testing.T, r conformance.Result) {
-	t.Helper()
-	for _, l := range r.Log {
-		t.Log(l)
-	}
+	casetest.InEachFraming(t, func(t *testing.T, f spec.Framing) { casetest.WantRefClientVerdicts(t, f, healthyClient(f).get) })
 }

@@ -1,4 +1,4 @@
-package conformance_test
+package mutants_test
 
 import (
 	"bytes"
@@ -12,6 +12,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/stickykit/stickykit/conformance"
+	"github.com/stickykit/stickykit/conformance/internal/casetest"
 	"github.com/stickykit/stickykit/spec"
 )
 
@@ -69,7 +70,7 @@ func TestHostileServerSwapsFixtures(t *testing.T) {
 			if links == 0 {
 				t.Errorf("the kit removed the server's symbolic links: it must remove only what is still its own")
 			}
-			assertNoFixtures(t, target.Root)
+			casetest.AssertNoFixtures(t, target.Root)
 		})
 	}
 }
@@ -98,7 +99,7 @@ func TestFixturesChmodRace(t *testing.T) {
 			close(stop)
 			wg.Wait()
 			for _, r := range results {
-				checkCitations(t, r)
+				casetest.CheckCitations(t, r)
 				t.Logf("%s = %s after %d swaps: %s", r.Case.ID, r.Outcome.Verdict, swapped, r.Outcome.Detail)
 			}
 		})

@@ -1,8 +1,7 @@
-package conformance_test
+package mutants_test
 
 import (
 	"maps"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -11,6 +10,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/stickykit/stickykit/conformance"
+	"github.com/stickykit/stickykit/conformance/internal/casetest"
 	"github.com/stickykit/stickykit/spec"
 )
 
@@ -19,38 +19,8 @@ import (
 // caught by the cases meant for it. TestMutants runs them all and then
 // checks that they cover the catalogue: every case catches a mutant, and
 // every MUST requirement a case lists is cited by the failure of one of
-// its mutants. checkCitations holds every result of every test to its
+// its mutants. casetest.CheckCitations holds every result of every test to its
 // case's list.
-
-// reqWord is a requirement ID in a detail.
-var reqWord = regexp.MustCompile(`REQ-[A-Z]+-[0-9]+`)
-
-// checkCitations fails t when r's detail names a requirement its findings
-// do not cite, or its findings cite one its case does not list: then the
-// report would say two things at once.
-func checkCitations(t *testing.T, r conformance.Result) {
-	t.Helper()
-	named := map[string]bool{}
-	for _, id := range reqWord.FindAllString(r.Outcome.Detail, -1) {
-		named[id] = true
-	}
-	cites := r.Outcome.Cites()
-	if r.Outcome.Verdict == conformance.Error && (len(cites) > 0 || len(named) > 0) {
-		t.Errorf("%s: an ERROR names requirements (%v): a case that could not run breaks none: %s", r.Case.ID, r.Outcome.Cites(), r.Outcome.Detail)
-	}
-	for _, id := range cites {
-		if !r.Case.Declares(id) {
-			t.Errorf("%s: a finding cites %s, which the case does not list (it lists %v): %s", r.Case.ID, id, r.Case.Requirements, r.Outcome.Detail)
-		}
-		if !named[id] {
-			t.Errorf("%s: a finding cites %s, which its words do not name: %s", r.Case.ID, id, r.Outcome.Detail)
-		}
-		delete(named, id)
-	}
-	for _, id := range slices.Sorted(maps.Keys(named)) {
-		t.Errorf("%s: the detail names %s, but no finding cites it: %s", r.Case.ID, id, r.Outcome.Detail)
-	}
-}
 
 // coverage collects, per case, how many mutant rows ran and the
 // requirements their failures cited.
@@ -86,7 +56,7 @@ func (c *coverage) caught(id string, o conformance.Outcome) {
 // mustLevel returns the MUST requirements of SPEC.md.
 func mustLevel(t *testing.T) map[string]bool {
 	must := map[string]bool{}
-	for id, level := range specRequirements(t) {
+	for id, level := range casetest.SpecRequirements(t, "../../SPEC.md") {
 		must[id] = level == "MUST"
 	}
 	return must

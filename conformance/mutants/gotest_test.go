@@ -1,4 +1,4 @@
-package conformance_test
+package mutants_test
 
 import (
 	"os"
