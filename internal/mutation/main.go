@@ -20,6 +20,7 @@
 //
 //	go run ./internal/mutation [-n 250] [-seed 1] [-all] [-filter REGEXP] [-j N] [-json FILE]
 //	go run ./internal/mutation --rescore FILE
+//	go run ./internal/mutation [-n 250] [-seed 1] --resume FILE [-json FILE2]
 //	go run ./internal/mutation --build-only DIR --filter REGEXP
 //
 // The run is not part of the test suite: 250 mutants take about an hour
@@ -84,7 +85,12 @@ before and after, and an ordinal among identical snippets of the function
 (never a line number). The sample is the -n mutations with the smallest
 hash of the seed and that name, so it stays the same under edits
 elsewhere. --rescore scores the JSON report of an earlier run against
-today's survivors list; --build-only builds mutants for trying by hand.
+today's survivors list; --resume FILE runs the selection again but keeps
+from that earlier report the catches, the build failures and the survivors
+today's list names, judging only the rest (survivors not listed, mutants
+that did not start or were unjudged, and those never reached): after an
+interruption, or once new cases are in, only what counts against the score
+runs again. --build-only builds mutants for trying by hand.
 
 Exit status: 0 when every judged mutant was caught or is listed, 1 when a
 survivor is not listed, 2 for usage errors or a failing baseline, 130 when
@@ -105,6 +111,7 @@ type config struct {
 	list         bool
 	buildOnly    string
 	rescore      string
+	resume       string
 	baseline     int
 	checkTimeout time.Duration
 	startTimeout time.Duration
@@ -128,6 +135,7 @@ func parseFlags(args []string, stdout, stderr io.Writer, root string) (*config, 
 	fs.StringVar(&c.survivors, "survivors", filepath.Join(root, "internal", "mutation", "survivors.txt"), "the survivors list (`FILE`)")
 	fs.BoolVar(&c.list, "list", false, "print the selected mutations and exit")
 	fs.StringVar(&c.rescore, "rescore", "", "score the JSON report `FILE` of an earlier run against the current survivors list, running nothing")
+	fs.StringVar(&c.resume, "resume", "", "keep the catches, build failures and listed survivors of the JSON report `FILE` of an earlier run; judge only the rest of the selection")
 	fs.StringVar(&c.buildOnly, "build-only", "", "build the selected mutants into `DIR` (N.stickykit, N.diff) for study, and judge none")
 	fs.IntVar(&c.baseline, "baseline", 3, "times the unmutated stickykit is checked first")
 	fs.DurationVar(&c.checkTimeout, "check-timeout", 3*time.Minute, "bound on one run of stickykit check")
@@ -305,9 +313,24 @@ func execute(ctx context.Context, r *runner, c *config, rep *Report, sel, all []
 		rep.Baseline.Seconds, orNone(rep.Baseline.Flaky))
 
 	results := make([]*Result, len(sel))
+	todo := make([]int, len(sel))
+	for i := range todo {
+		todo[i] = i
+	}
+	if c.resume != "" {
+		old, err := readReport(c.resume)
+		if err != nil {
+			fmt.Fprintf(stderr, "mutation: --resume: %v\n", err)
+			return exitError
+		}
+		todo = resume(old, sel, results, listed)
+		rep.Resumed = c.resume
+		fmt.Fprintf(stdout, "mutation: resumed from %s: %d results kept, %d to judge\n", c.resume, len(sel)-len(todo), len(todo))
+	}
 	var mu sync.Mutex // guards results, done and stdout
-	done := 0
-	parallel(ctx, len(sel), c.jobs, func(i int) {
+	done := len(sel) - len(todo)
+	parallel(ctx, len(todo), c.jobs, func(j int) {
+		i := todo[j]
 		res := r.judge(ctx, sel[i])
 		mu.Lock()
 		defer mu.Unlock()

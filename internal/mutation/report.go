@@ -15,6 +15,7 @@ type Report struct {
 	Requested int            `json:"requested"` // -n
 	All       bool           `json:"all"`
 	Filter    string         `json:"filter,omitempty"`
+	Resumed   string         `json:"resumed_from,omitempty"` // --resume FILE
 	Packages  []string       `json:"packages"`
 	Mutations int            `json:"mutations"` // enumerated in Packages
 	Selected  int            `json:"selected"`  // sampled or filtered
@@ -172,6 +173,17 @@ func (r *Report) print(w io.Writer) {
 	fmt.Fprintf(w, "score: caught %d of %d = %.1f%% (%d survivors not listed)\n", c.Caught, c.Scored, 100*r.Score, c.Survived)
 	fmt.Fprintf(w, "baseline verdicts that varied: %s\n", orNone(r.Baseline.Flaky))
 	fmt.Fprintf(w, "took %v with -j %d\n", time.Duration(r.Seconds*float64(time.Second)).Round(time.Second), r.Jobs)
+	if r.Resumed != "" {
+		kept, secs := 0, 0.0
+		for _, res := range r.Results {
+			if res.Resumed {
+				kept++
+				secs += res.Seconds
+			}
+		}
+		fmt.Fprintf(w, "resumed from %s: %d results kept (caught, not compiled, or listed survivors there), which took %v of mutant time there\n",
+			r.Resumed, kept, time.Duration(secs*float64(time.Second)).Round(time.Second))
+	}
 }
 
 // shortList joins the first n of s, and says how many more there are.

@@ -42,6 +42,7 @@ type Result struct {
 	Class       string   `json:"class,omitempty"` // from the survivors list
 	Reason      string   `json:"reason,omitempty"`
 	Seconds     float64  `json:"seconds"`
+	Resumed     bool     `json:"resumed,omitempty"` // taken from the --resume report, not judged again
 
 	m *Mutation
 }
