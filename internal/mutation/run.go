@@ -142,6 +142,9 @@ func (r *runner) judge(ctx context.Context, m *Mutation) *Result {
 		case run.NotStarted != "":
 			notStarted = true
 			res.Notes = append(res.Notes, fmt.Sprintf("check %s: did not start: %s", p, run.NotStarted))
+		case run.Preflight != "":
+			res.Notes = append(res.Notes, fmt.Sprintf("check %s: preflight: %s", p, run.Preflight))
+			r.notePreflight(ctx, dir, bin, p, res)
 		case run.Problem != "":
 			trouble = trouble || !run.TimedOut
 			res.Notes = append(res.Notes, fmt.Sprintf("check %s: %s", p, run.Problem))
@@ -178,6 +181,20 @@ func (r *runner) judge(ctx context.Context, m *Mutation) *Result {
 		res.Outcome = Survived
 	}
 	return res
+}
+
+// notePreflight counts a check that its preflight stopped as a catch by
+// the preflight, if it stops again (with --confirm): the run's
+// configuration is the baseline's, which passed, so what the preflight
+// found (a server silent for a file in its root, one that dies at the
+// first connection, a client that never connects) is the mutant's doing.
+func (r *runner) notePreflight(ctx context.Context, dir, bin string, p probe, res *Result) {
+	name := "preflight (" + p.Framing + " " + p.Role + ")"
+	if r.confirm && r.probe(ctx, dir, bin, p, "").Preflight == "" {
+		res.Unconfirmed = append(res.Unconfirmed, name)
+		return
+	}
+	res.CaughtBy = append(res.CaughtBy, name)
 }
 
 // reconfirm runs the failed cases of probe p again, alone, and returns
