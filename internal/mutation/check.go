@@ -39,7 +39,7 @@ type checkRun struct {
 	Exit       int
 	Cases      []caseVerdict
 	NotStarted string // the server under test never listened: why
-	Preflight  string // the check stopped before any case with a setup error (exit 2): its message
+	Stopped    string // the mutant stopped the check: a setup error of its preflight (exit 2), or its serve died under it
 	Problem    string // the check could not run or finish: why
 	TimedOut   bool   // it did not finish within the run's bound
 	Duration   time.Duration
@@ -85,9 +85,10 @@ func (r *runner) probe(ctx context.Context, dir, impl string, p probe, run strin
 		exited := srv.exited()
 		srv.stop()
 		switch {
-		case (res.Problem != "" || res.Preflight != "") && exited && len(res.Cases) == 0:
-			// It listened, then died under the check's first connection.
-			res.Preflight, res.Problem = "serve exited during the check's preflight: "+srv.describe(), ""
+		case (res.Problem != "" || res.Stopped != "") && exited && len(res.fails()) == 0:
+			// It listened, then died under the check (serve never exits
+			// on its own): the check could not judge what followed.
+			res.Stopped, res.Problem = "serve died during the check: "+srv.describe(), ""
 		case res.Problem != "" && exited:
 			res.Problem += "; the server had exited: " + srv.describe()
 		}
@@ -131,7 +132,7 @@ func (r *runner) runCheck(ctx context.Context, dir, report string, args []string
 		// A setup error: the preflight named what stops any case from
 		// running. The run's own configuration is known good (the
 		// baseline passed with it), so it is the mutant's doing.
-		res.Preflight = strings.TrimSpace(out.String())
+		res.Stopped = "preflight: " + strings.TrimSpace(out.String())
 		return res
 	case rerr != nil:
 		res.Problem = fmt.Sprintf("no report (%v): %s", err, out.String())

@@ -11,7 +11,9 @@
 //	stickykit check client --framing F -- MUTANT get --addr {addr} --framing F -o {out} {name}
 //	    in both framings
 //
-// A mutant is caught when a case FAILs and FAILs again when run alone. The
+// A mutant is caught when a case FAILs and FAILs again when run alone, or
+// when it stops a check twice (a setup error of the preflight, or a serve
+// that dies under the check: the configuration is the baseline's). The
 // score is caught / (compiled - did not start - unjudged - listed), where
 // listed are the survivors that internal/mutation/survivors.txt judges
 // equivalent or invisible on the wire, each with its reason.
@@ -67,11 +69,14 @@ judge each mutant with the unmutated stickykit's checks (check server
 against its serve, check client against its get, both framings), and print
 the score and the survivors.
 
-A mutant is CAUGHT when a case FAILs and FAILs again when run alone. Its
-outcome is otherwise one of: survived; not-compiled; not-started (its
-serve never listened and no client case failed: check reports a setup
-error, not a verdict, so the mutant is counted apart); unjudged (a check
-could not run). A check that does not finish within --check-timeout gives
+A mutant is CAUGHT when a case FAILs and FAILs again when run alone, or
+when it stops a check and stops it again: a setup error of the preflight
+(a server silent for a file in its root, a client that never connects) or
+a serve that dies under the check. The run's configuration is the
+baseline's, which passed, so what stops a check is the mutant's doing.
+Its outcome is otherwise one of: survived; not-compiled; not-started (its
+serve never listened and no client case failed, so the mutant is counted
+apart); unjudged (a check could not run). A check that does not finish within --check-timeout gives
 no verdict: its mutant survives unless another case catches it.
 
 The score is caught / (compiled - not-started - unjudged - listed), where

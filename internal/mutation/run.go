@@ -142,9 +142,9 @@ func (r *runner) judge(ctx context.Context, m *Mutation) *Result {
 		case run.NotStarted != "":
 			notStarted = true
 			res.Notes = append(res.Notes, fmt.Sprintf("check %s: did not start: %s", p, run.NotStarted))
-		case run.Preflight != "":
-			res.Notes = append(res.Notes, fmt.Sprintf("check %s: preflight: %s", p, run.Preflight))
-			r.notePreflight(ctx, dir, bin, p, res)
+		case run.Stopped != "":
+			res.Notes = append(res.Notes, fmt.Sprintf("check %s: %s", p, run.Stopped))
+			r.noteStopped(ctx, dir, bin, p, res)
 		case run.Problem != "":
 			trouble = trouble || !run.TimedOut
 			res.Notes = append(res.Notes, fmt.Sprintf("check %s: %s", p, run.Problem))
@@ -183,14 +183,16 @@ func (r *runner) judge(ctx context.Context, m *Mutation) *Result {
 	return res
 }
 
-// notePreflight counts a check that its preflight stopped as a catch by
-// the preflight, if it stops again (with --confirm): the run's
-// configuration is the baseline's, which passed, so what the preflight
-// found (a server silent for a file in its root, one that dies at the
-// first connection, a client that never connects) is the mutant's doing.
-func (r *runner) notePreflight(ctx context.Context, dir, bin string, p probe, res *Result) {
-	name := "preflight (" + p.Framing + " " + p.Role + ")"
-	if r.confirm && r.probe(ctx, dir, bin, p, "").Preflight == "" {
+// noteStopped counts a check that the mutant stopped as a catch, if it
+// stops again (with --confirm). The run's configuration is the
+// baseline's, which passed, so what stopped the check is the mutant's
+// doing: a setup error of the preflight (a server silent for a file in
+// its root, a client that never connects) or a serve that died under the
+// check (serve never exits on its own; check reports every case after as
+// ERROR, "the server is gone").
+func (r *runner) noteStopped(ctx context.Context, dir, bin string, p probe, res *Result) {
+	name := "stopped the check (" + p.String() + ")"
+	if r.confirm && r.probe(ctx, dir, bin, p, "").Stopped == "" {
 		res.Unconfirmed = append(res.Unconfirmed, name)
 		return
 	}
