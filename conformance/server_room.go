@@ -65,7 +65,7 @@ const (
 )
 
 // roomRuns counts the runs of server/makes-room in this process. Each
-// connects from addresses of its own, 127.0.N.1 to 127.0.N.6 with N from 3
+// connects from addresses of its own, 127.0.N.2 to 127.0.N.8 with N from 3
 // on: apart from those of the cases about the connection limit (127.0.0.x)
 // and from those of the run before against the same server, so that no
 // connection the server has yet to release counts against them.
@@ -75,7 +75,7 @@ var roomRuns atomic.Uint32
 // connects from.
 func roomBase() netip.Addr {
 	n := roomRuns.Add(1) - 1
-	return netip.AddrFrom4([4]byte{127, 0, byte(3 + n%200), 1})
+	return netip.AddrFrom4([4]byte{127, 0, byte(3 + n%200), 2})
 }
 
 // roomConn is a connection server/makes-room holds.
@@ -132,11 +132,14 @@ func runServerMakesRoom(ctx context.Context, x *serverCheck) Outcome {
 	if !r.see {
 		x.logf("kit: it cannot see when the server accepts a connection here; it opens them one after another")
 	}
+	// The newcomer's address and the bystander's are neighbours, 127.0.N.2
+	// and 127.0.N.3: a server that counts its limit per address over a
+	// wider prefix (a /31, a /24) counts them as one.
+	one := src.fresh()
 	var other *net.TCPAddr
 	if src.spread {
 		other = src.fresh()
 	}
-	one := src.fresh()
 	per := roomPart{name: "per address", froms: []*net.TCPAddr{one}, each: defaultPerAddr, silent: defaultPerAddr - 1, newFrom: one, other: other}
 	first, o := r.part(per)
 	if o.Verdict != "" {
@@ -157,7 +160,20 @@ func runServerMakesRoom(ctx context.Context, x *serverCheck) Outcome {
 	if o.Verdict != "" {
 		return o
 	}
-	return pass("per address: %s; budget: %s", first, second)
+	if x.framing != spec.Line {
+		// One read is one whole message (REQ-LOCK-3): a request
+		// is never partial, and the first octet of one is a
+		// malformed request.
+		return pass("per address: %s; budget: %s; (in the lockstep framing no request is ever partial, so the kit did not check which connection makes room when none of an address has sent nothing)", first, second)
+	}
+	third, o := r.stuckPart(src.fresh())
+	if o.Verdict == Fail {
+		return fail("%s; the other parts passed: per address: %s; budget: %s", o, first, second)
+	}
+	if o.Verdict != "" {
+		return o
+	}
+	return pass("per address: %s; budget: %s; stuck: %s", first, second, third)
 }
 
 // close closes every connection of the case.
@@ -227,7 +243,7 @@ func (r *room) part(p roomPart) (string, Outcome) {
 	if o := lim.judge(busy, nerr, ev, w.heardFrom()); o.Verdict != "" {
 		return "", o
 	}
-	if o := r.judgePushed(lim, ev.c); o.Verdict != "" {
+	if o := r.judgePushed(lim.what(), "the oldest that had sent nothing", ev.c); o.Verdict != "" {
 		return "", o
 	}
 	if err := r.end(held[0]); err != nil {
@@ -237,8 +253,15 @@ func (r *room) part(p roomPart) (string, Outcome) {
 	if o := r.stillServed(lim, ev.c); o.Verdict != "" {
 		return "", o
 	}
-	return fmt.Sprintf("%s; connection %d, the oldest that had sent nothing, got ERR busy and was closed, the newcomer was %s, connection %d was still %s, and every other connection still answered",
-		lim.what(), ev.c.n, r.newcomer.served(), held[0].n, r.held.served()), Outcome{}
+	full := ""
+	if lim.perAddr() {
+		if o := r.addressFull(lim, ev.c); o.Verdict != "" {
+			return "", o
+		}
+		full = fmt.Sprintf("; then, with all %d connections of the address after a request, a newcomer from it got ERR busy", defaultPerAddr)
+	}
+	return fmt.Sprintf("%s; connection %d, the oldest that had sent nothing, got ERR busy and was closed, the newcomer was %s, connection %d was still %s, and every other connection still answered%s",
+		lim.what(), ev.c.n, r.newcomer.served(), held[0].n, r.held.served(), full), Outcome{}
 }
 
 // open makes connection n+1 from from and waits, where the kit can see
@@ -368,6 +391,10 @@ func (r *room) stillServed(l limitSeen, pushed *roomConn) Outcome {
 	if len(gone) == 0 {
 		return Outcome{}
 	}
+	if b := l.bystander; b != nil && slices.Contains(gone, b) {
+		return fail("%s; connection %d, the oldest that had sent nothing, got ERR busy, and the newcomer was served; but then, asked for a name that cannot exist, connection %d, from %s, another address, no longer answered: the server pushed it out at the limit of %s, counting the two addresses as one (a limit per prefix wider than one IPv4 address or IPv6 /64) (%s)",
+			l.what(), pushed.n, b.n, fromWords(b.from), fromWords(l.part.newFrom), cite("REQ-LIM-14", "REQ-LIM-13"))
+	}
 	return fail("%s; connection %d, the oldest that had sent nothing, got ERR busy, and the newcomer was served; but then, asked for a name that cannot exist, %s no longer answered (connection %d: %v): the server pushed out more than the one connection the newcomer needed, so its limit per address is below %d or its budget of connections without a request below %d (%s)",
 		l.what(), pushed.n, l.connWords(gone), gone[0].n, first, defaultPerAddr, defaultPending, cite("REQ-LIM-14", "REQ-LIM-12"))
 }
@@ -391,20 +418,20 @@ func endedErr(err error) bool {
 
 // judgePushed judges the connection the server pushed out: ERR busy, then
 // a close.
-func (r *room) judgePushed(lim limitSeen, v *roomConn) Outcome {
+func (r *room) judgePushed(what, who string, v *roomConn) Outcome {
 	x := r.x
 	v.k.logf = func(format string, a ...any) { x.logf("connection %d: %s", v.n, fmt.Sprintf(format, a...)) }
 	_, err := v.k.r.ReadReply()
 	var er *spec.ErrorReply
-	at := fmt.Sprintf("%s; connection %d, the oldest that had sent nothing, was pushed out as it should be", lim.what(), v.n)
+	at := fmt.Sprintf("%s; connection %d, %s, was pushed out as it should be", what, v.n, who)
 	switch {
 	case errors.As(err, &er) && er.Code == spec.CodeBusy:
 		v.k.logf("<- %s", quote(spec.EncodeError(x.framing, er.Code, er.Text)))
 	case errors.As(err, &er):
 		return fail("%s, but it got ERR %s, not ERR busy (%s: the connection pushed out is answered ERR busy before it is closed)", at, er.Code, cite("REQ-LIM-13"))
 	case endedErr(err) && time.Since(v.at) >= minTimeout:
-		return inconclusive("%s; connection %d, the oldest that had sent nothing, ended without a word (%s) %v after it connected: that may have been its first-request timeout (one may be as short as %v), not room made for the newcomer, and the kit cannot tell which",
-			lim.what(), v.n, netWords(err), time.Since(v.at).Round(time.Millisecond), minTimeout)
+		return inconclusive("%s; connection %d, %s, ended without a word (%s) %v after it connected: that may have been its first-request timeout (one may be as short as %v), not room made for the newcomer, and the kit cannot tell which",
+			what, v.n, who, netWords(err), time.Since(v.at).Round(time.Millisecond), minTimeout)
 	case endedErr(err):
 		return fail("%s, but it ended without a word (%s; %s: the connection pushed out is answered ERR busy before it is closed, so that its client knows why)", at, netWords(err), cite("REQ-LIM-13"))
 	case err != nil:
