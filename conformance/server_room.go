@@ -24,23 +24,32 @@ import (
 // nothing (of the newcomer's address, for the per-address limit),
 // answering it ERR busy, rather than refuse the newcomer; a connection
 // whose request has arrived never makes room (REQ-LIM-13). The case has
-// two parts, run in turn against the same server:
+// three parts, run in turn against the same server:
 //
 //	per address  one connection that sends nothing, from an address of its
-//	             own; then from another address: a connection that sends a
-//	             request (for a fixture: the size is announced, the kit
-//	             holds back its ack), 31 that send nothing, and a 33rd.
+//	             own; then from the neighbouring address (the two share a
+//	             /31): a connection that sends a request (for a fixture:
+//	             the size is announced, the kit holds back its ack), 31
+//	             that send nothing, and a 33rd.
 //	budget       from three more addresses, at most 22 from each: one
 //	             connection that sends a request and 64 that send nothing;
 //	             then a newcomer from a fourth.
+//	stuck        (line framing) from a sixth address, 32 connections that
+//	             each send the first octet of a request and no more; once
+//	             the server has read them and stuckWait has passed, a 33rd.
 //
-// In each part the oldest connection of the newcomer's address (per
-// address) or of all (budget) that sent nothing must get ERR busy and a
-// close; the newcomer must be served; the connection that sent a request
+// In the first two parts the oldest connection of the newcomer's address
+// (per address) or of all (budget) that sent nothing must get ERR busy and
+// a close; the newcomer must be served; the connection that sent a request
 // must still be served, byte-exact. Then every other connection that sent
 // nothing asks for a name that cannot exist and must get ERR not-found:
 // one newcomer needs room for one. So none of them waits for its first
-// request any more when the budget part begins.
+// request any more when the budget part begins. In the per-address part,
+// every connection of the address having then sent a request, one more
+// from it must get ERR busy: a server that counts fewer connections than
+// it holds serves it. In the stuck part no connection has sent nothing,
+// so the oldest stuck inside its partial request must go, and the others,
+// completing their requests, must be answered.
 //
 // The limits are checked at their defaults, as server/default-limit checks
 // the connection limit's: a server configured with a larger budget or a
