@@ -455,6 +455,11 @@ func (r *room) judgePushed(what, who string, v *roomConn) Outcome {
 	case !closed:
 		return fail("%s and got ERR busy, but then stayed open for %v (%s: the connection pushed out is closed)", at, x.timeout, cite("REQ-LIM-13"))
 	}
+	// The kit closes its side too, so that a server draining the
+	// connection before its close (as it may, so that ERR busy is not lost
+	// to a reset) ends at once, not at the end of its drain, and is done
+	// with it long before the next part of the case, many round trips on.
+	v.k.close()
 	return Outcome{}
 }
 
