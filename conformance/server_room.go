@@ -227,29 +227,21 @@ func (r *room) part(p roomPart) (string, Outcome) {
 	if bystander != nil {
 		watched = append(slices.Clip(held), bystander)
 	}
-	w := startWatch(r.ctx, watched)
-	nc, o := r.open(p.newFrom, true)
-	if o.Verdict != "" {
-		w.stop()
-		return "", o
-	}
-	busy, nerr := r.serveNewcomer(nc)
 	// The oldest that sent nothing must go; the one that sent a request
 	// never. The kit waits for either, not for the first to be heard: a
 	// server whose limit is below the default pushes out others too. A
 	// newcomer refused says enough.
-	var e heard
-	var pushed bool
-	if busy == nil {
-		e, pushed = w.until(x.timeout, 0, 1, len(held))
+	a, o := r.arrive(watched, p.newFrom, 0, 1, len(held))
+	if o.Verdict != "" {
+		return "", o
 	}
-	w.stop()
+	nc, busy, nerr, e, pushed := a.nc, a.busy, a.nerr, a.e, a.pushed
 	lim := limitSeen{part: p, held: held, nc: nc, room: r, bystander: bystander}
 	var ev event
 	if pushed {
 		ev = event{c: watched[e.i], e: e}
 	}
-	if o := lim.judge(busy, nerr, ev, w.heardFrom()); o.Verdict != "" {
+	if o := lim.judge(busy, nerr, ev, a.heard); o.Verdict != "" {
 		return "", o
 	}
 	if o := r.judgePushed(lim.what(), "the oldest that had sent nothing", ev.c); o.Verdict != "" {
@@ -271,6 +263,40 @@ func (r *room) part(p roomPart) (string, Outcome) {
 	}
 	return fmt.Sprintf("%s; connection %d, the oldest that had sent nothing, got ERR busy and was closed, the newcomer was %s, connection %d was still %s, and every other connection still answered%s",
 		lim.what(), ev.c.n, r.newcomer.served(), held[0].n, r.held.served(), full), Outcome{}
+}
+
+// arrival is what became of a newcomer: the connection; the ERR busy
+// that refused it, or what went wrong serving it; and the connection
+// among those wanted on which the server sent something or which it
+// ended (e, when pushed), and all such among those watched (heard).
+type arrival struct {
+	nc     *roomConn
+	busy   *spec.ErrorReply
+	nerr   error
+	e      heard
+	pushed bool
+	heard  []*roomConn
+}
+
+// arrive watches the connections watched, opens the newcomer from
+// from and has it ask for its file; unless it was refused, it waits, at
+// most the timeout, for the server to send something on, or end, one of
+// those wanted (indices among watched).
+func (r *room) arrive(watched []*roomConn, from *net.TCPAddr, wanted ...int) (arrival, Outcome) {
+	w := startWatch(r.ctx, watched)
+	nc, o := r.open(from, true)
+	if o.Verdict != "" {
+		w.stop()
+		return arrival{}, o
+	}
+	a := arrival{nc: nc}
+	a.busy, a.nerr = r.serveNewcomer(nc)
+	if a.busy == nil {
+		a.e, a.pushed = w.until(r.x.timeout, wanted...)
+	}
+	w.stop()
+	a.heard = w.heardFrom()
+	return a, Outcome{}
 }
 
 // open makes connection n+1 from from and waits, where the kit can see

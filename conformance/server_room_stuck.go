@@ -74,23 +74,15 @@ func (r *room) stuckPart(from *net.TCPAddr) (string, Outcome) {
 	}
 	what := fmt.Sprintf("from %s the kit held connections %d to %d, each of which had sent %s, the first octet of a request, and then nothing for %v (%s); connection %d came from the same address, the %d%s from it",
 		fromWords(from), held[0].n, held[len(held)-1].n, quote(octet), stuckWait, read, r.made+1, defaultPerAddr+1, ordinal(defaultPerAddr+1))
-	w := startWatch(r.ctx, held)
-	nc, o := r.open(from, true)
+	wanted := make([]int, len(held))
+	for i := range wanted {
+		wanted[i] = i
+	}
+	a, o := r.arrive(held, from, wanted...)
 	if o.Verdict != "" {
-		w.stop()
 		return "", o
 	}
-	busy, nerr := r.serveNewcomer(nc)
-	var e heard
-	var pushed bool
-	if busy == nil {
-		wanted := make([]int, len(held))
-		for i := range wanted {
-			wanted[i] = i
-		}
-		e, pushed = w.until(x.timeout, wanted...)
-	}
-	w.stop()
+	busy, nerr, e, pushed := a.busy, a.nerr, a.e, a.pushed
 	oldest := held[0]
 	switch {
 	case busy != nil:
