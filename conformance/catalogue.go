@@ -78,8 +78,9 @@ var serverCatalogue = needsRoot([]serverCase{
 		runServerConnLimit},
 	{Case{ID: "server/default-limit", Severity: Should,
 		Title: "the kit holds 257 connections, each after a request, from many loopback addresses: the server " +
-			"refuses one by then (default limit 256; one configured higher fails this SHOULD case)",
-		Requirements: []string{"REQ-LIM-18"}},
+			"refuses one by then (default limit 256; one configured higher fails this SHOULD case); the 256th, " +
+			"which sends nothing, is pushed out (ERR busy, close) by the next rather than that one refused",
+		Requirements: []string{"REQ-LIM-18", "REQ-LIM-13"}},
 		runServerDefaultLimit},
 	{Case{ID: "server/end-of-stream", Severity: Must,
 		Title: "the kit ends its stream before a request, where the ack is due, and (line) inside a request line: " +
@@ -103,7 +104,8 @@ var serverCatalogue = needsRoot([]serverCase{
 	{Case{ID: "server/makes-room", Severity: Should,
 		Title: "at the limit of 32 per address, then at the budget of 64 connections without a request (from addresses " +
 			"below that limit), a newcomer pushes out the oldest connection that sent nothing (ERR busy, close) and is " +
-			"served; no other connection goes, and one whose request arrived never does",
+			"served; no other connection goes, and one whose request arrived never does; with every connection of the " +
+			"address after a request, a newcomer is refused; (line) with each stuck inside a partial request, the oldest goes",
 		Requirements: []string{"REQ-LIM-12", "REQ-LIM-13", "REQ-LIM-14"}},
 		runServerMakesRoom},
 	{Case{ID: "server/missing-file", Severity: Must,

@@ -119,6 +119,12 @@ type holding struct {
 	busy, lastBusy *refusal
 	perAddr        int
 	atLimit        bool
+
+	// silentAt, when not zero, says to open one connection that sends
+	// nothing, from an address of its own, as the silentAt-th the server
+	// holds; silent is that connection.
+	silentAt int
+	silent   *silentConn
 }
 
 // holdProblem is why the kit could not go on holding connections.
@@ -155,6 +161,9 @@ func (h *holding) close() {
 		k.close()
 	}
 	h.conns = nil
+	if h.silent != nil {
+		h.silent.k.close()
+	}
 	for _, r := range []*refusal{h.busy, h.lastBusy} {
 		if r != nil {
 			r.k.close()
@@ -171,6 +180,11 @@ func (h *holding) fill(max int) *holdProblem {
 		h.x.logf("kit: held %s from %s at once", count(len(h.conns), "connection"), h.addrWords())
 	}()
 	for len(h.conns) < max {
+		if h.silentAt > 0 && h.silent == nil && len(h.conns) == h.silentAt-1 {
+			if p := h.openSilent(); p != nil {
+				return p
+			}
+		}
 		if h.most > 0 && h.onCur >= h.most {
 			h.cur, h.onCur = h.src.fresh(), 0
 			h.addrs++
@@ -444,6 +458,7 @@ func (x *serverCheck) judgeBusy(r *refusal) (Outcome, bool) {
 func runServerDefaultLimit(ctx context.Context, x *serverCheck) Outcome {
 	h := x.newHolding(ctx)
 	defer h.close()
+	h.silentAt = defaultConnLimit
 	if p := h.fill(defaultConnLimit + 1); p != nil {
 		switch p.kind {
 		case holdKitSide:
@@ -459,8 +474,12 @@ func runServerDefaultLimit(ctx context.Context, x *serverCheck) Outcome {
 		if h.lastBusy != nil {
 			last = h.lastBusy
 		}
-		return pass("%s; connection %d (from %s) got ERR busy: the server serves no more connections at once than the default limit of %d%s",
-			h.heldWords(), last.n, fromWords(last.from), defaultConnLimit, h.perAddrWords())
+		silent, o := h.judgeSilent()
+		if o.Verdict != "" {
+			return o
+		}
+		return pass("%s; connection %d (from %s) got ERR busy: the server serves no more connections at once than the default limit of %d%s%s",
+			h.heldWords(), last.n, fromWords(last.from), defaultConnLimit, h.perAddrWords(), silent)
 	case h.limited():
 		return inconclusive("%s; connection %d got ERR busy, but the kit could connect from one address only: a limit per address may hide the server's connection limit",
 			h.heldWords(), h.busy.n)

@@ -24,23 +24,32 @@ import (
 // nothing (of the newcomer's address, for the per-address limit),
 // answering it ERR busy, rather than refuse the newcomer; a connection
 // whose request has arrived never makes room (REQ-LIM-13). The case has
-// two parts, run in turn against the same server:
+// three parts, run in turn against the same server:
 //
 //	per address  one connection that sends nothing, from an address of its
-//	             own; then from another address: a connection that sends a
-//	             request (for a fixture: the size is announced, the kit
-//	             holds back its ack), 31 that send nothing, and a 33rd.
+//	             own; then from the neighbouring address (the two share a
+//	             /31): a connection that sends a request (for a fixture:
+//	             the size is announced, the kit holds back its ack), 31
+//	             that send nothing, and a 33rd.
 //	budget       from three more addresses, at most 22 from each: one
 //	             connection that sends a request and 64 that send nothing;
 //	             then a newcomer from a fourth.
+//	stuck        (line framing) from a sixth address, 32 connections that
+//	             each send the first octet of a request and no more; once
+//	             the server has read them and stuckWait has passed, a 33rd.
 //
-// In each part the oldest connection of the newcomer's address (per
-// address) or of all (budget) that sent nothing must get ERR busy and a
-// close; the newcomer must be served; the connection that sent a request
+// In the first two parts the oldest connection of the newcomer's address
+// (per address) or of all (budget) that sent nothing must get ERR busy and
+// a close; the newcomer must be served; the connection that sent a request
 // must still be served, byte-exact. Then every other connection that sent
 // nothing asks for a name that cannot exist and must get ERR not-found:
 // one newcomer needs room for one. So none of them waits for its first
-// request any more when the budget part begins.
+// request any more when the budget part begins. In the per-address part,
+// every connection of the address having then sent a request, one more
+// from it must get ERR busy: a server that counts fewer connections than
+// it holds serves it. In the stuck part no connection has sent nothing,
+// so the oldest stuck inside its partial request must go, and the others,
+// completing their requests, must be answered.
 //
 // The limits are checked at their defaults, as server/default-limit checks
 // the connection limit's: a server configured with a larger budget or a
@@ -65,7 +74,7 @@ const (
 )
 
 // roomRuns counts the runs of server/makes-room in this process. Each
-// connects from addresses of its own, 127.0.N.1 to 127.0.N.6 with N from 3
+// connects from addresses of its own, 127.0.N.2 to 127.0.N.8 with N from 3
 // on: apart from those of the cases about the connection limit (127.0.0.x)
 // and from those of the run before against the same server, so that no
 // connection the server has yet to release counts against them.
@@ -75,7 +84,7 @@ var roomRuns atomic.Uint32
 // connects from.
 func roomBase() netip.Addr {
 	n := roomRuns.Add(1) - 1
-	return netip.AddrFrom4([4]byte{127, 0, byte(3 + n%200), 1})
+	return netip.AddrFrom4([4]byte{127, 0, byte(3 + n%200), 2})
 }
 
 // roomConn is a connection server/makes-room holds.
@@ -132,11 +141,14 @@ func runServerMakesRoom(ctx context.Context, x *serverCheck) Outcome {
 	if !r.see {
 		x.logf("kit: it cannot see when the server accepts a connection here; it opens them one after another")
 	}
+	// The newcomer's address and the bystander's are neighbours, 127.0.N.2
+	// and 127.0.N.3: a server that counts its limit per address over a
+	// wider prefix (a /31, a /24) counts them as one.
+	one := src.fresh()
 	var other *net.TCPAddr
 	if src.spread {
 		other = src.fresh()
 	}
-	one := src.fresh()
 	per := roomPart{name: "per address", froms: []*net.TCPAddr{one}, each: defaultPerAddr, silent: defaultPerAddr - 1, newFrom: one, other: other}
 	first, o := r.part(per)
 	if o.Verdict != "" {
@@ -157,7 +169,20 @@ func runServerMakesRoom(ctx context.Context, x *serverCheck) Outcome {
 	if o.Verdict != "" {
 		return o
 	}
-	return pass("per address: %s; budget: %s", first, second)
+	if x.framing != spec.Line {
+		// One read is one whole message (REQ-LOCK-3): a request
+		// is never partial, and the first octet of one is a
+		// malformed request.
+		return pass("per address: %s; budget: %s; (in the lockstep framing no request is ever partial, so the kit did not check which connection makes room when none of an address has sent nothing)", first, second)
+	}
+	third, o := r.stuckPart(src.fresh())
+	if o.Verdict == Fail {
+		return fail("%s; the other parts passed: per address: %s; budget: %s", o, first, second)
+	}
+	if o.Verdict != "" {
+		return o
+	}
+	return pass("per address: %s; budget: %s; stuck: %s", first, second, third)
 }
 
 // close closes every connection of the case.
@@ -202,32 +227,24 @@ func (r *room) part(p roomPart) (string, Outcome) {
 	if bystander != nil {
 		watched = append(slices.Clip(held), bystander)
 	}
-	w := startWatch(r.ctx, watched)
-	nc, o := r.open(p.newFrom, true)
-	if o.Verdict != "" {
-		w.stop()
-		return "", o
-	}
-	busy, nerr := r.serveNewcomer(nc)
 	// The oldest that sent nothing must go; the one that sent a request
 	// never. The kit waits for either, not for the first to be heard: a
 	// server whose limit is below the default pushes out others too. A
 	// newcomer refused says enough.
-	var e heard
-	var pushed bool
-	if busy == nil {
-		e, pushed = w.until(x.timeout, 0, 1, len(held))
+	a, o := r.arrive(watched, p.newFrom, 0, 1, len(held))
+	if o.Verdict != "" {
+		return "", o
 	}
-	w.stop()
+	nc, busy, nerr, e, pushed := a.nc, a.busy, a.nerr, a.e, a.pushed
 	lim := limitSeen{part: p, held: held, nc: nc, room: r, bystander: bystander}
 	var ev event
 	if pushed {
 		ev = event{c: watched[e.i], e: e}
 	}
-	if o := lim.judge(busy, nerr, ev, w.heardFrom()); o.Verdict != "" {
+	if o := lim.judge(busy, nerr, ev, a.heard); o.Verdict != "" {
 		return "", o
 	}
-	if o := r.judgePushed(lim, ev.c); o.Verdict != "" {
+	if o := r.judgePushed(lim.what(), "the oldest that had sent nothing", ev.c); o.Verdict != "" {
 		return "", o
 	}
 	if err := r.end(held[0]); err != nil {
@@ -237,8 +254,49 @@ func (r *room) part(p roomPart) (string, Outcome) {
 	if o := r.stillServed(lim, ev.c); o.Verdict != "" {
 		return "", o
 	}
-	return fmt.Sprintf("%s; connection %d, the oldest that had sent nothing, got ERR busy and was closed, the newcomer was %s, connection %d was still %s, and every other connection still answered",
-		lim.what(), ev.c.n, r.newcomer.served(), held[0].n, r.held.served()), Outcome{}
+	full := ""
+	if lim.perAddr() {
+		if o := r.addressFull(lim, ev.c); o.Verdict != "" {
+			return "", o
+		}
+		full = fmt.Sprintf("; then, with all %d connections of the address after a request, a newcomer from it got ERR busy", defaultPerAddr)
+	}
+	return fmt.Sprintf("%s; connection %d, the oldest that had sent nothing, got ERR busy and was closed, the newcomer was %s, connection %d was still %s, and every other connection still answered%s",
+		lim.what(), ev.c.n, r.newcomer.served(), held[0].n, r.held.served(), full), Outcome{}
+}
+
+// arrival is what became of a newcomer: the connection; the ERR busy
+// that refused it, or what went wrong serving it; and the connection
+// among those wanted on which the server sent something or which it
+// ended (e, when pushed), and all such among those watched (heard).
+type arrival struct {
+	nc     *roomConn
+	busy   *spec.ErrorReply
+	nerr   error
+	e      heard
+	pushed bool
+	heard  []*roomConn
+}
+
+// arrive watches the connections watched, opens the newcomer from
+// from and has it ask for its file; unless it was refused, it waits, at
+// most the timeout, for the server to send something on, or end, one of
+// those wanted (indices among watched).
+func (r *room) arrive(watched []*roomConn, from *net.TCPAddr, wanted ...int) (arrival, Outcome) {
+	w := startWatch(r.ctx, watched)
+	nc, o := r.open(from, true)
+	if o.Verdict != "" {
+		w.stop()
+		return arrival{}, o
+	}
+	a := arrival{nc: nc}
+	a.busy, a.nerr = r.serveNewcomer(nc)
+	if a.busy == nil {
+		a.e, a.pushed = w.until(r.x.timeout, wanted...)
+	}
+	w.stop()
+	a.heard = w.heardFrom()
+	return a, Outcome{}
 }
 
 // open makes connection n+1 from from and waits, where the kit can see
@@ -368,6 +426,10 @@ func (r *room) stillServed(l limitSeen, pushed *roomConn) Outcome {
 	if len(gone) == 0 {
 		return Outcome{}
 	}
+	if b := l.bystander; b != nil && slices.Contains(gone, b) {
+		return fail("%s; connection %d, the oldest that had sent nothing, got ERR busy, and the newcomer was served; but then, asked for a name that cannot exist, connection %d, from %s, another address, no longer answered: the server pushed it out at the limit of %s, counting the two addresses as one (a limit per prefix wider than one IPv4 address or IPv6 /64) (%s)",
+			l.what(), pushed.n, b.n, fromWords(b.from), fromWords(l.part.newFrom), cite("REQ-LIM-14", "REQ-LIM-13"))
+	}
 	return fail("%s; connection %d, the oldest that had sent nothing, got ERR busy, and the newcomer was served; but then, asked for a name that cannot exist, %s no longer answered (connection %d: %v): the server pushed out more than the one connection the newcomer needed, so its limit per address is below %d or its budget of connections without a request below %d (%s)",
 		l.what(), pushed.n, l.connWords(gone), gone[0].n, first, defaultPerAddr, defaultPending, cite("REQ-LIM-14", "REQ-LIM-12"))
 }
@@ -391,20 +453,20 @@ func endedErr(err error) bool {
 
 // judgePushed judges the connection the server pushed out: ERR busy, then
 // a close.
-func (r *room) judgePushed(lim limitSeen, v *roomConn) Outcome {
+func (r *room) judgePushed(what, who string, v *roomConn) Outcome {
 	x := r.x
 	v.k.logf = func(format string, a ...any) { x.logf("connection %d: %s", v.n, fmt.Sprintf(format, a...)) }
 	_, err := v.k.r.ReadReply()
 	var er *spec.ErrorReply
-	at := fmt.Sprintf("%s; connection %d, the oldest that had sent nothing, was pushed out as it should be", lim.what(), v.n)
+	at := fmt.Sprintf("%s; connection %d, %s, was pushed out as it should be", what, v.n, who)
 	switch {
 	case errors.As(err, &er) && er.Code == spec.CodeBusy:
 		v.k.logf("<- %s", quote(spec.EncodeError(x.framing, er.Code, er.Text)))
 	case errors.As(err, &er):
 		return fail("%s, but it got ERR %s, not ERR busy (%s: the connection pushed out is answered ERR busy before it is closed)", at, er.Code, cite("REQ-LIM-13"))
 	case endedErr(err) && time.Since(v.at) >= minTimeout:
-		return inconclusive("%s; connection %d, the oldest that had sent nothing, ended without a word (%s) %v after it connected: that may have been its first-request timeout (one may be as short as %v), not room made for the newcomer, and the kit cannot tell which",
-			lim.what(), v.n, netWords(err), time.Since(v.at).Round(time.Millisecond), minTimeout)
+		return inconclusive("%s; connection %d, %s, ended without a word (%s) %v after it connected: that may have been its first-request timeout (one may be as short as %v), not room made for the newcomer, and the kit cannot tell which",
+			what, v.n, who, netWords(err), time.Since(v.at).Round(time.Millisecond), minTimeout)
 	case endedErr(err):
 		return fail("%s, but it ended without a word (%s; %s: the connection pushed out is answered ERR busy before it is closed, so that its client knows why)", at, netWords(err), cite("REQ-LIM-13"))
 	case err != nil:
@@ -419,6 +481,11 @@ func (r *room) judgePushed(lim limitSeen, v *roomConn) Outcome {
 	case !closed:
 		return fail("%s and got ERR busy, but then stayed open for %v (%s: the connection pushed out is closed)", at, x.timeout, cite("REQ-LIM-13"))
 	}
+	// The kit closes its side too, so that a server draining the
+	// connection before its close (as it may, so that ERR busy is not lost
+	// to a reset) ends at once, not at the end of its drain, and is done
+	// with it long before the next part of the case, many round trips on.
+	v.k.close()
 	return Outcome{}
 }
 

@@ -2,6 +2,7 @@ package mutants_test
 
 import (
 	"net"
+	"net/netip"
 	"time"
 
 	"github.com/stickykit/stickykit/spec"
@@ -11,8 +12,9 @@ import (
 // says a server should (REQ-LIM-10, REQ-LIM-12 to REQ-LIM-14): a limit
 // per address and a budget of connections that have not sent a request,
 // at which the oldest connection whose client has sent nothing is pushed
-// out (ERR busy, a close) for the newcomer; only when none can go is the
-// newcomer refused. The defects below each get one of these wrong.
+// out (ERR busy, a close) for the newcomer, or failing that the oldest
+// stuck inside a partial request; only when none can go is the newcomer
+// refused. The defects below each get one of these wrong.
 
 // mutantPerAddr and mutantPending are a mutant's limit per address and
 // its budget of connections without a request, the defaults of SPEC.md.
@@ -34,7 +36,24 @@ var (
 	noPerAddrLimit = &serverDefect{name: "no-per-addr-limit", quiet: true, perAddr: -1}
 	// It keeps no budget of connections without a request.
 	noPendingBudget = &serverDefect{name: "no-pending-budget", quiet: true, pending: -1}
+	// It pushes out only connections that sent nothing, never one stuck
+	// inside a partial request.
+	keepsStuck = &serverDefect{name: "keeps-stuck", room: oldestSilent}
+	// It counts its limit per address over a /31: 127.0.0.2 and
+	// 127.0.0.3 are one address to it.
+	countsPrefix31 = &serverDefect{name: "counts-prefix-31", prefix: 31}
+	// A connection that made room frees its slot twice: once pushed out,
+	// and again when it ends, so that its address then counts one fewer
+	// than it holds.
+	leaksSlots = &serverDefect{name: "leaks-slots", leaks: true}
+	// At its connection limit it refuses the newcomer: only the limit per
+	// address and the budget make room.
+	keepsSilentAtLimit = &serverDefect{name: "keeps-silent-at-limit", quiet: true, keepsAtLimit: true}
 )
+
+// stuckAfter is how long a partial request must have had no byte before
+// a mutant may push its connection out, as the reference server does.
+const stuckAfter = 100 * time.Millisecond
 
 // past is a deadline that has passed: setting it ends a read at once.
 var past = time.Unix(1, 0)
@@ -44,7 +63,10 @@ type countingReader struct{ c *mconn }
 
 func (r countingReader) Read(p []byte) (int, error) {
 	n, err := r.c.c.Read(p)
-	r.c.got.Add(int64(n))
+	if n > 0 {
+		r.c.lastAt.Store(time.Now().UnixNano())
+		r.c.got.Add(int64(n))
+	}
 	return n, err
 }
 
@@ -73,14 +95,14 @@ func (m *mutant) admit(c *mconn) bool {
 	if perAddr == 0 {
 		perAddr = mutantPerAddr
 	}
-	if perAddr > 0 && m.count(c, true) > perAddr && !m.makeRoom(c, true) {
+	if perAddr > 0 && m.count(c, true)-m.leaked > perAddr && !m.makeRoom(c, true) {
 		return false
 	}
 	limit := mutantMaxConns
 	if m.d.limit > 0 {
 		limit = m.d.limit
 	}
-	if m.count(c, false) > limit && !m.makeRoom(c, false) {
+	if m.count(c, false) > limit && (m.d.keepsAtLimit || !m.makeRoom(c, false)) {
 		return false
 	}
 	budget := m.d.pending
@@ -98,7 +120,7 @@ func (m *mutant) admit(c *mconn) bool {
 func (m *mutant) count(c *mconn, sameAddr bool) int {
 	n := 0
 	for _, o := range m.conns {
-		if !o.evicted && (!sameAddr || sameHost(o, c)) {
+		if !o.evicted && (!sameAddr || m.sameHost(o, c)) {
 			n++
 		}
 	}
@@ -117,10 +139,23 @@ func (m *mutant) waiting(c *mconn) int {
 	return n
 }
 
-// sameHost reports whether a and b come from the same IP address.
-func sameHost(a, b *mconn) bool {
-	ip := func(c net.Conn) string { h, _, _ := net.SplitHostPort(c.RemoteAddr().String()); return h }
-	return ip(a.c) == ip(b.c)
+// sameHost reports whether a and b come from the same IP address (the
+// same prefix, for a mutant that counts over one).
+func (m *mutant) sameHost(a, b *mconn) bool {
+	bits := m.d.prefix
+	if bits == 0 {
+		bits = 32
+	}
+	key := func(c net.Conn) netip.Prefix {
+		ap, err := netip.ParseAddrPort(c.RemoteAddr().String())
+		if err != nil {
+			return netip.Prefix{}
+		}
+		ip := ap.Addr().Unmap()
+		p, _ := ip.Prefix(min(bits, ip.BitLen()))
+		return p
+	}
+	return key(a.c) == key(b.c)
 }
 
 // makeRoom pushes out the connection the mutant picks for c, if any: its
@@ -128,11 +163,14 @@ func sameHost(a, b *mconn) bool {
 func (m *mutant) makeRoom(c *mconn, sameAddr bool) bool {
 	room := m.d.room
 	if room == nil {
-		room = oldestSilent
+		room = oldestSilentOrStuck
 	}
 	v := room(m, c, sameAddr)
 	if v == nil {
 		return false
+	}
+	if m.d.leaks && sameAddr {
+		m.leaked++
 	}
 	v.evicted = true
 	v.c.SetReadDeadline(past)
@@ -142,6 +180,21 @@ func (m *mutant) makeRoom(c *mconn, sameAddr bool) bool {
 // oldestSilent picks the oldest connection whose client has sent nothing.
 func oldestSilent(m *mutant, c *mconn, sameAddr bool) *mconn {
 	return m.pick(c, sameAddr, silent, func(a, b *mconn) bool { return a.seq < b.seq })
+}
+
+// oldestSilentOrStuck picks the oldest connection whose client has sent
+// nothing, or failing that the oldest stuck inside a partial request.
+func oldestSilentOrStuck(m *mutant, c *mconn, sameAddr bool) *mconn {
+	if v := oldestSilent(m, c, sameAddr); v != nil {
+		return v
+	}
+	return m.pick(c, sameAddr, stuck, func(a, b *mconn) bool { return a.seq < b.seq })
+}
+
+// stuck reports whether o waits for its first request, its client has
+// sent part of it, and no byte has come for stuckAfter.
+func stuck(o *mconn) bool {
+	return o.pending && o.got.Load() > 0 && time.Since(time.Unix(0, o.lastAt.Load())) >= stuckAfter
 }
 
 // newestSilent picks the newest connection whose client has sent nothing.
@@ -164,7 +217,7 @@ func silent(o *mconn) bool { return o.pending && o.got.Load() == 0 }
 func (m *mutant) pick(c *mconn, sameAddr bool, ok func(*mconn) bool, before func(a, b *mconn) bool) *mconn {
 	var v *mconn
 	for _, o := range m.conns {
-		if o == c || o.over || o.evicted || sameAddr && !sameHost(o, c) || !ok(o) {
+		if o == c || o.over || o.evicted || sameAddr && !m.sameHost(o, c) || !ok(o) {
 			continue
 		}
 		if v == nil || before(o, v) {

@@ -47,6 +47,11 @@ type serverDefect struct {
 	limit   int  // its connection limit; 0: mutantMaxConns
 	perAddr int  // its limit per client address; 0: mutantPerAddr, -1: none
 	pending int  // its budget of connections without a request; 0: mutantPending, -1: none
+	prefix  int  // the prefix length it counts an address's connections under; 0: 32
+	leaks   bool // a connection that made room frees its slot again when it ends
+	// keepsAtLimit: at its connection limit it refuses the newcomer, even
+	// when a connection that sent nothing could make room.
+	keepsAtLimit bool
 	// room picks the connection that makes room for c at a limit (of c's
 	// address, when sameAddr), or nil: none can; nil is oldestSilent.
 	room     func(m *mutant, c *mconn, sameAddr bool) *mconn
@@ -454,6 +459,7 @@ type mutant struct {
 	broken  atomic.Bool   // breaks-after-refusal
 	done    chan struct{} // closed by close
 	slots   chan struct{} // queues-over-limit: one token per connection served
+	leaked  int           // leaks-slots: slots freed twice, guarded by mu
 }
 
 // startMutant serves a fresh root with a mutant until the test ends. The
@@ -560,7 +566,8 @@ type mconn struct {
 	failSend bool   // stats-first: the data of this transfer cannot be read
 	held     []byte // data-before-ack: the size, sent with the data
 
-	got atomic.Int64 // bytes read from the client
+	got    atomic.Int64 // bytes read from the client
+	lastAt atomic.Int64 // when bytes last came, in Unix nanoseconds
 	// Guarded by m.mu: its number in the order of accepting; whether
 	// it waits for its first request, was refused over a limit, or was
 	// pushed out to make room.
@@ -974,6 +981,10 @@ var serverMutantRows = []serverMutantTest{
 	{pushesRequested, "server/makes-room", nil, "connection 2, whose request had arrived"},
 	{noPerAddrLimit, "server/makes-room", nil, "it keeps no limit of 32 connections per address"},
 	{noPendingBudget, "server/makes-room", nil, "it keeps no budget of 64"},
+	{keepsStuck, "server/makes-room", lineOnly, "the oldest, was stuck inside a partial request"},
+	{countsPrefix31, "server/makes-room", nil, "another address"},
+	{leaksSlots, "server/makes-room", nil, "counting fewer than it held"},
+	{keepsSilentAtLimit, "server/default-limit", nil, "sent nothing, and stayed open without a word"},
 }
 
 // remoteMutantTests are the mutants the cases that need no root catch
