@@ -166,6 +166,16 @@ var serverCatalogue = needsRoot([]serverCase{
 			"in lockstep it is HAZARD-FRAG-CONTROL and the kit reports what the server did",
 		Requirements: []string{"REQ-SRV-11", "REQ-LINE-6", "REQ-GEN-1", "REQ-SRV-16"}},
 		runServerSplitRequest},
+	// A reader far above any minimum rate a server keeps (REQ-LIM-15),
+	// through a small window so that the server's writes block: against
+	// a server with a short rate window (1 s), writes are still blocked
+	// when windows end. A SHOULD case: a server configured with a minimum
+	// rate above this reader's may close it.
+	{Case{ID: "server/steady-reader", NeedsRoot: true, Severity: Should,
+		Title: "a 3 MiB file read steadily at about 1 MiB/s through a 16 KiB receive buffer, so that the server's " +
+			"writes block for seconds, across the ends of its rate windows: every byte and the digest arrive",
+		Requirements: []string{"REQ-LIM-15"}},
+		runServerSteadyReader},
 	{Case{ID: "server/too-long", Severity: Must,
 		Title: "a 1025-octet request, and in the line framing lines of 1025 and 2000 octets with no LF and nothing after, " +
 			"get ERR too-long and a closed connection",
@@ -230,6 +240,13 @@ var clientCatalogue = []clientCase{
 		Title:        "the client is asked for a name of exactly 1020 bytes, the longest valid one: it sends it and saves the file",
 		Requirements: []string{"REQ-MSG-2", "REQ-CLI-1", "REQ-CLI-12", "REQ-CLI-3"}},
 		runClientLongestName},
+	// A SHOULD case: a client configured with a minimum rate above this
+	// server's may fail it.
+	{Case{ID: "client/paused-server", Severity: Should,
+		Title: "256 KiB of data in 8 writes of 32 KiB, 350 ms apart (at least 64 KiB in any second): the client " +
+			"waits through the pauses, across the ends of its rate windows, and saves the file",
+		Requirements: []string{"REQ-LIM-15"}},
+		runClientPausedServer},
 	{Case{ID: "client/plain", Severity: Must,
 		Title: "fetch a 100000-byte file with every message arriving on its own: the transfer, whatever the ack's text (client/ack)",
 		Requirements: []string{"REQ-GEN-4", "REQ-LINE-1", "REQ-LINE-5",

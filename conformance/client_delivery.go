@@ -288,6 +288,41 @@ func runClientLargeFile(ctx context.Context, x *clientCheck) Outcome {
 	})
 }
 
+// The pauses of client/paused-server: pausedWrites writes of pausedChunk
+// bytes, pausedGap apart. Any second of the transfer carries at least two
+// writes (64 KiB), 64 times the 1 KiB/s a client keeps by default over a
+// window of 60 s (REQ-LIM-15); a client that judges its rate over
+// windows of 1 s has several end while it waits in a pause.
+const (
+	pausedChunk  = 32 << 10
+	pausedWrites = 8
+	pausedGap    = 350 * time.Millisecond
+)
+
+func runClientPausedServer(ctx context.Context, x *clientCheck) Outcome {
+	data := x.content("file", pausedChunk*pausedWrites)
+	return x.session(ctx, "paused.bin", clientRules{}, func(s *clientSession) Outcome {
+		if o, ok := s.sendSize(len(data), ackAny); !ok {
+			return o
+		}
+		for off := 0; off < len(data) && s.werr == nil; off += pausedChunk {
+			// The pauses are the condition under test, not synchronisation.
+			if off > 0 && !pause(s.ctx, pausedGap) {
+				break
+			}
+			s.write("data", data[off:off+pausedChunk])
+		}
+		s.writeDigest("digest", []byte(digestOf(data)))
+		cond := fmt.Sprintf("%d KiB of data in %d writes of %d KiB, %v apart", len(data)>>10, pausedWrites, pausedChunk>>10, pausedGap)
+		o := s.received(data, cond)
+		if o.Verdict == Fail && s.exit.err != nil {
+			return fail("%s (%s: a client fails only a download slower than its minimum rate over a whole window; "+
+				"every second of this one carried at least %d KiB)", o, cite("REQ-LIM-15"), 2*pausedChunk>>10)
+		}
+		return o
+	})
+}
+
 // bufferSizes are the sizes of client/sizes: one byte, and a read
 // buffer's size plus one for the buffers clients use (1 KiB, the
 // tutorial's; 64, 256 and 512 KiB), so that the last read of the data

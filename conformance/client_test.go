@@ -25,7 +25,7 @@ var lineOnlyCases = map[string]bool{"client/crlf": true}
 
 // shouldCases lists the client cases of severity SHOULD: those that judge
 // only what a SHOULD requirement asks.
-var shouldCases = map[string]bool{"client/file-mode": true, "client/truncation-report": true}
+var shouldCases = map[string]bool{"client/file-mode": true, "client/paused-server": true, "client/truncation-report": true}
 
 func TestClientCasesRegistered(t *testing.T) {
 	cases := conformance.Cases(conformance.RoleClient)

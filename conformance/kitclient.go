@@ -76,6 +76,11 @@ func (x *serverCheck) dialFrom(ctx context.Context, from *net.TCPAddr, logf func
 	if from != nil {
 		d.LocalAddr = from
 	}
+	return x.dialWith(ctx, &d, logf)
+}
+
+// dialWith connects to the server under test with d, logging to logf.
+func (x *serverCheck) dialWith(ctx context.Context, d *net.Dialer, logf func(string, ...any)) (*kitConn, error) {
 	nc, err := d.DialContext(ctx, "tcp", x.addr)
 	if err != nil {
 		if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) {

@@ -41,6 +41,7 @@ var serverCaseIDs = []string{
 	"server/pipelined-ack",
 	"server/sizes",
 	"server/slow-reader",
+	"server/steady-reader",
 	"server/split-request",
 	"server/bad-request",
 	"server/too-long",

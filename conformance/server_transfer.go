@@ -3,6 +3,8 @@ package conformance
 import (
 	"context"
 	"errors"
+	"math"
+	"net"
 	"strings"
 	"time"
 
@@ -211,4 +213,52 @@ func runServerSlowReader(ctx context.Context, x *serverCheck) Outcome {
 			plan.Chunk, plan.Pause, plan.Every, plan.Stall, err, cite("REQ-LIM-9"))
 	}
 	return pass("a 5 MiB file read in %d slow reads, with a %v stall, arrived byte-exact", plan.reads, plan.Stall)
+}
+
+// steadyPlan is how server/steady-reader reads: 16 KiB per read, each after
+// a 15 ms pause, about 1 MiB/s (64 times the 16 KiB/s REQ-LIM-15 gives
+// as a server's default minimum), for a file of steadySize.
+var steadyPlan = slowRead{
+	Chunk: 16 << 10, Every: 1, Pause: 15 * time.Millisecond,
+	StallAfter: math.MaxInt64,
+}
+
+// The steady reader's file, its receive buffer and its segment size. The
+// file is several times the send buffer the reference server's kernel
+// grows for such a reader (under 1 MiB), so that the server's writes
+// block for most of the transfer, about 3 s.
+const (
+	steadySize    = 3 << 20
+	narrowBuffer  = 16 << 10
+	narrowSegment = 1400
+)
+
+func runServerSteadyReader(ctx context.Context, x *serverCheck) Outcome {
+	fs, err := x.fx.files(sized{"steady.bin", steadySize})
+	if err != nil {
+		return setupFailed(err)
+	}
+	d := net.Dialer{Timeout: x.timeout, Control: narrowWindow}
+	k, err := x.dialWith(ctx, &d, x.logf)
+	if err != nil {
+		return cannotConnect(err)
+	}
+	defer k.close()
+	// Again once connected, where narrowWindow could not set it before.
+	if tc, ok := k.nc.(interface{ SetReadBuffer(int) error }); ok {
+		tc.SetReadBuffer(narrowBuffer)
+	}
+	name, data := fs[0].name, fs[0].data
+	plan := steadyPlan
+	k.slow = &plan
+	start := time.Now()
+	if err := k.get(name, data); err != nil {
+		return fail("reading steadily (%d-byte reads, each after %v, through a %d-byte receive buffer), far above "+
+			"the minimum rate a server keeps (default 16 KiB/s over a window of 30 s): %v (%s: a server closes only a "+
+			"client slower than its minimum over a whole window, and a write cut short by the end of a window is "+
+			"still owed whole)", plan.Chunk, plan.Pause, narrowBuffer, err, cite("REQ-LIM-15"))
+	}
+	took := time.Since(start)
+	return pass("a %d MiB file read steadily in %d reads over %v (%.0f KiB/s) arrived byte-exact with its digest",
+		steadySize>>20, plan.reads, took.Round(time.Millisecond), float64(steadySize)/1024/took.Seconds())
 }

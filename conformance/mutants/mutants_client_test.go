@@ -411,6 +411,21 @@ func capsBody(f spec.Framing) clientDefect {
 	}}
 }
 
+// failsAtWindowEnd keeps a minimum rate over a window of rateWindow with
+// the read deadline at the window's end, and takes a read still waiting
+// there as a download too slow, however much the window carried.
+func failsAtWindowEnd(f spec.Framing) clientDefect {
+	return clientDefect{framing: f, body: func(c *mclient, file io.Writer, h hash.Hash, size int64) error {
+		c.conn.SetReadDeadline(time.Now().Add(rateWindow))
+		_, err := io.Copy(io.MultiWriter(file, h), c.r.Body(size))
+		c.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if isTimeout(err) {
+			return fmt.Errorf("download too slow: a read was still waiting when its %v window ended", rateWindow)
+		}
+		return err
+	}}
+}
+
 // okOnEOF takes an end of stream inside the data as the end of the file,
 // and reports success.
 func okOnEOF(f spec.Framing) clientDefect {
@@ -959,6 +974,10 @@ var clientMutantRows = []clientMutantTest{
 	row("writes beside the file", writesBeside(lk), "client/plain", sticky, "fetched.log"),
 	row("data read with one read", bodyOneRead(lk), "client/split-body", []string{"client/empty-file"}, "short read"),
 	row("refuses size 0", noEmpty(lk), "client/empty-file", plain, "invalid size 0"),
+	row("fails a read across a window's end", failsAtWindowEnd(lk), "client/paused-server", sticky,
+		"window ended"),
+	row("fails a read across a window's end, line framing", failsAtWindowEnd(ln), "client/paused-server", plain,
+		"window ended"),
 	row("refuses files over 4 MiB", maxSize(ln, 4<<20), "client/large-file", plain, "file too large"),
 	row("writes only the first MiB", capsBody(lk), "client/large-file", plain, "only the first 1048576"),
 	row("unknown error code taken as a warning", okOnUnknownCode(ln), "client/unknown-error", []string{"client/plain", "client/error-reply"},

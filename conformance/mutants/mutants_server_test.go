@@ -199,6 +199,17 @@ var (
 		_, err := c.c.Write(data)
 		return err
 	}}
+	// The next two keep a minimum rate over windows of rateWindow, with
+	// each write's deadline at its window's end, as a server that keeps
+	// one must; each then mishandles a write cut short by that end.
+	dropsCutWrite = &serverDefect{name: "drops-cut-write", send: func(c *mconn, data []byte) error {
+		err := windowedWrite(c, data)
+		if isTimeout(err) {
+			return nil // the rest of the write is dropped; the digest follows
+		}
+		return err
+	}}
+	failsCutWrite   = &serverDefect{name: "fails-cut-write", send: windowedWrite}
 	silentOnRefusal = &serverDefect{name: "silent-on-refusal", quiet: true,
 		refuse: func(c *mconn, code, text, msg string) bool { return true }}
 	staysOpenAfterRefusal = &serverDefect{name: "stays-open-after-refusal", quiet: true, refuse: func(c *mconn, code, text, msg string) bool {
@@ -850,6 +861,24 @@ func (c *mconn) write(b []byte) error {
 	return err
 }
 
+// rateWindow is the window over which dropsCutWrite and failsCutWrite
+// keep their minimum rate: as short as SPEC.md allows (REQ-LIM-9).
+const rateWindow = time.Second
+
+// windowedWrite writes data with the deadline at the end of the current
+// rate window, and returns the error of a write cut short there: it never
+// writes on into the next window, however much the window carried.
+func windowedWrite(c *mconn, data []byte) error {
+	c.c.SetWriteDeadline(time.Now().Add(rateWindow))
+	_, err := c.c.Write(data)
+	return err
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
 // sum returns the digest of data as the wire carries it.
 func (c *mconn) sum(data []byte) []byte {
 	s := md5.Sum(data)
@@ -927,6 +956,8 @@ var serverMutantRows = []serverMutantTest{
 	// a busy machine shows first, a new client is not served.
 	{blocksOnStalledWriter, "server/abandoned-transfer", nil, "a new client was not served"},
 	{impatientWriter, "server/slow-reader", nil, "reading slowly"},
+	{dropsCutWrite, "server/steady-reader", nil, "reading steadily"},
+	{failsCutWrite, "server/steady-reader", nil, "closed the connection after sending"},
 	{silentOnRefusal, "server/bad-request", nil, "sent nothing"},
 	{staysOpenAfterRefusal, "server/bad-request", nil, "kept the connection open"},
 	{rawErrorText, "server/bad-request", nil, "control byte 0x00"},

@@ -7,9 +7,15 @@
 // judges every mutant with the unmutated stickykit's own checks:
 //
 //	stickykit check server --addr ADDR --root DIR --framing F
-//	    against the mutant's "stickykit serve", in both framings
-//	stickykit check client --framing F -- MUTANT get --addr {addr} --framing F -o {out} {name}
+//	    against the mutant's "stickykit serve --rate-window 1s", in both framings
+//	stickykit check client --framing F -- MUTANT get --addr {addr} --framing F --speed-time 1s -o {out} {name}
 //	    in both framings
+//
+// The rate windows are the shortest allowed (1 s, not the defaults of 30 s
+// and 60 s), so that the transfers of a few seconds in server/steady-reader
+// and client/paused-server cross their ends and reach the code that keeps
+// a minimum rate across them; the baseline runs with them too, and any
+// FAIL there stops the run.
 //
 // A mutant is caught when a case FAILs and FAILs again when run alone, or
 // when it stops a check twice (a setup error of the preflight, or a serve
@@ -69,6 +75,12 @@ judge each mutant with the unmutated stickykit's checks (check server
 against its serve, check client against its get, both framings), and print
 the score and the survivors.
 
+The mutant's serve runs with --rate-window 1s and its get with
+--speed-time 1s, the shortest windows allowed (the defaults are 30s and
+1m), so that the transfers of a few seconds in server/steady-reader and
+client/paused-server cross their ends. The baseline runs with the same
+flags, so a FAIL they cause shows there and stops the run.
+
 A mutant is CAUGHT when a case FAILs and FAILs again when run alone, or
 when it stops a check and stops it again: a setup error of the preflight
 (a server silent for a file in its root, a client that never connects) or
@@ -76,8 +88,9 @@ a serve that dies under the check. The run's configuration is the
 baseline's, which passed, so what stops a check is the mutant's doing.
 Its outcome is otherwise one of: survived; not-compiled; not-started (its
 serve never listened and no client case failed, so the mutant is counted
-apart); unjudged (a check could not run). A check that does not finish within --check-timeout gives
-no verdict: its mutant survives unless another case catches it.
+apart); unjudged (a check could not run). A check that does not finish
+within --check-timeout gives no verdict: its mutant survives unless
+another case catches it.
 
 The score is caught / (compiled - not-started - unjudged - listed), where
 listed are survivors found in the survivors list with the class

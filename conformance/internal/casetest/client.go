@@ -22,6 +22,7 @@ var ClientCaseIDs = []string{
 	"client/file-mode",
 	"client/large-file",
 	"client/longest-name",
+	"client/paused-server",
 	"client/plain",
 	"client/sizes",
 	"client/split-body",
