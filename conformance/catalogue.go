@@ -128,7 +128,7 @@ var serverCatalogue = needsRoot([]serverCase{
 		Title:        "after the size the kit waits 300 ms before its ack: no data byte may arrive before it",
 		Requirements: []string{"REQ-SRV-7", "REQ-LOCK-2", "REQ-SRV-16"}},
 		runServerNoDataBeforeAck},
-	{Case{ID: "server/out-of-descriptors", Severity: Should,
+	{Case{ID: "server/out-of-descriptors", NeedsRoot: true, Severity: Should,
 		Title: "the kit limits the server it started to 64 file descriptors and holds connections, each after a request, " +
 			"until the server holds them all: the next connection gets ERR busy and a close, not a place in the listen queue; " +
 			"once the kit closes its connections the server serves again",
