@@ -42,8 +42,10 @@ import (
 //     end an inode: serverAccepted), or answered and closed, or left in
 //     the queue; the kit waits for the first two, for the timeout at most.
 //
-// A connection answered ERR busy and closed passes, once the server
-// serves again after the kit has closed its connections. One left in the
+// Two connections in a row answered ERR busy and closed pass, once the
+// server serves again after the kit has closed its connections: REQ-LIM-16
+// asks that the connections waiting be answered for as long as the
+// shortage lasts, not only the first. One left in the
 // listen queue for the timeout while the server holds every descriptor it
 // may open FAILs; so does one closed without ERR busy, or answered
 // otherwise, while the server is out of descriptors. What happens while
@@ -64,11 +66,18 @@ const descLimit = 64
 // connections to other processes never does.
 const descCap = 2 * descLimit
 
+// refusalsWanted is how many connections in a row a server out of
+// descriptors must answer ERR busy: the connections waiting in its queue,
+// not only the first (a server that spends its reserve on the first, and
+// never gets it back, leaves the next one waiting).
+const refusalsWanted = 2
+
 // silentCap is the most connections that send nothing the kit makes once
-// the server is nearly out: the first takes the last descriptor, the
-// second must be answered; two more allow for descriptors the server
-// frees and takes for its own needs meanwhile.
-const silentCap = 4
+// the server is nearly out: the first takes the last descriptor, the next
+// refusalsWanted must be answered; the rest allow for descriptors the
+// server frees and takes for its own needs meanwhile, and for a refused
+// connection the kit saw taken from the queue before it saw the refusal.
+const silentCap = refusalsWanted + 4
 
 // runServerOutOfDescriptors is server/out-of-descriptors.
 func runServerOutOfDescriptors(ctx context.Context, x *serverCheck) Outcome {
@@ -114,10 +123,12 @@ type descFill struct {
 	from   *net.TCPAddr // where new connections come from
 	onCur  int          // connections held from from
 	held   []*kitConn
+	made   int // connections made
 	silent int // connections held that sent nothing
-	// refused says, once the server refused a connection as REQ-LIM-16
-	// asks, what the kit held and saw.
-	refused string
+	// refused says, once the server refused refusalsWanted connections
+	// as REQ-LIM-16 asks, what the kit held and saw; refusals counts them.
+	refused  string
+	refusals int
 }
 
 // close closes every connection the kit holds.
@@ -149,6 +160,7 @@ func (d *descFill) dial(n int, logf func(string, ...any)) (*kitConn, error) {
 	if d.from == nil || d.onCur == perSource {
 		d.from, d.onCur = d.src.fresh(), 0
 	}
+	d.made = n
 	return d.x.dialFrom(d.ctx, d.from, logf)
 }
 
@@ -223,11 +235,11 @@ func (d *descFill) next(n int) (done bool, o Outcome, ok bool) {
 // fillSilent makes connections that send nothing until the server
 // answers one, or leaves one in its listen queue. It returns false, with
 // the outcome, when the case ends there; true once the server refused
-// one as REQ-LIM-16 asks.
+// refusalsWanted as REQ-LIM-16 asks.
 func (d *descFill) fillSilent() (Outcome, bool) {
 	x := d.x
 	for i := 1; i <= silentCap; i++ {
-		n := len(d.held) + 1
+		n := d.made + 1
 		before, o, ok := d.descriptors()
 		if !ok {
 			return o, false
@@ -249,7 +261,7 @@ func (d *descFill) fillSilent() (Outcome, bool) {
 		switch {
 		case ended:
 			er, err := k.silentReply()
-			if o, ok := d.answered(n, k, before, er, err); !ok || d.refused != "" {
+			if o, ok := d.answered(n, k, before, er, err); !ok || d.refusals == refusalsWanted {
 				k.close()
 				return o, ok
 			}
@@ -297,7 +309,12 @@ func (d *descFill) answered(n int, k *kitConn, before int, er *spec.ErrorReply, 
 		case !closed:
 			return fail("%s answered connection %d ERR busy, then left it open for %v (%s: ERR busy and a close)", at, n, x.timeout, cite("REQ-LIM-16")), false
 		}
-		d.refused = fmt.Sprintf("%s answered connection %d, which sent nothing, ERR busy %q, then %s", at, n, er.Text, how)
+		d.refusals++
+		if d.refusals == 1 {
+			d.refused = fmt.Sprintf("%s answered connection %d, which sent nothing, ERR busy %q, then %s", at, n, er.Text, how)
+		} else {
+			d.refused += fmt.Sprintf("; and connection %d the same", n)
+		}
 		return Outcome{}, true
 	}
 	did := d.answerWords(er, err, nil)
@@ -311,8 +328,12 @@ func (d *descFill) answered(n int, k *kitConn, before int, er *spec.ErrorReply, 
 // unanswered is the FAIL of connection n, left without a reply for the
 // timeout while the server held every descriptor it may open.
 func (d *descFill) unanswered(n int, k *kitConn) Outcome {
-	return fail("%s left connection %d without a reply for %v%s (%s: answer it ERR busy and close it)",
-		d.outWords(), n, d.x.timeout, queuedWords(k), cite("REQ-LIM-16"))
+	before := ""
+	if d.refusals > 0 {
+		before = " (it had answered an earlier one ERR busy: the connections waiting are answered for as long as the shortage lasts)"
+	}
+	return fail("%s left connection %d without a reply for %v%s%s (%s: answer it ERR busy and close it)",
+		d.outWords(), n, d.x.timeout, queuedWords(k), before, cite("REQ-LIM-16"))
 }
 
 // outWords says, for a detail, what the kit held when the server was out

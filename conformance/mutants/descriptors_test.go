@@ -43,6 +43,9 @@ var descriptorMutants = []descriptorMutant{
 	// It waits for a descriptor and tries again, as a Go HTTP server
 	// does: the queued connections wait unanswered.
 	{"retries", conformance.Fail, "the connection is still in its listen queue"},
+	// It answers the first queued connection ERR busy with its reserve,
+	// and never opens another: the next one waits unanswered.
+	{"spends", conformance.Fail, "it had answered an earlier one ERR busy"},
 	// It takes the connection with its spare descriptor and closes it at
 	// once, with no ERR busy.
 	{"closes", conformance.Fail, "closed the connection without a reply"},
@@ -131,12 +134,15 @@ func (s *descServer) outOfFiles() {
 	}
 	s.spare.Close()
 	c, err := s.ln.Accept()
-	s.spare, _ = os.Open(os.DevNull)
+	s.spare = nil
+	if s.mode != "spends" {
+		s.spare, _ = os.Open(os.DevNull)
+	}
 	if err != nil {
 		return
 	}
 	switch s.mode {
-	case "spare":
+	case "spare", "spends":
 		c.Write(spec.EncodeError(s.f, spec.CodeBusy, "out of file descriptors"))
 		c.(*net.TCPConn).CloseWrite()
 		c.SetReadDeadline(time.Now().Add(time.Second))
@@ -147,6 +153,9 @@ func (s *descServer) outOfFiles() {
 			}
 		}
 		c.Close()
+		if s.spare == nil && s.mode == "spare" {
+			s.spare, _ = os.Open(os.DevNull) // the descriptor c held
+		}
 	case "closes":
 		c.Close()
 	case "holds":
