@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"syscall"
 	"time"
 
@@ -123,8 +124,8 @@ type descFill struct {
 	from   *net.TCPAddr // where new connections come from
 	onCur  int          // connections held from from
 	held   []*kitConn
-	made   int // connections made
-	silent int // connections held that sent nothing
+	made   int        // connections made
+	silent []*kitConn // the connections held that sent nothing
 	// refused says, once the server refused refusalsWanted connections
 	// as REQ-LIM-16 asks, what the kit held and saw; refusals counts them.
 	refused  string
@@ -269,7 +270,7 @@ func (d *descFill) fillSilent() (Outcome, bool) {
 		case accepted:
 			x.logf("connection %d: the server took it from its listen queue", n)
 			d.hold(k)
-			d.silent++
+			d.silent = append(d.silent, k)
 		case !seen:
 			k.close()
 			return inconclusive("the kit cannot see whether the server takes its connections from the listen queue (%s)", cite("REQ-LIM-16")), false
@@ -328,6 +329,7 @@ func (d *descFill) answered(n int, k *kitConn, before int, er *spec.ErrorReply, 
 // unanswered is the FAIL of connection n, left without a reply for the
 // timeout while the server held every descriptor it may open.
 func (d *descFill) unanswered(n int, k *kitConn) Outcome {
+	d.recount()
 	before := ""
 	if d.refusals > 0 {
 		before = " (it had answered an earlier one ERR busy: the connections waiting are answered for as long as the shortage lasts)"
@@ -393,9 +395,9 @@ func (d *descFill) answerWords(er *spec.ErrorReply, err, werr error) string {
 
 // heldWords says what the kit held, for a detail.
 func (d *descFill) heldWords() string {
-	w := fmt.Sprintf("%s held, each after a request answered ERR not-found", count(len(d.held)-d.silent, "connection"))
-	if d.silent > 0 {
-		w += fmt.Sprintf(", and %s that sent nothing", count(d.silent, "connection"))
+	w := fmt.Sprintf("%s held, each after a request answered ERR not-found", count(len(d.held)-len(d.silent), "connection"))
+	if len(d.silent) > 0 {
+		w += fmt.Sprintf(", and %s that sent nothing", count(len(d.silent), "connection"))
 	}
 	return w
 }
@@ -414,4 +416,25 @@ func (k *kitConn) silentReply() (*spec.ErrorReply, error) {
 	}
 	k.logf("<- %s", netWords(err))
 	return nil, err
+}
+
+// recount finds, among the connections that sent nothing and that the kit
+// saw the server take from its queue, those it then answered ERR busy and
+// closed (the kit saw it take them before it saw the answer): they count
+// as refusals, not as connections held.
+func (d *descFill) recount() {
+	var kept []*kitConn
+	for _, k := range d.silent {
+		tc, _ := k.nc.(*net.TCPConn)
+		if ended, err := peerEnded(tc); err != nil || !ended {
+			kept = append(kept, k)
+			continue
+		}
+		if er, _ := k.silentReply(); er != nil && er.Code == spec.CodeBusy {
+			d.refusals++
+		}
+		d.held = slices.DeleteFunc(d.held, func(h *kitConn) bool { return h == k })
+		k.close()
+	}
+	d.silent = kept
 }
