@@ -19,6 +19,7 @@ import (
 //	server_load.go       vanishing clients, many clients at once
 //	server_limit.go      the connection limit
 //	server_room.go       making room for a newcomer: the budget and the limit per address
+//	server_descriptors.go a server out of file descriptors
 //	server_closing.go    how the server closes after a refusal
 //	server_remote.go     a server whose root the kit cannot write; named files
 //	client_delivery.go   deliveries a client must survive
@@ -129,6 +130,12 @@ var serverCatalogue = needsRoot([]serverCase{
 		Title:        "after the size the kit waits 300 ms before its ack: no data byte may arrive before it",
 		Requirements: []string{"REQ-SRV-7", "REQ-LOCK-2", "REQ-SRV-16"}},
 		runServerNoDataBeforeAck},
+	{Case{ID: "server/out-of-descriptors", NeedsRoot: true, Severity: Should,
+		Title: "the kit limits the server it started to 64 file descriptors and holds connections, each after a request, " +
+			"until the server holds them all: the next connection gets ERR busy and a close, not a place in the listen queue; " +
+			"once the kit closes its connections the server serves again",
+		Requirements: []string{"REQ-LIM-16"}},
+		runServerOutOfDescriptors},
 	{Case{ID: "server/path-escape", Severity: Must,
 		Title: "names that leave the root (\"../NAME\", an absolute path) get ERR forbidden " +
 			"and disclose nothing of the file outside",

@@ -137,6 +137,20 @@ func TestProgramServers(t *testing.T) {
 			{"server/sizes", conformance.Pass, nil},
 		})
 	})
+	t.Run("serves one client at a time", func(t *testing.T) {
+		// The tutorial's server never answers a request for a missing
+		// file and serves one connection at a time: it never runs out
+		// of descriptors, and the case must not blame it for that.
+		t.Parallel()
+		if runtime.GOOS != "linux" {
+			t.Skip("the kit limits a server's descriptors on Linux only")
+		}
+		target := conformance.ServerTarget{Command: []string{"python3", pythonPeer(t, "tutorial_server.py"), "{port}", "{root}"}}
+		results := conformance.RunServer(t.Context(), target, runIDs(time.Second, "server/out-of-descriptors"))
+		checkPrograms(t, results, []programTest{
+			{"server/out-of-descriptors", conformance.Inconclusive, []string{"gave no reply within 1s", "it had not run out of them"}},
+		})
+	})
 	t.Run("stats before it opens", func(t *testing.T) {
 		t.Parallel()
 		results := conformance.RunServer(t.Context(), server(t, "server_stat.py"), runIDs(time.Second, "server/unreadable"))

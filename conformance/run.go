@@ -184,6 +184,9 @@ type serverCheck struct {
 	root  string   // "" when the kit cannot write the server's root
 	files []string // ServerTarget.Files
 	fx    *fixtures
+	// proc is the server's process, when the kit started it for the
+	// case (check server -- CMD); nil otherwise.
+	proc *serverProc
 	// serverEnded is set when the server ended (closed or reset) a
 	// connection of the case, or refused one: then the runner asks
 	// whether it is still there.
@@ -392,7 +395,7 @@ func (x *serverCheck) startServer(ctx context.Context, t *ServerTarget, run *ser
 			remove()
 			return nil, errored("the server under test could not be started: %v", err), false
 		}
-		x.addr = addr
+		x.addr, x.proc = addr, sp
 		x.logf("kit: started %s, listening on %s, serving %s", quote([]byte(strings.Join(t.Command, " "))), addr, x.root)
 		return &startedServer{proc: sp, stop: sync.OnceFunc(func() { sp.stop(); remove() })}, Outcome{}, true
 	}

@@ -55,6 +55,7 @@ var serverCaseIDs = []string{
 	"server/longest-name",
 	"server/default-limit",
 	"server/makes-room",
+	"server/out-of-descriptors",
 	"server/refusal-close",
 }
 

@@ -214,3 +214,45 @@ func noChildren(t *testing.T) {
 		}
 	}
 }
+
+// TestStartedProbe runs server/out-of-descriptors, the case that needs a
+// server the kit starts, against the unmutated serve and against a mutant
+// that never keeps a descriptor in reserve: the first passes, the second
+// leaves a queued connection unanswered once out of descriptors, fails,
+// and fails again when run alone.
+func TestStartedProbe(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the kit limits a server's descriptors on Linux only")
+	}
+	r, all := testRunner(t)
+	m := find(t, all, "ref/server.go", "openSpare", opIfTrue, "err != nil")
+	dir := t.TempDir()
+	bin, complaint, err := r.build(context.Background(), dir, m)
+	if err != nil || complaint != "" {
+		t.Fatalf("build: %v %s", err, complaint)
+	}
+	p := probe{Role: "server", Framing: "line", Started: true}
+	base := r.probe(context.Background(), dir, r.checker, p, "")
+	if base.Problem != "" || len(base.Cases) != 1 || base.Cases[0].ID != "server/out-of-descriptors" || base.Cases[0].Verdict != "PASS" {
+		t.Errorf("unmutated serve: %+v, want server/out-of-descriptors PASS", base)
+	}
+	mut := r.probe(context.Background(), dir, bin, p, "")
+	if got := mut.fails(); len(got) != 1 || got[0] != "server/out-of-descriptors" {
+		t.Errorf("mutant serve: exit %d, fails %q (%+v), want server/out-of-descriptors FAIL", mut.Exit, got, mut)
+	}
+	if got := r.reconfirm(context.Background(), dir, bin, p, []string{"server/out-of-descriptors"}); len(got) != 1 {
+		t.Errorf("reconfirm = %q, want [server/out-of-descriptors]", got)
+	}
+	noChildren(t)
+}
+
+// TestAddrProbesSkipStartedCases checks that a server probe the kit does
+// not start runs no case of startedCases: it would only be a SKIP there.
+func TestAddrProbesSkipStartedCases(t *testing.T) {
+	r, _ := testRunner(t)
+	run := r.probe(context.Background(), t.TempDir(), r.checker, probe{Role: "server", Framing: "lockstep"}, "^server/(missing-file|out-of-descriptors)$")
+	if run.Problem != "" || len(run.Cases) != 1 || run.Cases[0].ID != "server/missing-file" {
+		t.Errorf("server lockstep probe: %+v, want server/missing-file alone", run)
+	}
+	noChildren(t)
+}

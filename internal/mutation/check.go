@@ -19,12 +19,29 @@ import (
 type probe struct {
 	Role    string // "server" or "client"
 	Framing string // "lockstep" or "line"
+	// Started says that the kit starts the mutant's serve itself
+	// (check server -- MUTANT serve ...), fresh for each case, to run
+	// the cases that need that (startedCases); the other server probes
+	// skip them.
+	Started bool
 }
 
-func (p probe) String() string { return p.Role + " " + p.Framing }
+func (p probe) String() string {
+	if p.Started {
+		return p.Role + " " + p.Framing + " (started by the kit)"
+	}
+	return p.Role + " " + p.Framing
+}
 
-// probes are the four runs that judge an implementation.
-var probes = []probe{{"server", "lockstep"}, {"server", "line"}, {"client", "lockstep"}, {"client", "line"}}
+// startedCases are the server cases that run only against a server the
+// kit starts: server/out-of-descriptors limits the server process's file
+// descriptors. One framing is enough for them: what they judge (answering
+// a queued connection once out of descriptors) does not depend on it.
+const startedCases = "^server/out-of-descriptors$"
+
+// probes are the five runs that judge an implementation.
+var probes = []probe{{"server", "lockstep", false}, {"server", "line", false}, {"server", "line", true},
+	{"client", "lockstep", false}, {"client", "line", false}}
 
 // The rate windows of every implementation under test: the shortest
 // SPEC.md allows (REQ-LIM-9), not the defaults of 30 s and 60 s, so that
@@ -70,7 +87,9 @@ func (c checkRun) fails() []string {
 // probe runs p with impl as the implementation under test (its "serve"
 // for a server probe, its "get" for a client probe) and the unmutated
 // stickykit as the checker. run, when not empty, is a --run regexp. Every
-// file it makes is under dir.
+// file it makes is under dir. A started probe gives the checker the
+// mutant's serve to start (with {addr} and {root}, which the checker
+// fills in for each case); the other server probes start it here.
 func (r *runner) probe(ctx context.Context, dir, impl string, p probe, run string) checkRun {
 	start := time.Now()
 	dir, err := os.MkdirTemp(dir, strings.ReplaceAll(p.String(), " ", "-")+"-*")
@@ -79,11 +98,19 @@ func (r *runner) probe(ctx context.Context, dir, impl string, p probe, run strin
 	}
 	report := filepath.Join(dir, "report.json")
 	args := []string{"check", p.Role, "--framing", p.Framing, "--json", report}
-	if run != "" {
+	switch {
+	case run != "":
 		args = append(args, "--run", run)
+	case p.Started:
+		args = append(args, "--run", startedCases)
 	}
 	var res checkRun
-	if p.Role == "server" {
+	switch {
+	case p.Started:
+		res = r.runCheck(ctx, dir, report, append(args, "--", impl, "serve", "--addr", "{addr}", "--root", "{root}",
+			"--framing", p.Framing))
+	case p.Role == "server":
+		args = append(args, "--skip", startedCases)
 		root := filepath.Join(dir, "root")
 		if err := os.Mkdir(root, 0o755); err != nil {
 			return checkRun{Problem: err.Error()}
@@ -103,7 +130,7 @@ func (r *runner) probe(ctx context.Context, dir, impl string, p probe, run strin
 		case res.Problem != "" && exited:
 			res.Problem += "; the server had exited: " + srv.describe()
 		}
-	} else {
+	default:
 		args = append(append(args, "--", impl, "get", "--addr", "{addr}", "--framing", p.Framing), getRateArgs...)
 		res = r.runCheck(ctx, dir, report, append(args, "-o", "{out}", "{name}"))
 	}

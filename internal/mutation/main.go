@@ -10,6 +10,9 @@
 //	    against the mutant's "stickykit serve --rate-window 1s", in both framings
 //	stickykit check client --framing F -- MUTANT get --addr {addr} --framing F --speed-time 1s -o {out} {name}
 //	    in both framings
+//	stickykit check server --run '^server/out-of-descriptors$' --framing line -- MUTANT serve --addr {addr} --root {root} --framing line
+//	    the case that needs a server the kit starts (it limits the
+//	    process's file descriptors); the runs above skip it
 //
 // The rate windows are the shortest allowed (1 s, not the defaults of 30 s
 // and 60 s), so that the transfers of a few seconds in server/steady-reader
@@ -72,8 +75,10 @@ const about = `Usage: go run ./internal/mutation [flags]
 Apply single-point mutations to the non-test Go code of ref/ and spec/,
 build stickykit with each (go build -overlay; the tree is never changed),
 judge each mutant with the unmutated stickykit's checks (check server
-against its serve, check client against its get, both framings), and print
-the score and the survivors.
+against its serve, check client against its get, both framings; and
+check server --run '^server/out-of-descriptors$' -- MUTANT serve ..., in
+the line framing, the one case that needs a server the kit starts, which
+the other server checks skip), and print the score and the survivors.
 
 The mutant's serve runs with --rate-window 1s and its get with
 --speed-time 1s, the shortest windows allowed (the defaults are 30s and
@@ -315,7 +320,7 @@ func execute(ctx context.Context, r *runner, c *config, rep *Report, sel, all []
 		fmt.Fprintf(stderr, "mutation: %v\n", err)
 		return exitError
 	}
-	fmt.Fprintf(stdout, "mutation: baseline: checking the unmutated stickykit %d times (4 checks each)\n", c.baseline)
+	fmt.Fprintf(stdout, "mutation: baseline: checking the unmutated stickykit %d times (%d checks each)\n", c.baseline, len(probes))
 	bstart := time.Now()
 	if err := r.runBaseline(ctx, c.baseline, c.jobs); err != nil {
 		if ctx.Err() != nil {

@@ -115,7 +115,7 @@ func (r *runner) build(ctx context.Context, dir string, m *Mutation) (bin, compl
 	return "", "", fmt.Errorf("go build: %v: %s", err, firstLines(string(out), 10))
 }
 
-// judge builds m and runs the four probes against it.
+// judge builds m and runs the probes against it.
 func (r *runner) judge(ctx context.Context, m *Mutation) *Result {
 	start := time.Now()
 	res := &Result{ID: m.ID.String(), File: m.ID.File, Line: m.Line, Op: m.ID.Op, m: m}
@@ -288,7 +288,7 @@ func verdictList(seen map[string]int) string {
 	return strings.Join(vs, ", ")
 }
 
-// runBaseline runs the four probes against the unmutated stickykit runs
+// runBaseline runs the probes against the unmutated stickykit runs
 // times, jobs at a time. Any FAIL, or a check that cannot run, is an error:
 // the instrument is broken, or the machine too busy to measure with.
 func (r *runner) runBaseline(ctx context.Context, runs, jobs int) error {
