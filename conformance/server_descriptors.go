@@ -97,7 +97,7 @@ func runServerOutOfDescriptors(ctx context.Context, x *serverCheck) Outcome {
 	if err != nil {
 		return setupFailed(err)
 	}
-	d := &descFill{x: x, ctx: ctx, pid: pid, src: newSources(x.addr)}
+	d := &descFill{x: x, ctx: ctx, pid: pid, src: newSources(x.addr), num: map[*kitConn]int{}}
 	defer d.close()
 	if o, ok := d.fill(); !ok {
 		return o
@@ -130,6 +130,10 @@ type descFill struct {
 	// as REQ-LIM-16 asks, what the kit held and saw; refusals counts them.
 	refused  string
 	refusals int
+	num      map[*kitConn]int // the number of each connection in silent
+	// quiet says, once recount found one, which connection that sent
+	// nothing the server took from its queue and closed without ERR busy.
+	quiet string
 }
 
 // close closes every connection the kit holds.
@@ -271,6 +275,7 @@ func (d *descFill) fillSilent() (Outcome, bool) {
 			x.logf("connection %d: the server took it from its listen queue", n)
 			d.hold(k)
 			d.silent = append(d.silent, k)
+			d.num[k] = n
 		case !seen:
 			k.close()
 			return inconclusive("the kit cannot see whether the server takes its connections from the listen queue (%s)", cite("REQ-LIM-16")), false
@@ -286,6 +291,15 @@ func (d *descFill) fillSilent() (Outcome, bool) {
 			}
 			return d.unanswered(n, k), false
 		}
+	}
+	// The kit may have seen the server take a connection before it saw
+	// the answer and the close: count those now.
+	d.recount()
+	switch {
+	case d.refusals >= refusalsWanted:
+		return Outcome{}, true
+	case d.quiet != "":
+		return fail("%s %s (%s: ERR busy and a close)", d.outWords(), d.quiet, cite("REQ-LIM-16")), false
 	}
 	open, _, _ := d.descriptors()
 	return inconclusive("with %s, the server took every connection from its listen queue and held %d of the %d descriptors its limit allows: the kit could not make it run out (%s)",
@@ -310,12 +324,7 @@ func (d *descFill) answered(n int, k *kitConn, before int, er *spec.ErrorReply, 
 		case !closed:
 			return fail("%s answered connection %d ERR busy, then left it open for %v (%s: ERR busy and a close)", at, n, x.timeout, cite("REQ-LIM-16")), false
 		}
-		d.refusals++
-		if d.refusals == 1 {
-			d.refused = fmt.Sprintf("%s answered connection %d, which sent nothing, ERR busy %q, then %s", at, n, er.Text, how)
-		} else {
-			d.refused += fmt.Sprintf("; and connection %d the same", n)
-		}
+		d.refuse(n, er.Text, how)
 		return Outcome{}, true
 	}
 	did := d.answerWords(er, err, nil)
@@ -324,6 +333,17 @@ func (d *descFill) answered(n int, k *kitConn, before int, er *spec.ErrorReply, 
 			d.heldWords(), did, n, before, descLimit, after, cite("REQ-LIM-16")), false
 	}
 	return fail("%s %s on connection %d, which sent nothing (%s: ERR busy and a close)", at, did, n, cite("REQ-LIM-16")), false
+}
+
+// refuse counts connection n, which the server answered ERR busy with
+// text and ended as how says, as a refusal.
+func (d *descFill) refuse(n int, text, how string) {
+	d.refusals++
+	if d.refusals == 1 {
+		d.refused = fmt.Sprintf("%s answered connection %d, which sent nothing, ERR busy %q, then %s", d.outWords(), n, text, how)
+	} else {
+		d.refused += fmt.Sprintf("; and connection %d the same", n)
+	}
 }
 
 // unanswered is the FAIL of connection n, left without a reply for the
@@ -430,8 +450,11 @@ func (d *descFill) recount() {
 			kept = append(kept, k)
 			continue
 		}
-		if er, _ := k.silentReply(); er != nil && er.Code == spec.CodeBusy {
-			d.refusals++
+		switch er, err := k.silentReply(); {
+		case er != nil && er.Code == spec.CodeBusy:
+			d.refuse(d.num[k], er.Text, "closed it")
+		case d.quiet == "":
+			d.quiet = fmt.Sprintf("took connection %d, which sent nothing, from its listen queue, then %s", d.num[k], d.answerWords(er, err, nil))
 		}
 		d.held = slices.DeleteFunc(d.held, func(h *kitConn) bool { return h == k })
 		k.close()

@@ -158,6 +158,9 @@ func (s *descServer) outOfFiles() {
 		}
 	case "closes":
 		c.Close()
+		if s.spare == nil {
+			s.spare, _ = os.Open(os.DevNull) // the descriptor c held
+		}
 	case "holds":
 		s.held = append(s.held, c)
 	}
