@@ -54,6 +54,9 @@ check server [--addr ADDR] [--root DIR] -- CMD ARG...
     them, --addr says where the program listens (the address written into
     it), and the kit waits until it listens. A server that ends during a
     case is named, with its exit status and the last lines of its stderr.
+    Only here does server/out-of-descriptors run: it lowers the server's
+    RLIMIT_NOFILE to 64 (Linux) and checks that the connections waiting
+    are answered ERR busy (against --addr alone it is SKIP).
 
 check client [--listen ADDR] [--stdin TEXT] [--collect PATTERN] [--ignore-status] [--reads] [--svg DIR] -- CMD ARG...
     The kit runs its own servers on loopback and runs CMD once per case, in
